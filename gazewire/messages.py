@@ -150,6 +150,9 @@ class GazeBatch(WireModel):
 
     session: SessionId
     device: str
+    run: str | None = Field(
+        default=None, max_length=64, description="Id of the agent process that recorded the batch."
+    )
     batch_seq: int = Field(ge=0)
     first_seq: int = Field(ge=0, description="seq of the first sample in this batch.")
     count: int = Field(ge=0, le=MAX_BATCH_SAMPLES)
@@ -226,6 +229,7 @@ class AgentStatus(WireModel):
     utc: str | None = Field(description="When this status was made; null in the last will.")
     agent_version: str
     host: str
+    run: str | None = Field(default=None, description="Id of this agent process (changes on restart).")
     reason: str | None = None
     publish_hz: float | None = None
     tracker: TrackerInfo | None = None
@@ -397,14 +401,15 @@ def parse_message(model: type[WireModel], payload: bytes | str) -> Any:
         return model.model_validate_json(payload)
     except ValidationError as error:
         first = error.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else ""
         kind = "schema"
         if first["type"] == "json_invalid":
             kind = "json"
-        elif first["type"] in {"finite_number"}:
+        elif first["type"] == "finite_number":
             kind = "non_finite"
-        elif first.get("loc", ("",))[0] == "v":
+        elif field == "v":
             kind = "version"
-        elif first["type"] in {"less_than_equal", "too_long"} and first.get("loc", ("",))[0] == "count":
+        elif first["type"] == "less_than_equal" and field == "count":
             kind = "too_large"
         raise InvalidPayload(describe_validation_error(error), kind=kind) from None
 

@@ -6,7 +6,7 @@ import math
 import numbers
 from collections.abc import Collection
 
-__all__ = ["check_choice", "check_number", "check_odd_int"]
+__all__ = ["check_bool", "check_choice", "check_number", "check_odd_int"]
 
 
 def check_number(
@@ -62,4 +62,11 @@ def check_choice(name: str, value: object, choices: Collection[object]) -> objec
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` or raise unless it is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")  # noqa: TRY004
     return value

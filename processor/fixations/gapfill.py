@@ -6,12 +6,17 @@ interpolation between the valid samples around them, so that short data losses (
 dropped frames) do not split a fixation; longer gaps (blinks, looking away) stay invalid.
 
 Definition used here: the *length of a gap* is the time between the last valid sample before
-it and the first valid sample after it. A gap of length ``<= max_gap_s`` is filled: each
-invalid sample in it gets the position (and extra column values) linearly interpolated at its
-own timestamp. A longer gap is not filled and *breaks* the signal into separate segments; so
-does a jump of the timestamps longer than ``max_gap_s`` between two valid samples, even with no
-invalid sample in between. Invalid samples before the first valid sample of a segment cannot be
-filled. ``max_gap_s = 0`` disables filling.
+it and the first valid sample after it (so ``k`` invalid samples at a regular interval ``T``
+make a gap of ``(k + 1) T``; 75 ms at 500 Hz fills up to 36 invalid samples). A gap of length
+``<= max_gap_s`` is filled: each invalid sample in it gets the position (and extra column
+values) linearly interpolated at its own timestamp. A longer gap is not filled and *breaks* the
+signal into separate segments. Invalid samples before the first valid sample of a segment
+cannot be filled. With ``fill=False`` (Tobii's "gap fill-in" switched off) every invalid sample
+breaks the signal.
+
+A jump of the timestamps between two *consecutive valid* samples (samples dropped without
+being reported as invalid) breaks the signal when it is longer than ``max_gap_s``, whether or
+not filling is on; shorter jumps are bridged (there is nothing to interpolate).
 
 Stream items (shared by all pipeline stages of :mod:`processor.fixations`)
 -------------------------------------------------------------------------
@@ -39,10 +44,11 @@ class GapFiller:
     most ``max_gap_s`` and only while data is missing.
     """
 
-    __slots__ = ("_last", "_pending", "max_gap_s")
+    __slots__ = ("_last", "_pending", "fill", "max_gap_s")
 
-    def __init__(self, max_gap_s: float) -> None:
+    def __init__(self, max_gap_s: float, fill: bool = True) -> None:
         self.max_gap_s = max_gap_s
+        self.fill = fill
         self._last: tuple[float, float, float, tuple[float, ...]] | None = None
         self._pending: list[float] = []
 
@@ -81,8 +87,9 @@ class GapFiller:
 
     def push_invalid(self, t: float, out: list[Item]) -> None:
         last = self._last
-        if last is None:
+        if last is None or not self.fill:
             out.append((t, None, None, ()))
+            self._last = None
             return
         pending = self._pending
         pending.append(t)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, fields
 
-from .checks import check_number
+from .checks import check_bool, check_number
 from .gapfill import Item
 from .stats import RunningStats
 from .stream import StreamingDetector
@@ -44,12 +44,15 @@ class IDTParameters:
     min_duration_ms:
         Minimum fixation duration (``end - start`` of its samples), in (0, 2000] ms.
         Default 100.
+    gap_fill:
+        Fill gaps of invalid samples by linear interpolation, as for I-VT (default ``True``).
     max_gap_ms:
-        Longest gap filled by linear interpolation, in [0, 1000] ms, as for I-VT. Default 75.
+        Longest gap filled, in (0, 1000] ms, as for I-VT. Default 75.
     """
 
     dispersion_threshold_deg: float = 1.0
     min_duration_ms: float = 100.0
+    gap_fill: bool = True
     max_gap_ms: float = 75.0
 
     def __post_init__(self) -> None:
@@ -63,7 +66,8 @@ class IDTParameters:
         check_number(
             "min_duration_ms", self.min_duration_ms, minimum=0, maximum=2000, min_inclusive=False
         )
-        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000)
+        check_bool("gap_fill", self.gap_fill)
+        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000, min_inclusive=False)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -92,7 +96,7 @@ class IDTDetector(StreamingDetector):
         elif overrides:
             raise ValueError("pass either an IDTParameters instance or keyword overrides, not both")
         self.parameters = parameters
-        super().__init__(parameters.max_gap_ms / 1000.0)
+        super().__init__(parameters.max_gap_ms / 1000.0, parameters.gap_fill)
         self._threshold = parameters.dispersion_threshold_deg
         self._min_s = parameters.min_duration_ms / 1000.0
         self._window: deque[tuple[float, float, float, tuple[float, ...]]] = deque()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .checks import check_choice, check_number, check_odd_int
+from .checks import check_bool, check_choice, check_number, check_odd_int
 from .gapfill import Item
 from .geometry import direction_angle_deg, gaze_direction
 from .smoothing import NoiseReduction, NoiseReductionMethod
@@ -52,9 +52,11 @@ class IVTParameters:
 
     Attributes
     ----------
+    gap_fill:
+        Fill gaps of invalid samples by linear interpolation (default ``True``).
     max_gap_ms:
-        Longest gap (time between the valid samples around it) that is filled by linear
-        interpolation, in [0, 1000] ms; 0 disables gap fill-in. Default 75.
+        Longest gap (time between the valid samples around it) that is filled, in (0, 1000] ms;
+        also the longest jump of the timestamps bridged without a break. Default 75.
     noise_reduction:
         ``"median"`` (default), ``"mean"`` or ``None`` (no noise reduction).
     noise_reduction_window:
@@ -74,6 +76,7 @@ class IVTParameters:
         Default 60.
     """
 
+    gap_fill: bool = True
     max_gap_ms: float = 75.0
     noise_reduction: NoiseReductionMethod | None = "median"
     noise_reduction_window: int = 3
@@ -84,7 +87,8 @@ class IVTParameters:
     min_fixation_ms: float = 60.0
 
     def __post_init__(self) -> None:
-        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000)
+        check_bool("gap_fill", self.gap_fill)
+        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000, min_inclusive=False)
         check_choice("noise_reduction", self.noise_reduction, ("median", "mean", None))
         check_odd_int("noise_reduction_window", self.noise_reduction_window, minimum=3, maximum=51)
         check_number(
@@ -150,7 +154,7 @@ class IVTDetector(StreamingDetector):
         elif overrides:
             raise ValueError("pass either an IVTParameters instance or keyword overrides, not both")
         self.parameters = parameters
-        super().__init__(parameters.max_gap_ms / 1000.0)
+        super().__init__(parameters.max_gap_ms / 1000.0, parameters.gap_fill)
         self._noise = NoiseReduction(parameters.noise_reduction, parameters.noise_reduction_window)
         self._velocity = VelocityWindow(parameters.velocity_window_ms / 1000.0)
         self._threshold = parameters.velocity_threshold_deg_s

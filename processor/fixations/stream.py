@@ -29,8 +29,8 @@ class StreamingDetector:
     in, which is what makes the output independent of how a recording is split into batches.
     """
 
-    def __init__(self, max_gap_s: float) -> None:
-        self._gaps = GapFiller(max_gap_s)
+    def __init__(self, max_gap_s: float, gap_fill: bool) -> None:
+        self._gaps = GapFiller(max_gap_s, gap_fill)
         self._extra_names: tuple[str, ...] | None = None
         self._last_time: float | None = None
         self._events: list[FixationEvent] = []

@@ -1,0 +1,79 @@
+"""Build the lossless, columnar ``gaze/batch`` payload.
+
+Every sample is added, valid or not; ``seq`` numbers samples without gaps
+for the lifetime of the session on this machine. The payload is plain JSON
+built here (no per-sample objects), checked against
+:class:`gazewire.messages.GazeBatch` by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from agent.inputs.sdk import GazeDict
+from agent.pipeline.combine import CombinedGaze
+from gazewire.messages import BATCH_COLUMNS, PROTOCOL_VERSION
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class BatchBuilder:
+    """Collects samples column by column until :meth:`build` empties it."""
+
+    def __init__(self, session: str, device: str, run: str) -> None:
+        self.session = session
+        self.device = device
+        self.run = run
+        self._columns: dict[str, list[Any]] = {name: [] for name in BATCH_COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self._columns["seq"])
+
+    def add(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
+        c = self._columns
+        c["seq"].append(seq)
+        c["device_time_us"].append(int(sample["device_time_stamp"]))
+        c["system_time_us"].append(int(sample["system_time_stamp"]))
+        c["utc_us"].append(utc_us)
+        c["x"].append(_number(gaze.x))
+        c["y"].append(_number(gaze.y))
+        c["eye"].append(gaze.eye)
+        for side in ("left", "right"):
+            x, y = sample[f"{side}_gaze_point_on_display_area"]
+            c[f"{side}_x"].append(_number(x))
+            c[f"{side}_y"].append(_number(y))
+            c[f"{side}_valid"].append(int(sample[f"{side}_gaze_point_validity"]))
+            c[f"{side}_pupil"].append(_number(sample[f"{side}_pupil_diameter"]))
+            c[f"{side}_pupil_valid"].append(int(sample[f"{side}_pupil_validity"]))
+            ox, oy, oz = sample[f"{side}_gaze_origin_in_user_coordinate_system"]
+            c[f"{side}_origin_x"].append(_number(ox))
+            c[f"{side}_origin_y"].append(_number(oy))
+            c[f"{side}_origin_z"].append(_number(oz))
+            c[f"{side}_origin_valid"].append(int(sample[f"{side}_gaze_origin_validity"]))
+
+    def build(
+        self, *, batch_seq: int, clock_offset_us: int, sample_rate_hz: float | None
+    ) -> tuple[bytes, int]:
+        """The JSON payload and the number of samples in it; empties the builder."""
+        columns = self._columns
+        count = len(columns["seq"])
+        message = {
+            "v": PROTOCOL_VERSION,
+            "session": self.session,
+            "device": self.device,
+            "run": self.run,
+            "batch_seq": batch_seq,
+            "first_seq": columns["seq"][0] if count else 0,
+            "count": count,
+            "clock_offset_us": clock_offset_us,
+            "sample_rate_hz": sample_rate_hz,
+            "columns": columns,
+        }
+        payload = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+        self._columns = {name: [] for name in BATCH_COLUMNS}
+        return payload, count

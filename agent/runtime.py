@@ -1,0 +1,463 @@
+"""The running agent: wires a tracker source to the pipeline and the outputs.
+
+Threads, and what each one does:
+
+- the source's thread (SDK callback, simulator, replay) calls :meth:`Agent.gaze`,
+  which only enqueues: O(1), overflow counted;
+- the pipeline thread (:meth:`Agent.run`) takes samples from the queue, numbers
+  them, combines the eyes, maps time to UTC, writes the recording, fills the
+  batch, throttles the live view, runs commands, refreshes status;
+- the batch sender sends the durable outbox in order;
+- paho's network thread talks to the broker and only enqueues.
+
+Every sample either reaches a batch in the outbox or is counted as dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from typing import Any
+
+from agent.config import AgentSettings
+from agent.inputs.base import TrackerSource, TrackerState
+from agent.inputs.sdk import GazeDict
+from agent.outputs.link import AgentLink
+from agent.outputs.outbox import Outbox, OutboxBatch
+from agent.outputs.recording import Recording, recording_path
+from agent.outputs.sender import BatchSender
+from agent.commands import handle_command
+from agent.pipeline.batch import BatchBuilder
+from agent.pipeline.clock import ClockOffset, measure_offset
+from agent.pipeline.combine import CombinedGaze, combine_eyes
+from agent.pipeline.throttle import LiveThrottle
+from agent.status import Counters, build_status, last_will
+from gazewire.messages import (
+    AgentCounters,
+    ClockInfo,
+    DisplayArea,
+    Marker,
+    PROTOCOL_VERSION,
+    TrackerInfo,
+)
+from gazewire.mqtt import default_client_id
+from gazewire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.topics import Topics
+
+log = logging.getLogger(__name__)
+
+_MARKER = "marker"  # queue items are SDK dicts or (_MARKER, name, system_time_us)
+
+
+class Agent:
+    """One agent: one tracker, one session, one broker connection."""
+
+    def __init__(self, settings: AgentSettings, source: TrackerSource) -> None:
+        self.settings = settings
+        self.session = settings.session
+        self.source = source
+        self.topics = Topics(settings.topic_prefix)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.counters = Counters()
+        self.samples: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
+
+        self.outbox = Outbox(
+            settings.outbox_path,
+            max_bytes=int(settings.outbox_max_mb * 1024 * 1024),
+            max_age_s=settings.outbox_max_age_h * 3600,
+            synchronous=settings.outbox_sync,
+        )
+        self.next_seq = self.outbox.counter("next_seq")
+        self.next_batch_seq = self.outbox.counter("next_batch_seq")
+        self.recording = (
+            Recording(recording_path(settings.data_dir, self.session)) if settings.record else None
+        )
+
+        self.link = AgentLink(
+            settings.mqtt,
+            client_id=settings.mqtt.client_id or default_client_id("agent", self.session),
+            will_topic=self.topics.status(self.session),
+            will_payload=last_will(self.session, self.run_id).to_json(),
+            command_topic=self.topics.cmd(self.session),
+            max_inflight=settings.inflight_window + 10,
+        )
+        self.sender = BatchSender(
+            self.outbox,
+            self.link,
+            window=settings.inflight_window,
+            backlog_batches_per_s=settings.backlog_batches_per_s,
+        )
+
+        self.tracker: TrackerInfo | None = None
+        self.display_area: DisplayArea | None = None
+        self.tracker_state: TrackerState | None = None
+        self.tracker_detail: str | None = None
+        self.streaming = False
+        self.clock: ClockOffset | None = None
+        self._clock_due = True
+        self._status_due = True
+        self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
+        self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze]] = LiveThrottle(settings.publish_hz)
+        self._live_seq = 0
+        self._wake = threading.Event()
+        self._shutdown = threading.Event()
+        self._finished = threading.Event()
+        self.link.when_command(self._wake.set)
+        self.link.when_connected(self._on_connected)
+
+    # ================================================================== TrackerEvents (source thread)
+
+    def gaze(self, sample: GazeDict) -> None:
+        try:
+            self.samples.put_nowait(sample)
+        except queue.Full:
+            self.counters.samples_dropped_queue += 1
+
+    def tracker_state(self, state: TrackerState, detail: str | None = None) -> None:
+        log.info("tracker %s%s", state.value, f": {detail}" if detail else "")
+        self.tracker_state, self.tracker_detail = state, detail
+        if state is TrackerState.TRACKING:
+            self._clock_due = True
+        if state is TrackerState.FINISHED:
+            self._finished.set()
+        self._status_due = True
+        self._wake.set()
+
+    def tracker_info(self, info: TrackerInfo, display_area: DisplayArea | None) -> None:
+        self.tracker, self.display_area = info, display_area
+        self._builder.device = info.serial or "unknown"
+        self._clock_due = True
+        self._status_due = True
+        self._wake.set()
+
+    def marker(self, name: str, system_time_us: int) -> None:
+        try:
+            self.samples.put_nowait((_MARKER, name, system_time_us))
+        except queue.Full:
+            log.error("sample queue full: marker %r lost", name)
+
+    # ================================================================== Controller (pipeline thread)
+
+    @property
+    def state(self) -> str:
+        if not self.streaming:
+            return "stopped"
+        if self.tracker_state is None:
+            return "online"
+        if self.tracker_state is TrackerState.FINISHED:
+            return "stopped"
+        return self.tracker_state.value
+
+    def start_streaming(self) -> None:
+        if not self.streaming:
+            log.info("starting %s tracker", self.source.name)
+            self.streaming = True
+            self.source.start(self)
+            self._status_due = True
+
+    def stop_streaming(self) -> None:
+        if self.streaming:
+            log.info("stopping %s tracker", self.source.name)
+            self.source.stop()
+            self.streaming = False
+            self._take_samples()
+            self._flush_batch()
+            self._status_due = True
+
+    def add_marker(self, name: str, utc_ns: int | None, source: str = "command") -> Marker:
+        if utc_ns is None:
+            utc_ns = time.time_ns()
+        system_time_us = self.clock.to_system_us(utc_ns // 1000) if self.clock else None
+        marker = Marker(
+            session=self.session,
+            device=self.tracker.serial if self.tracker else None,
+            name=name,
+            utc=iso_from_utc_us(utc_ns // 1000),
+            utc_ns=utc_ns,
+            system_time_us=system_time_us,
+            source=source,  # type: ignore[arg-type]
+        )
+        # Samples already queued belong before the marker in the recording.
+        self._take_samples()
+        if self.recording is not None:
+            self.recording.write_marker(name, utc_ns // 1000, system_time_us)
+            self.recording.flush()
+        self.link.publish(self.topics.events(self.session), marker.to_json(), qos=1)
+        self.counters.markers += 1
+        log.info("marker %r at %s", name, marker.utc)
+        return marker
+
+    def ping_result(self) -> dict[str, Any]:
+        return {
+            "agent_version": _version(),
+            "run": self.run_id,
+            "samples_in": self.counters.samples_in,
+            "outbox_depth": self.outbox.depth,
+            "clock_offset_us": self.clock.offset_us if self.clock else None,
+            "tracker": self.tracker.serial if self.tracker else None,
+        }
+
+    # ================================================================== lifecycle
+
+    def request_shutdown(self) -> None:
+        """Safe to call from a signal handler or another thread."""
+        self._shutdown.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        """Run until :meth:`request_shutdown`; then flush and say ``offline``."""
+        log.info(
+            "agent %s: session %r, source %s, broker %s:%d, outbox %d batches waiting",
+            self.run_id, self.session, self.source.name, self.settings.mqtt.host,
+            self.settings.mqtt.port, self.outbox.depth,
+        )
+        self.link.start()
+        self.sender.start()
+        if self.settings.autostart:
+            self.start_streaming()
+        try:
+            self._loop()
+        finally:
+            self._close()
+
+    def _loop(self) -> None:
+        interval = 1.0 / self.settings.publish_hz
+        now = time.monotonic()
+        next_batch = now + interval
+        next_status = now
+        next_clock = now
+        next_housekeeping = now + 1.0
+        while not self._shutdown.is_set():
+            wake_at = next_batch
+            pending_live = self._throttle.next_allowed_s()
+            if pending_live is not None:
+                wake_at = min(wake_at, pending_live)
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            self._wake.clear()
+            self._run_commands()
+            now = time.monotonic()
+            if self._clock_due or now >= next_clock:
+                self._measure_clock()
+                next_clock = now + self.settings.clock_resync_s
+            self._take_samples()
+            now = time.monotonic()
+            if now >= next_batch:
+                self._flush_batch()
+                next_batch += interval
+                if next_batch <= now:
+                    next_batch = now + interval
+            self._publish_live(now)
+            if now >= next_housekeeping:
+                self._note_evictions(self.outbox.evict_expired())
+                next_housekeeping = now + 1.0
+            if self._status_due or now >= next_status:
+                self.publish_status()
+                next_status = now + self.settings.status_interval_s
+            if self._finished.is_set() and self.settings.exit_when_finished:
+                self._take_samples()
+                self._flush_batch()
+                log.info("source finished; shutting down")
+                self._shutdown.set()
+
+    # ================================================================== the per-sample path
+
+    def _take_samples(self) -> None:
+        clock = self.clock
+        offset = clock.offset_us if clock else 0
+        recording, builder, throttle, counters = self.recording, self._builder, self._throttle, self.counters
+        get = self.samples.get_nowait
+        while True:
+            try:
+                item = get()
+            except queue.Empty:
+                return
+            if type(item) is tuple:
+                _, name, system_time_us = item
+                self.add_marker(name, (system_time_us + offset) * 1000, source="local")
+                continue
+            seq = self.next_seq
+            self.next_seq = seq + 1
+            gaze = combine_eyes(item)
+            utc_us = item["system_time_stamp"] + offset
+            counters.samples_in += 1
+            if not gaze.valid:
+                counters.samples_invalid += 1
+            if recording is not None:
+                recording.write_sample(seq, utc_us, item, gaze)
+            builder.add(seq, utc_us, item, gaze)
+            throttle.offer((seq, utc_us, item, gaze), valid=gaze.valid)
+
+    def _flush_batch(self) -> None:
+        if len(self._builder) == 0:
+            return
+        batch_seq = self.next_batch_seq
+        payload, count = self._builder.build(
+            batch_seq=batch_seq,
+            clock_offset_us=self.clock.offset_us if self.clock else 0,
+            sample_rate_hz=self.tracker.frequency_hz if self.tracker else None,
+        )
+        if self.recording is not None:
+            self.recording.flush()
+        evictions = self.outbox.append(
+            OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count),
+            next_seq=self.next_seq,
+        )
+        self.next_batch_seq = batch_seq + 1
+        self._note_evictions(evictions)
+        self.sender.wake()
+
+    def _publish_live(self, now: float) -> None:
+        if not self.link.connected.is_set():
+            return
+        taken = self._throttle.take(now)
+        if taken is None:
+            return
+        (seq, utc_us, sample, gaze), count = taken
+        message = {
+            "v": PROTOCOL_VERSION,
+            "session": self.session,
+            "device": self._builder.device,
+            "seq": self._live_seq,
+            "sample_seq": seq,
+            "utc": iso_from_utc_us(utc_us),
+            "utc_us": utc_us,
+            "device_time_us": sample["device_time_stamp"],
+            "system_time_us": sample["system_time_stamp"],
+            "x": gaze.x,
+            "y": gaze.y,
+            "eye": gaze.eye,
+            "left_pupil": gaze.left_pupil,
+            "right_pupil": gaze.right_pupil,
+            "pupil": gaze.pupil,
+            "samples": count,
+        }
+        self.link.publish(self.topics.gaze(self.session), json.dumps(message).encode(), qos=0)
+        self._live_seq += 1
+        self.counters.live_published += 1
+
+    # ================================================================== status, clock, commands
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                payload = self.link.commands.get_nowait()
+            except queue.Empty:
+                return
+            reply = handle_command(payload, self)
+            self.link.publish(self.topics.cmd_reply(self.session), reply.to_json(), qos=1)
+
+    def _measure_clock(self) -> None:
+        self._clock_due = False
+        try:
+            self.clock = measure_offset(self.source.system_time_us, probes=self.settings.clock_probes)
+        except Exception as error:  # a broken SDK clock must not stop the agent
+            log.error("clock offset measurement failed: %s", error)
+            return
+        log.debug("clock offset %d µs (round trip %d µs)", self.clock.offset_us, self.clock.round_trip_us)
+
+    def _note_evictions(self, evictions: list) -> None:
+        if evictions:
+            self._status_due = True
+
+    def status_counters(self) -> AgentCounters:
+        c = self.counters
+        return AgentCounters(
+            samples_in=c.samples_in,
+            samples_invalid=c.samples_invalid,
+            samples_published=self.sender.counters.samples_published,
+            samples_dropped_queue=c.samples_dropped_queue,
+            samples_dropped_outbox=self.outbox.evicted_samples,
+            live_published=c.live_published,
+            batches_published=self.sender.counters.batches_published,
+            outbox_depth=self.outbox.depth,
+            outbox_evicted=self.outbox.evicted_batches,
+            reconnects=self.link.reconnects,
+            markers=c.markers,
+        )
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.counters.samples_dropped_queue:
+            found.append(f"{self.counters.samples_dropped_queue} samples dropped: sample queue overflowed")
+        if self.outbox.evicted_samples:
+            found.append(
+                f"{self.outbox.evicted_samples} samples dropped: outbox full, "
+                f"{self.outbox.evicted_batches} oldest batches evicted"
+            )
+        if self.sender.counters.last_refusal:
+            found.append(self.sender.counters.last_refusal)
+        if self.clock is None:
+            found.append("clock offset not measured yet")
+        return found
+
+    def current_status(self, state: str | None = None, reason: str | None = None):
+        clock = None
+        if self.clock is not None:
+            clock = ClockInfo(
+                offset_us=self.clock.offset_us,
+                round_trip_us=self.clock.round_trip_us,
+                measured_utc=iso_from_utc_us(self.clock.measured_utc_us),
+            )
+        return build_status(
+            session=self.session,
+            state=state or self.state,
+            run=self.run_id,
+            reason=reason if reason is not None else self.tracker_detail,
+            publish_hz=self.settings.publish_hz,
+            tracker=self.tracker,
+            display_area=self.display_area,
+            clock=clock,
+            counters=self.status_counters(),
+            warnings=self.warnings(),
+        )
+
+    def publish_status(self, state: str | None = None, reason: str | None = None):
+        self._status_due = False
+        if not self.link.connected.is_set():
+            return None
+        status = self.current_status(state, reason)
+        return self.link.publish(self.topics.status(self.session), status.to_json(), qos=1, retain=True)
+
+    def _on_connected(self) -> None:
+        # paho's thread: ask the pipeline thread to publish a fresh status.
+        self._status_due = True
+        self._wake.set()
+
+    def _close(self) -> None:
+        log.info("shutting down: flushing %d queued samples", self.samples.qsize())
+        if self.streaming:
+            try:
+                self.source.stop()
+            except Exception:
+                log.exception("stopping the tracker source failed")
+        self._take_samples()
+        self._flush_batch()
+        if self.recording is not None:
+            self.recording.close()
+        if self.link.connected.is_set():
+            if not self.sender.drain(timeout_s=5.0):
+                log.warning("%d batches still unacknowledged; they stay in the outbox for the next start", self.outbox.depth)
+            info = self.publish_status(state="offline", reason="agent stopped")
+            if info is not None:
+                self.link.wait_published(info, timeout_s=2.0)
+        else:
+            log.warning("broker unreachable at shutdown: %d batches stay in the outbox", self.outbox.depth)
+        self.sender.stop()
+        self.link.stop()
+        self.outbox.close()
+        log.info(
+            "stopped: %d samples in, %d published, %d dropped",
+            self.counters.samples_in,
+            self.sender.counters.samples_published,
+            self.counters.samples_dropped_queue + self.outbox.evicted_samples,
+        )
+
+
+def _version() -> str:
+    from gazewire import __version__
+
+    return __version__

@@ -1,0 +1,64 @@
+"""The agent's counters and the ``status`` message built from them."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from gazewire import __version__
+from gazewire.messages import AgentCounters, AgentStatus, ClockInfo, DisplayArea, TrackerInfo
+from gazewire.timeutil import iso_from_utc_us, utc_now_us
+
+
+@dataclass
+class Counters:
+    """Plain integers; each is written by one thread only (CPython int stores are atomic)."""
+
+    samples_in: int = 0
+    samples_invalid: int = 0
+    samples_dropped_queue: int = 0
+    live_published: int = 0
+    markers: int = 0
+
+
+def build_status(
+    *,
+    session: str,
+    state: str,
+    run: str,
+    reason: str | None,
+    publish_hz: float,
+    tracker: TrackerInfo | None,
+    display_area: DisplayArea | None,
+    clock: ClockInfo | None,
+    counters: AgentCounters,
+    warnings: list[str],
+) -> AgentStatus:
+    return AgentStatus(
+        session=session,
+        state=state,  # type: ignore[arg-type]
+        utc=iso_from_utc_us(utc_now_us()),
+        agent_version=__version__,
+        host=socket.gethostname(),
+        run=run,
+        reason=reason,
+        publish_hz=publish_hz,
+        tracker=tracker,
+        display_area=display_area,
+        clock=clock,
+        counters=counters,
+        warnings=warnings,
+    )
+
+
+def last_will(session: str, run: str) -> AgentStatus:
+    """The retained ``offline`` status the broker publishes if the agent vanishes."""
+    return AgentStatus(
+        session=session,
+        state="offline",
+        utc=None,
+        agent_version=__version__,
+        host=socket.gethostname(),
+        run=run,
+        reason="connection lost without a clean disconnect (last will)",
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from gazewire.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""Command-line plumbing shared by ``gazewire agent`` and ``gazewire processor``:
+the settings flags every component has, and turning them into overrides."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gazewire.settings import SettingsError
+
+
+def add_common_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (flags override environment, .env and config file)")
+    group.add_argument("--config", "-c", metavar="FILE", help="TOML config file (default: $GAZEWIRE_CONFIG)")
+    group.add_argument("--broker", metavar="HOST[:PORT]", help="broker address (mqtt.host, mqtt.port)")
+    group.add_argument("--username", metavar="USER", help="broker user (mqtt.username); password via GAZEWIRE_MQTT__PASSWORD")
+    group.add_argument("--topic-prefix", metavar="PREFIX", help="first topic level(s), default 'lab'")
+    group.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR")
+    group.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="any setting by name, e.g. --set mqtt.keepalive_s=30 (repeatable)",
+    )
+
+
+def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.broker:
+        host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "")
+        overrides["mqtt.host"] = host
+        if port:
+            overrides["mqtt.port"] = port
+    if args.username:
+        overrides["mqtt.username"] = args.username
+    if args.topic_prefix:
+        overrides["topic_prefix"] = args.topic_prefix
+    if args.log_level:
+        overrides["log_level"] = args.log_level
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. --set mqtt.port=1884")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def install_shutdown_handlers(request_shutdown: Callable[[], None]) -> None:
+    """SIGINT, SIGTERM (and SIGBREAK on Windows) ask for a clean shutdown; a
+    second Ctrl-C while shutting down exits at once."""
+    count = {"n": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        count["n"] += 1
+        if count["n"] > 1 and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        request_shutdown()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        signal.signal(signal.SIGBREAK, handler)  # type: ignore[attr-defined]

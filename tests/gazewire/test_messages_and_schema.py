@@ -1,0 +1,83 @@
+import json
+
+import jsonschema
+import pytest
+
+from gazewire.errors import InvalidCommand, InvalidPayload
+from gazewire.messages import GazeBatch, LiveGaze, MESSAGES, parse_command, parse_message
+from gazewire.schema import contract_schema, contract_schema_text
+from tests.conftest import REPO
+
+
+def test_schema_is_valid_draft_2020_12_and_covers_every_message():
+    schema = contract_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for channel in MESSAGES:
+        assert channel.replace("/", "_") in schema["$defs"]
+
+
+def test_published_schema_file_is_up_to_date():
+    published = (REPO / "docs" / "gazewire-v1.schema.json").read_text()
+    assert published == contract_schema_text(), "run: gazewire schema > docs/gazewire-v1.schema.json"
+
+
+def _validator(channel):
+    schema = contract_schema()
+    schema.pop("anyOf")
+    schema["$ref"] = f"#/$defs/{channel.replace('/', '_')}"
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_schema_and_model_agree_on_a_command():
+    good = {"command": "marker", "name": "stimulus_on", "id": "1"}
+    assert not list(_validator("cmd").iter_errors(good))
+    assert parse_command(json.dumps(good)).name == "stimulus_on"
+    bad = {"command": "explode"}
+    assert list(_validator("cmd").iter_errors(bad))
+    with pytest.raises(InvalidCommand, match="command"):
+        parse_command(json.dumps(bad))
+
+
+@pytest.mark.parametrize(
+    "payload, fragment",
+    [
+        (b"not json", "Invalid JSON"),
+        (b'{"command": "marker"}', "marker needs a 'name'"),
+        (b'{"command": "ping", "name": "x"}', "takes no"),
+        (b'{"command": "marker", "name": "x", "utc_ns": -5}', "utc_ns"),
+        (b'{"command": "start", "extra": 1}', "extra"),
+        (b'[1, 2]', "payload"),
+    ],
+)
+def test_bad_commands_name_the_problem(payload, fragment):
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command(payload)
+    assert fragment in str(caught.value)
+
+
+def test_batch_validation_catches_ragged_columns_and_non_finite_values():
+    columns = {name: [] for name in GazeBatch.model_fields["columns"].annotation.model_fields}
+    base = {"session": "s", "device": "d", "batch_seq": 0, "first_seq": 0, "clock_offset_us": 0, "columns": columns}
+    assert parse_message(GazeBatch, json.dumps({**base, "count": 0})).count == 0
+    with pytest.raises(InvalidPayload) as caught:
+        parse_message(GazeBatch, json.dumps({**base, "count": 1}))
+    assert "count is 1" in str(caught.value)
+    with pytest.raises(InvalidPayload) as caught:
+        parse_message(GazeBatch, json.dumps({**base, "count": 0, "clock_offset_us": float("nan")}))
+    assert caught.value.kind == "non_finite"
+    with pytest.raises(InvalidPayload) as caught:
+        parse_message(GazeBatch, json.dumps({**base, "count": 0, "v": 2}))
+    assert caught.value.kind == "version"
+    with pytest.raises(InvalidPayload) as caught:
+        parse_message(GazeBatch, b"{")
+    assert caught.value.kind == "json"
+
+
+def test_live_gaze_refuses_nan_positions():
+    message = {
+        "session": "s", "device": "d", "seq": 0, "sample_seq": 0, "utc": "x", "utc_us": 0,
+        "device_time_us": 0, "system_time_us": 0, "x": "NaN", "y": 0.5, "eye": "both",
+        "left_pupil": None, "right_pupil": None, "pupil": None, "samples": 1,
+    }
+    with pytest.raises(Exception):
+        LiveGaze.model_validate(message)

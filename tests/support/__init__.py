@@ -1,0 +1,1 @@
+"""Test support: real servers (Mosquitto, VictoriaMetrics) and a plain MQTT lab device."""
