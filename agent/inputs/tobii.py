@@ -277,6 +277,7 @@ class TobiiTracker(TrackerSource):
     def stop(self) -> None:
         """Stop the supervisor, unsubscribe everything, join. Safe to call twice."""
         self._stop.set()
+        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(JOIN_TIMEOUT_S)
