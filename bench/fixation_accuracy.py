@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from processor.fixations import (  # noqa: E402
+from processor.fixations import (
     IDTParameters,
     IVTParameters,
     label_samples,
@@ -240,9 +240,7 @@ def run(data_dir: Path) -> str:
     lines.append(header + " | MN vs RA |")
     lines.append("|---|---|---|---|" + "---|" * len(algorithms) + "---|")
     for k, r in enumerate(recordings):
-        cells = [
-            _fmt(kappa_vs_both([predictions[key][k]], [r])) for key in algorithms
-        ]
+        cells = [_fmt(kappa_vs_both([predictions[key][k]], [r])) for key in algorithms]
         lines.append(
             f"| {r.name} | {r.rate_hz:.0f} | {len(r.t_s)} | {int(np.isnan(r.x_deg).sum())} | "
             + " | ".join(cells)

@@ -144,8 +144,10 @@ class IVTDetector(StreamingDetector):
       fixation to ``min_fixation_ms``, or, for a fragment merged into a preceding fixation
       candidate, with the classification of the sample that ends the fragment.
     * :class:`FixationEnded` comes ``merge_max_gap_ms`` (75 ms) after the fixation's last sample
-      (plus the classification delay above) if no mergeable fixation follows; earlier when the
-      next candidate starts, lasts ``min_fixation_ms`` and is not merged; at :meth:`flush`.
+      if no fixation candidate starts within that time; if one does, once that candidate has
+      lasted ``min_fixation_ms`` or ended and is not merged - at most ``merge_max_gap_ms +
+      min_fixation_ms`` (135 ms) after the fixation's last sample; plus the classification
+      delay above in both cases; or at :meth:`flush`.
     """
 
     def __init__(self, parameters: IVTParameters | None = None, **overrides: object) -> None:

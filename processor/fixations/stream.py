@@ -110,19 +110,19 @@ class StreamingDetector:
             )
         if not np.all(np.isfinite(t)):
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise ValueError(f"t_seconds must be finite, got {t[bad]!r} at index {bad}")
+            raise ValueError(f"t_seconds must be finite, got {float(t[bad])!r} at index {bad}")
         if n > 1:
             steps = np.diff(t)
             if not np.all(steps > 0):
                 bad = int(np.flatnonzero(~(steps > 0))[0])
                 raise ValueError(
                     "t_seconds must be strictly increasing, got "
-                    f"{t[bad]!r} then {t[bad + 1]!r} at index {bad + 1}"
+                    f"{float(t[bad])!r} then {float(t[bad + 1])!r} at index {bad + 1}"
                 )
         if self._last_time is not None and not t[0] > self._last_time:
             raise ValueError(
                 "t_seconds must be strictly increasing across feeds, got "
-                f"{t[0]!r} after {self._last_time!r}"
+                f"{float(t[0])!r} after {self._last_time!r}"
             )
 
         self._extra_names = names
