@@ -34,6 +34,7 @@ SDK_MODULE = "tobii_research"
 SDK_VERSION = "2.1.0"
 SUPPORTED_PYTHON = (3, 10)
 JOIN_TIMEOUT_S = 10.0
+SEARCH_INTERVAL_S = 0.5  # between repeated searches in find_trackers(timeout_hint=...)
 NO_TRACKERS_MESSAGE = (
     "No eye trackers found. Check that the tracker is connected and powered, that (on Linux) "
     "avahi-daemon runs for network trackers, and that no other application is streaming from it."
@@ -140,9 +141,11 @@ def describe(et: Any, errors: tuple[type[Exception], ...] = ()) -> TrackerDescri
 def find_trackers(timeout_hint: float | None = None) -> list[TrackerDescription]:
     """Every tracker the SDK finds, ordered by serial number.
 
-    One SDK search takes about 2 s and cannot be shortened. With
-    ``timeout_hint`` (seconds), the search is repeated until a tracker is
-    found or that much time has passed (mDNS answers can be slow).
+    The first SDK search in a process takes about 2 s (it cannot be
+    shortened); later ones return at once with what the SDK's discovery has
+    seen since. With ``timeout_hint`` (seconds), the search is repeated every
+    ``SEARCH_INTERVAL_S`` until a tracker is found or that much time has
+    passed (mDNS answers can be slow).
     Raises :class:`TrackerError` when the SDK is missing or the search fails.
     """
     tr = load_sdk()
@@ -153,8 +156,10 @@ def find_trackers(timeout_hint: float | None = None) -> list[TrackerDescription]
             found = tr.find_all_eyetrackers()
         except errors as error:
             raise TrackerError(f"searching for eye trackers failed: {error}") from error
-        if found or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if found or left <= 0:
             return [describe(et, errors) for et in _by_serial(found)]
+        time.sleep(min(SEARCH_INTERVAL_S, left))
 
 
 def _hz(value: float | None) -> str:

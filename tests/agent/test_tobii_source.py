@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from agent.inputs import tobii
 from agent.inputs.base import TrackerError, TrackerState
 from agent.inputs.sdk import GAZE_KEYS, GazeDict, invalid_gaze, missing_keys
 from agent.inputs.tobii import (
@@ -225,9 +226,12 @@ class FakeNetwork:
     def __init__(self) -> None:
         self.trackers: list[FakeEyeTracker] = []
         self.searches: list[float] = []
+        self.arrivals: dict[int, FakeEyeTracker] = {}  # plugged in before the n-th search
 
     def find_all_eyetrackers(self) -> tuple[FakeEyeTracker, ...]:
         self.searches.append(time.monotonic())
+        if len(self.searches) in self.arrivals:
+            self.trackers.append(self.arrivals[len(self.searches)])
         return tuple(reversed(self.trackers))  # "order not stable": never insertion order
 
     def eye_tracker(self, address: str) -> FakeEyeTracker:
@@ -591,6 +595,22 @@ def test_find_trackers_and_format_tracker_list(network: FakeNetwork) -> None:
     assert table[0].split()[:2] == ["Serial", "Model"]
     assert "TPNA1-0011" in table[2] and "Tobii Pro Nano" in table[2]
     assert "60, 120, 1200" in table[3]
+
+
+def test_find_trackers_repeats_the_search_until_the_timeout_hint(
+    network: FakeNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tobii, "SEARCH_INTERVAL_S", 0.05)
+    begin = time.monotonic()
+    assert find_trackers(timeout_hint=0.3) == []
+    assert 0.3 <= time.monotonic() - begin < 1.0
+    assert 2 <= len(network.searches) <= 8  # paced, not a busy loop
+
+    network.searches.clear()
+    network.arrivals[3] = FakeEyeTracker("TPSP1-0013")
+    found = find_trackers(timeout_hint=5.0)
+    assert [t.serial for t in found] == ["TPSP1-0013"]
+    assert len(network.searches) == 3
 
 
 def test_missing_sdk_error_explains_python_3_10(monkeypatch: pytest.MonkeyPatch) -> None:
