@@ -52,7 +52,9 @@ The eye alternates between fixations and saccades (Rayner, 1998):
   Erdmann & Ullsperger, 2003, Eur. J. Appl. Physiol. 89:319-325). **One-eye
   dropouts** (one eye lost by the tracker) last 50-500 ms (log-uniform) at
   ``dropout_rate_per_min`` (4/min). Both are renewal processes whose onset
-  rate is exactly the given rate; they may overlap each other. An invalid eye
+  rate is exactly the given rate, with a refractory gap (0.3 s after a blink,
+  0.1 s after a dropout, so two never merge into one); blinks and dropouts
+  may overlap each other. An invalid eye
   has validity 0 and NaN everywhere, like the SDK's.
 * **Pupil diameter** varies slowly (Ornstein-Uhlenbeck, SD 0.35 mm, time
   constant 3 s) around ``pupil_mm`` (3.5 mm), within 2.5-5 mm; the eyes differ by
@@ -131,6 +133,8 @@ _ORIGIN_NOISE_MM = 0.1
 _SCATTER_CLIP = (0.75, 1.33)
 _BLINK_MEAN_MS = BLINK_MS[0] + (BLINK_MS[1] - BLINK_MS[0]) * 2.0 / 5.0  # Beta(2, 3) mean 0.4
 _DROPOUT_MEAN_MS = (DROPOUT_MS[1] - DROPOUT_MS[0]) / math.log(DROPOUT_MS[1] / DROPOUT_MS[0])
+_BLINK_MIN_GAP_S = 0.3  # a blink is not followed by another within 0.3 s
+_DROPOUT_MIN_GAP_S = 0.1
 
 EyeSide = Literal["left", "right"]
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -527,8 +531,8 @@ class GazeSimulator:
         # blinks and dropouts: next onset in eye time, and the index ranges made so far
         self._blink_mean_gap_s = self._mean_gap_s(self.blink_rate_per_min, _BLINK_MEAN_MS)
         self._dropout_mean_gap_s = self._mean_gap_s(self.dropout_rate_per_min, _DROPOUT_MEAN_MS)
-        self._next_blink_s = self._first_onset(self._blink_rng, self._blink_mean_gap_s)
-        self._next_dropout_s = self._first_onset(self._dropout_rng, self._dropout_mean_gap_s)
+        self._next_blink_s = self._blink_gap_s()
+        self._next_dropout_s = self._dropout_gap_s()
         self._blink_ranges: deque[tuple[int, int]] = deque()
         self._dropout_ranges: deque[tuple[int, int, int]] = deque()  # (start, end, eye)
         # samples made but not handed out (time stamps are set when handed out)
@@ -784,8 +788,17 @@ class GazeSimulator:
         return 60.0 / rate_per_min - mean_duration_ms / 1000.0
 
     @staticmethod
-    def _first_onset(rng: np.random.Generator, mean_gap_s: float) -> float:
-        return math.inf if math.isinf(mean_gap_s) else float(rng.exponential(mean_gap_s))
+    def _gap_s(rng: np.random.Generator, mean_gap_s: float, min_gap_s: float) -> float:
+        """A refractory minimum plus an exponential: onsets at the mean rate, never merged."""
+        if math.isinf(mean_gap_s):
+            return math.inf
+        return min_gap_s + float(rng.exponential(mean_gap_s - min_gap_s))
+
+    def _blink_gap_s(self) -> float:
+        return self._gap_s(self._blink_rng, self._blink_mean_gap_s, _BLINK_MIN_GAP_S)
+
+    def _dropout_gap_s(self) -> float:
+        return self._gap_s(self._dropout_rng, self._dropout_mean_gap_s, _DROPOUT_MIN_GAP_S)
 
     def _starts_before(self, onset_s: float, end: int) -> bool:
         return math.isfinite(onset_s) and self._index_at(onset_s) < end
@@ -801,7 +814,7 @@ class GazeSimulator:
             self._drafts["blinks"].append(
                 (b0, b1, _interval_factory(Blink, b0, b1, duration * 1000.0))
             )
-            self._next_blink_s = onset + duration + float(rng.exponential(self._blink_mean_gap_s))
+            self._next_blink_s = onset + duration + self._blink_gap_s()
         while self._starts_before(self._next_dropout_s, end):
             rng = self._dropout_rng
             low, high = (math.log(ms / 1000.0) for ms in DROPOUT_MS)
@@ -814,9 +827,7 @@ class GazeSimulator:
             self._drafts["dropouts"].append(
                 (d0, d1, _interval_factory(Dropout, d0, d1, duration * 1000.0, side))
             )
-            self._next_dropout_s = (
-                onset + duration + float(rng.exponential(self._dropout_mean_gap_s))
-            )
+            self._next_dropout_s = onset + duration + self._dropout_gap_s()
         n = end - first
         blink = np.zeros(n, dtype=bool)
         for b0, b1 in self._blink_ranges:
