@@ -21,19 +21,23 @@ Steps, in Olsen's order, with Tobii's published defaults (:class:`IVTParameters`
    dropped.
 
 One deliberate, documented difference to the offline filter, needed to report fixations while
-they happen: the merge decision (step 6) for a candidate is taken when the candidate *ends* or
-when it has itself lasted ``min_fixation_ms``, whichever comes first, with the candidate's mean
-position at that moment (offline, the mean over the whole candidate is used). A candidate that
-lasts ``min_fixation_ms`` is certain to be reported - on its own or as part of the previous
-fixation - so deciding then lets :class:`FixationStarted` be emitted with a final start time and
-number instead of waiting for the candidate to end. For candidates shorter than
-``min_fixation_ms`` (the ones the merge step exists for: fragments split by a noise spike) the
-decision is exactly Olsen's.
+they happen (``merge_decision="early"``, the default): the merge decision (step 6) for a
+candidate is taken when the candidate *ends* or when it has itself lasted ``min_fixation_ms``,
+whichever comes first, with the candidate's mean position at that moment (offline, the mean
+over the whole candidate is used). A candidate that lasts ``min_fixation_ms`` is certain to be
+reported - on its own or as part of the previous fixation - so deciding then lets
+:class:`FixationStarted` be emitted with a final start time and number instead of waiting for
+the candidate to end. For candidates shorter than ``min_fixation_ms`` (the ones the merge step
+exists for: fragments split by a noise spike) the decision is exactly Olsen's.
+``merge_decision="at_end"`` is Olsen's rule exactly, for offline use: then a fixation that
+starts less than ``merge_max_gap_ms`` after the previous one is only confirmed
+(:class:`FixationStarted`) when it ends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
 from .checks import check_bool, check_choice, check_number, check_odd_int
 from .gapfill import Item
@@ -74,6 +78,11 @@ class IVTParameters:
     min_fixation_ms:
         Fixations shorter than this (``end - start``) are discarded, in [0, 1000] ms.
         Default 60.
+    merge_decision:
+        When a candidate that follows a fixation within ``merge_max_gap_ms`` is merged or not:
+        ``"early"`` (default) when it ends or has lasted ``min_fixation_ms``, with its mean
+        so far - needed for timely :class:`FixationStarted` events; ``"at_end"`` when it ends
+        (Olsen's offline rule). See the module docstring.
     """
 
     gap_fill: bool = True
@@ -85,6 +94,7 @@ class IVTParameters:
     merge_max_gap_ms: float = 75.0
     merge_max_angle_deg: float = 0.5
     min_fixation_ms: float = 60.0
+    merge_decision: Literal["early", "at_end"] = "early"
 
     def __post_init__(self) -> None:
         check_bool("gap_fill", self.gap_fill)
@@ -108,6 +118,7 @@ class IVTParameters:
         check_number("merge_max_gap_ms", self.merge_max_gap_ms, minimum=0, maximum=1000)
         check_number("merge_max_angle_deg", self.merge_max_angle_deg, minimum=0, maximum=180)
         check_number("min_fixation_ms", self.min_fixation_ms, minimum=0, maximum=1000)
+        check_choice("merge_decision", self.merge_decision, ("early", "at_end"))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -148,6 +159,10 @@ class IVTDetector(StreamingDetector):
       lasted ``min_fixation_ms`` or ended and is not merged - at most ``merge_max_gap_ms +
       min_fixation_ms`` (135 ms) after the fixation's last sample; plus the classification
       delay above in both cases; or at :meth:`flush`.
+
+    With ``merge_decision="at_end"`` a candidate starting within ``merge_max_gap_ms`` of the
+    previous fixation is only confirmed when it ends, and the previous fixation's
+    :class:`FixationEnded` waits for that too.
     """
 
     def __init__(self, parameters: IVTParameters | None = None, **overrides: object) -> None:
@@ -163,6 +178,7 @@ class IVTDetector(StreamingDetector):
         self._merge_gap_s = parameters.merge_max_gap_ms / 1000.0
         self._merge_angle = parameters.merge_max_angle_deg
         self._min_s = parameters.min_fixation_ms / 1000.0
+        self._decide_early = parameters.merge_decision == "early"
         self._smoothed: list = []
         self._classified: list = []
         self._open: _Chain | None = None  # candidate receiving samples
@@ -209,10 +225,11 @@ class IVTDetector(StreamingDetector):
             stats = chain.stats
             stats.add(t, item[1], item[2], item[3])
             if stats.end_s - stats.start_s >= self._min_s:
-                if self._undecided:
+                if not self._undecided:
+                    if chain.number is None:
+                        self._confirm(chain)
+                elif self._decide_early:
                     self._decide(closing=False)
-                elif chain.number is None:
-                    self._confirm(chain)
         else:
             self._close_open()
             self._expire(t)
