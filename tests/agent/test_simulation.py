@@ -185,6 +185,12 @@ def test_same_seed_gives_identical_samples_however_they_are_requested() -> None:
     assert len(pieces.ground_truth.fixations) > 10
 
 
+def test_the_parameters_property_reproduces_the_stream() -> None:
+    original = GazeSimulator(250.0, seed=12, noise_deg=0.1, blink_rate_per_min=30)
+    copy = GazeSimulator(**original.parameters)
+    assert same_samples(original.next_samples(1500), copy.next_samples(1500))
+
+
 def test_a_different_seed_or_start_time_changes_what_it_should() -> None:
     base = GazeSimulator(120.0, seed=1).next_samples(500)
     other_seed = GazeSimulator(120.0, seed=2).next_samples(500)
