@@ -94,8 +94,8 @@ class Agent:
 
         self.tracker: TrackerInfo | None = None
         self.display_area: DisplayArea | None = None
-        self.tracker_state: TrackerState | None = None
-        self.tracker_detail: str | None = None
+        self._tracker_state: TrackerState | None = None
+        self._tracker_detail: str | None = None
         self.streaming = False
         self.clock: ClockOffset | None = None
         self._clock_due = True
@@ -119,7 +119,7 @@ class Agent:
 
     def tracker_state(self, state: TrackerState, detail: str | None = None) -> None:
         log.info("tracker %s%s", state.value, f": {detail}" if detail else "")
-        self.tracker_state, self.tracker_detail = state, detail
+        self._tracker_state, self._tracker_detail = state, detail
         if state is TrackerState.TRACKING:
             self._clock_due = True
         if state is TrackerState.FINISHED:
@@ -146,11 +146,11 @@ class Agent:
     def state(self) -> str:
         if not self.streaming:
             return "stopped"
-        if self.tracker_state is None:
+        if self._tracker_state is None:
             return "online"
-        if self.tracker_state is TrackerState.FINISHED:
+        if self._tracker_state is TrackerState.FINISHED:
             return "stopped"
-        return self.tracker_state.value
+        return self._tracker_state.value
 
     def start_streaming(self) -> None:
         if not self.streaming:
@@ -406,7 +406,7 @@ class Agent:
             session=self.session,
             state=state or self.state,
             run=self.run_id,
-            reason=reason if reason is not None else self.tracker_detail,
+            reason=reason if reason is not None else self._tracker_detail,
             publish_hz=self.settings.publish_hz,
             tracker=self.tracker,
             display_area=self.display_area,

@@ -49,6 +49,7 @@ class AgentLink:
         self.reconnects = 0
         self.last_error: str | None = None
         self._ever_connected = False
+        self._stopping = False
         self._on_connected: list[Callable[[], None]] = []
         self._on_change: list[Callable[[], None]] = []
         self._on_command: list[Callable[[], None]] = []
@@ -84,6 +85,7 @@ class AgentLink:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
+        self._stopping = True
         try:
             self._client.disconnect()
         finally:
@@ -130,7 +132,7 @@ class AgentLink:
     def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
-        if was_connected:
+        if was_connected and not self._stopping:
             self.last_error = f"connection lost: {reason_text(reason_code)}"
             log.warning("disconnected from broker (%s); reconnecting", reason_text(reason_code))
         self._changed()
