@@ -612,6 +612,21 @@ class TestIVT:
             == 1
         )
 
+    def test_merge_decision_early_or_at_end(self) -> None:
+        """After a glitch the gaze drifts away: its first 60 ms are within 0.5 deg of the
+        previous fixation, its whole mean is not."""
+        t, x, y = steps(500, (0.3, 0, 0), (0.4, 0.3, 0))
+        x = x.copy()
+        x[150:160] = 2.0
+        x[160:] += 3.0 * (t[160:] - t[160])  # 3 deg/s drift: still fixation samples
+        early = run(IVTDetector(), t, x, y)
+        assert len(ended(early)) == 1
+        at_end = run(IVTDetector(merge_decision="at_end"), t, x, y)
+        first, second = ended(at_end)
+        assert second.x_deg - first.x_deg > 0.5
+        # the second is confirmed only when it ends (at flush here)
+        assert started(at_end)[1].confirmed_s == second.end_s == t[-1]
+
     def test_no_merge_when_far_apart_or_long_gap(self) -> None:
         t, x, y = steps(500, (0.3, 0, 0), (0.3, 0.8, 0))
         assert len(ended(run(IVTDetector(), t, x, y))) == 2
