@@ -162,11 +162,11 @@ class AgentSettings(GazewireSettings):
     def _source_needs(self) -> AgentSettings:
         if self.source is SourceKind.REPLAY:
             if self.replay_file is None:
-                raise ValueError("source 'replay' needs replay_file")
+                raise ValueError("replay_file: source 'replay' needs a recording to replay")
             if not Path(self.replay_file).expanduser().is_file():
-                raise ValueError(f"replay_file {str(self.replay_file)!r} does not exist")
+                raise ValueError(f"replay_file: {str(self.replay_file)!r} does not exist")
         if self.frequency_hz is not None and self.source is SourceKind.SIMULATED and self.frequency_hz < 60:
-            raise ValueError("the simulated tracker runs at 60 to 1200 Hz")
+            raise ValueError("frequency_hz: the simulated tracker runs at 60 to 1200 Hz")
         return self
 
     # ------------------------------------------------------------------ derived paths

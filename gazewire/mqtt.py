@@ -95,13 +95,13 @@ class MqttSettings(BaseModel):
         for name in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, name)
             if path is not None and not Path(path).expanduser().is_file():
-                raise ValueError(f"{name} {str(path)!r} does not exist")
+                raise ValueError(f"{name}: file {str(path)!r} does not exist")
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
+            raise ValueError("key_file: cert_file and key_file go together")
         if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+            raise ValueError("reconnect_max_s: must be at least reconnect_min_s")
         if self.password is not None and self.username is None:
-            raise ValueError("password given without username")
+            raise ValueError("username: a password is given without username")
         return self
 
 

@@ -16,6 +16,7 @@ setting; the command line turns it into exit code 2. Secrets are
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 from enum import Enum
@@ -104,6 +105,12 @@ def load_settings(
 def describe_settings_error(error: ValidationError, settings_cls: type[BaseModel]) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    # Model-level checks name their field as "field: problem" (several fields are involved).
+    named = re.match(r"^([a-z_]+): (.*)$", message)
+    if named and named.group(1) in _fields_at(settings_cls, location):
+        location.append(named.group(1))
+        message = named.group(2)
     name = ".".join(location) or "settings"
     env_name = ENV_PREFIX + "__".join(location).upper()
     value = first.get("input")
@@ -112,8 +119,17 @@ def describe_settings_error(error: ValidationError, settings_cls: type[BaseModel
         shown = ""
     more = error.error_count() - 1
     suffix = f"; {more} more problem{'s' if more > 1 else ''}" if more > 0 else ""
-    message = first.get("msg", "invalid value").removeprefix("Value error, ")
     return f"invalid setting {name}: {message}{shown} [env {env_name}]{suffix}"
+
+
+def _fields_at(settings_cls: type[BaseModel], location: list[str]) -> set[str]:
+    model: Any = settings_cls
+    for part in location:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return set()
+        model = fields[part].annotation
+    return set(getattr(model, "model_fields", {}))
 
 
 def _is_secret_path(settings_cls: type[BaseModel], location: list[str]) -> bool:
