@@ -152,8 +152,9 @@ class IVTDetector(StreamingDetector):
       1200 Hz 14 samples = 11.7 ms, at 60 Hz 3 samples = 50 ms. While samples are invalid, add
       up to ``max_gap_ms`` (the gap fill-in waits to know whether the gap will be filled).
     * :class:`FixationStarted` comes with the classification of the sample that brings the
-      fixation to ``min_fixation_ms``, or, for a fragment merged into a preceding fixation
-      candidate, with the classification of the sample that ends the fragment.
+      fixation to ``min_fixation_ms``; when that needs a merge (a short candidate merged with
+      the one after it), with the merge decision: when the later candidate has lasted
+      ``min_fixation_ms`` on its own, or ends.
     * :class:`FixationEnded` comes ``merge_max_gap_ms`` (75 ms) after the fixation's last sample
       if no fixation candidate starts within that time; if one does, once that candidate has
       lasted ``min_fixation_ms`` or ended and is not merged - at most ``merge_max_gap_ms +

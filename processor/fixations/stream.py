@@ -73,8 +73,9 @@ class StreamingDetector:
         extra:
             Optional extra columns (e.g. normalised screen coordinates), one array per name, of
             the same length; their per-fixation means are reported in the events' ``means``.
-            The set of names is fixed by the first non-empty batch. Extra values are gap-filled
-            like the position; NaN values are left out of the means.
+            The set of names is fixed by the first non-empty batch (their order does not
+            matter). Extra values are gap-filled like the position; NaN values are left out of
+            the means.
 
         Raises
         ------
@@ -92,7 +93,9 @@ class StreamingDetector:
                 f"{n}, {x.shape[0]} and {y.shape[0]}"
             )
         columns: list[np.ndarray] = []
-        names = tuple(extra.keys()) if extra else ()
+        names = tuple(extra) if extra else ()
+        if self._extra_names is not None and set(names) == set(self._extra_names):
+            names = self._extra_names  # same columns in another order
         for name in names:
             column = _as_1d(f"extra[{name!r}]", extra[name])  # type: ignore[index]
             if column.shape[0] != n:
