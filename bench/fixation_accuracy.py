@@ -291,6 +291,11 @@ def run(data_dir: Path) -> str:
     lines.append(f"| coder RA vs both coders | {_fmt(ra_vs_both, 4)} | |")
     lines.append(f"| coder MN vs coder RA directly | {_fmt(mn_vs_ra, 4)} | |")
     lines.append("")
+    lines.append("Published on the same subset (Andersson et al. 2017):\n")
+    lines.append("| labeller | kappa |")
+    lines.append("|---|---|")
+    lines += [f"| {name} | {value} |" for name, value in PUBLISHED]
+    lines.append("")
     lines.append("### Where I-VT (Tobii defaults) disagrees with the coders\n")
     lines += error_breakdown(predictions["ivt"], recordings)
     lines.append("")
