@@ -61,10 +61,19 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_agent_settings(args)
     configure_logging(settings.log_level)
-    agent = Agent(settings, open_source(settings))
+    agent = Agent(settings, open_source(settings), notifier=_service_notifier())
     install_shutdown_handlers(agent.request_shutdown)
     agent.run()
     return 0
+
+
+def _service_notifier():
+    """systemd's notify socket when run as a Type=notify service, else nothing."""
+    try:
+        from agent.service.systemd import notifier_from_environment
+    except ImportError:
+        return None
+    return notifier_from_environment()
 
 
 def _config(args: argparse.Namespace) -> int:

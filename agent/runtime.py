@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from agent.config import AgentSettings
 from agent.inputs.base import TrackerSource, TrackerState
@@ -53,10 +53,26 @@ log = logging.getLogger(__name__)
 _MARKER = "marker"  # queue items are SDK dicts or (_MARKER, name, system_time_us)
 
 
+class ServiceNotifier(Protocol):
+    """What a service manager wants to hear (systemd's sd_notify, a Windows
+    service's status). All methods are called from the pipeline thread."""
+
+    def ready(self) -> None: ...
+
+    def watchdog(self) -> None: ...
+
+    def status(self, text: str) -> None: ...
+
+    def stopping(self) -> None: ...
+
+
 class Agent:
     """One agent: one tracker, one session, one broker connection."""
 
-    def __init__(self, settings: AgentSettings, source: TrackerSource) -> None:
+    def __init__(
+        self, settings: AgentSettings, source: TrackerSource, notifier: ServiceNotifier | None = None
+    ) -> None:
+        self.notifier = notifier
         self.settings = settings
         self.session = settings.session
         self.source = source
@@ -219,6 +235,8 @@ class Agent:
         self.sender.start()
         if self.settings.autostart:
             self.start_streaming()
+        if self.notifier is not None:
+            self.notifier.ready()
         try:
             self._loop()
         finally:
@@ -238,6 +256,8 @@ class Agent:
                 wake_at = min(wake_at, pending_live)
             self._wake.wait(max(0.0, wake_at - time.monotonic()))
             self._wake.clear()
+            if self.notifier is not None:
+                self.notifier.watchdog()
             self._run_commands()
             now = time.monotonic()
             if self._clock_due or now >= next_clock:
@@ -257,6 +277,8 @@ class Agent:
             if self._status_due or now >= next_status:
                 self.publish_status()
                 next_status = now + self.settings.status_interval_s
+                if self.notifier is not None:
+                    self.notifier.status(self.status_line())
             if self._finished.is_set() and self.settings.exit_when_finished:
                 self._take_samples()
                 self._flush_batch()
@@ -427,7 +449,19 @@ class Agent:
         self._status_due = True
         self._wake.set()
 
+    def status_line(self) -> str:
+        """One line for a service manager: state, broker link, counters."""
+        link = "connected" if self.link.connected.is_set() else "broker unreachable"
+        c = self.status_counters()
+        dropped = c.samples_dropped_queue + c.samples_dropped_outbox
+        return (
+            f"{self.state}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
+            f"{dropped} dropped, outbox {c.outbox_depth}"
+        )
+
     def _close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
         log.info("shutting down: flushing %d queued samples", self.samples.qsize())
         if self.streaming:
             try:
