@@ -66,6 +66,7 @@ class LocalBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
+            "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "allow_anonymous true",
             "persistence false",
             f"log_dest file {self.directory / 'mosquitto.log'}",

@@ -149,12 +149,27 @@ def create_client(
     client.reconnect_delay_set(
         min_delay=max(1, round(settings.reconnect_min_s)), max_delay=max(1, round(settings.reconnect_max_s))
     )
+    client.on_socket_open = _disable_nagle
     client.max_inflight_messages_set(max_inflight)
     client.max_queued_messages_set(0)
     if will is not None:
         topic, payload, qos, retain = will
         client.will_set(topic, payload, qos=qos, retain=retain)
     return client
+
+
+def _disable_nagle(client: paho.Client, userdata: Any, sock: Any) -> None:
+    """paho leaves Nagle's algorithm on: a batch's last TCP segment then waits
+    for the broker's delayed ACK (~40 ms). Gaze is latency-sensitive."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # websockets wrapper or a non-TCP socket
+        raw = getattr(sock, "_socket", None)
+        if raw is not None:
+            try:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
 
 
 def connect_async(client: paho.Client, settings: MqttSettings) -> None:

@@ -49,6 +49,7 @@ class MosquittoBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
+            "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "persistence true",
             f"persistence_location {self.directory}/",
             "autosave_interval 1",
