@@ -322,6 +322,16 @@ class FixationEvent(WireModel):
     dispersion_deg: float | None = None
     samples: int = Field(ge=0)
     utc: str = Field(description="When the processor published this event.")
+    confirmed_utc_us: int | None = Field(
+        default=None,
+        description="start only: time of the sample that made the fixation certain "
+        "(its duration reached the detector's minimum).",
+    )
+    detected_utc_us: int | None = Field(
+        default=None,
+        description="Time of the newest sample the processor had when it emitted the event; "
+        "minus confirmed_utc_us (start) or end_utc_us (end) it is the detector's look-ahead.",
+    )
 
 
 AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low"]

@@ -1,0 +1,382 @@
+"""The processor's settings. ``gazewire processor sample-config`` prints them all,
+commented out at their defaults, from the descriptions below.
+
+The processor reads the same sources as the agent (``GAZEWIRE_*`` environment
+variables, ``.env``, a TOML file, flags), so one ``.env`` can serve both on a
+demo machine: the processor's own settings have names the agent does not use
+(``processor_id``, ``algorithm``, ``[influx]``, ``[alerts]``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from gazewire.messages import AlertType
+from gazewire.mqtt import MqttSettings
+from gazewire.sessions import validate_session_id
+from gazewire.settings import GazewireSettings
+from gazewire.topics import DEFAULT_PREFIX, SYSTEM_LEVEL, validate_prefix
+
+ALERT_TYPES: tuple[AlertType, ...] = (
+    "long_fixation",
+    "aoi_dwell",
+    "gaze_lost",
+    "agent_offline",
+    "sample_rate_low",
+)
+
+
+def default_processor_id() -> str:
+    """The host name, made into a valid id (``LAB-SERVER`` stays as it is)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0])[:64]
+    return name or "processor"
+
+
+def default_data_dir() -> Path:
+    """Where the processor keeps its files (the agent's rule, so one ``GAZEWIRE_DATA_DIR`` serves both).
+
+    systemd's ``StateDirectory`` when run as a service, ``%LOCALAPPDATA%\\gazewire`` on
+    Windows, ``$XDG_DATA_HOME/gazewire`` (``~/.local/share/gazewire``) elsewhere.
+    """
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "gazewire"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gazewire"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class IvtSettings(_Section):
+    """The Tobii I-VT fixation filter (Olsen 2012); defaults are Tobii's published ones."""
+
+    gap_fill: bool = Field(
+        True, description="Interpolate short gaps of invalid samples (blinks cut short, lost frames)."
+    )
+    max_gap_ms: float = Field(
+        75.0,
+        gt=0,
+        le=1000,
+        description="Longest gap filled in. Longer bridges more tracking loss but can join two "
+        "fixations across a real blink; it also delays events while samples are invalid.",
+    )
+    noise_reduction: Literal["median", "mean", "none"] = Field(
+        "median",
+        description="Moving median (robust to spikes), mean, or none (no smoothing, noisier velocity).",
+    )
+    noise_reduction_window: int = Field(
+        3, ge=3, le=51, description="Samples in the noise-reduction window (odd). Wider smooths more "
+        "but blurs saccade onsets and adds window/2 samples of delay."
+    )
+    velocity_window_ms: float = Field(
+        20.0,
+        gt=0,
+        le=200,
+        description="Window over which velocity is measured. Longer is less noisy but smears short "
+        "saccades and delays every event by half the window.",
+    )
+    velocity_threshold_deg_s: float = Field(
+        30.0,
+        gt=0,
+        le=1000,
+        description="Samples slower than this are fixation samples. Lower misses fewer saccades but "
+        "splits noisy fixations; higher merges small saccades into fixations.",
+    )
+    merge_max_gap_ms: float = Field(
+        75.0,
+        ge=0,
+        le=1000,
+        description="Fixations closer than this in time (and merge_max_angle_deg in space) are "
+        "merged. It is also how long a fixation's end waits before being published; 0 disables merging.",
+    )
+    merge_max_angle_deg: float = Field(
+        0.5, ge=0, le=180, description="Fixations closer than this (mean positions) may be merged."
+    )
+    min_fixation_ms: float = Field(
+        60.0,
+        ge=0,
+        le=1000,
+        description="Shorter fixations are discarded. A fixation start is published once it has "
+        "lasted this long, so higher also delays start events.",
+    )
+
+    @field_validator("noise_reduction_window")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd")
+        return value
+
+    def parameters(self) -> dict[str, object]:
+        """Keyword arguments of :class:`processor.fixations.IVTParameters`."""
+        values = self.model_dump()
+        values["noise_reduction"] = None if self.noise_reduction == "none" else self.noise_reduction
+        return values
+
+
+class IdtSettings(_Section):
+    """Dispersion-threshold identification (Salvucci & Goldberg 2000), when algorithm = idt."""
+
+    dispersion_threshold_deg: float = Field(
+        1.0,
+        gt=0,
+        le=90,
+        description="Largest (max x - min x) + (max y - min y) of a fixation. Larger tolerates "
+        "more noise but swallows small saccades.",
+    )
+    min_duration_ms: float = Field(
+        100.0,
+        gt=0,
+        le=2000,
+        description="Shortest fixation; a start is published once a window this long is found.",
+    )
+    gap_fill: bool = Field(True, description="Interpolate short gaps of invalid samples, as for I-VT.")
+    max_gap_ms: float = Field(75.0, gt=0, le=1000, description="Longest gap filled in, as for I-VT.")
+
+    def parameters(self) -> dict[str, object]:
+        """Keyword arguments of :class:`processor.fixations.IDTParameters`."""
+        return self.model_dump()
+
+
+class AlertSettings(_Section):
+    """Alert thresholds. Every alert is one ``raised`` and one ``cleared`` message."""
+
+    enabled: list[AlertType] = Field(
+        list(ALERT_TYPES),
+        description="Alert types to raise: long_fixation, aoi_dwell, gaze_lost, agent_offline, "
+        "sample_rate_low.",
+    )
+    long_fixation_s: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="A fixation longer than this raises long_fixation (staring, drowsiness). "
+        "Lower warns sooner and more often.",
+    )
+    aoi_dwell_s: float = Field(
+        3.0,
+        gt=0,
+        le=86_400,
+        description="Gaze in one area of interest longer than this raises aoi_dwell (an AOI may "
+        "set its own dwell_s in the AOI file).",
+    )
+    gaze_lost_s: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="No valid gaze for this long while the agent is tracking raises gaze_lost. "
+        "Shorter than a blink (0.1-0.3 s) raises it on every blink.",
+    )
+    sample_rate_window_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=3600,
+        description="Sample time over which the observed sample rate is measured. Longer is "
+        "steadier but notices a drop later.",
+    )
+    sample_rate_low_ratio: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="sample_rate_low is raised when the observed rate is below this fraction of "
+        "the tracker's nominal rate, and cleared when it is back above it.",
+    )
+
+    @field_validator("enabled")
+    @classmethod
+    def _unique(cls, value: list[AlertType]) -> list[AlertType]:
+        return list(dict.fromkeys(value))
+
+
+class InfluxSettings(_Section):
+    """InfluxDB 2.x. Without a url, points go to line-protocol files instead."""
+
+    url: str | None = Field(
+        None,
+        description="InfluxDB 2.x base URL, e.g. http://localhost:8086. Empty: write line-protocol "
+        "files to lineprotocol_dir (import them later with influx write).",
+    )
+    org: str = Field("gazewire", min_length=1, description="InfluxDB organisation (name or id).")
+    bucket: str = Field("gazewire", min_length=1, description="Bucket the points are written to.")
+    token: SecretStr = Field(
+        SecretStr(""), description="API token with write access to the bucket. Never printed or logged."
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=600, description="HTTP timeout of one write request. Shorter notices an outage sooner."
+    )
+    batch_points: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="Points per write request. Larger is more efficient, smaller retries less on failure.",
+    )
+    flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest time a point waits before being written while InfluxDB is up: the "
+        "delay until Grafana shows it.",
+    )
+    buffer_points: int = Field(
+        1_000_000,
+        ge=100,
+        description="Points kept in memory while InfluxDB is unreachable (about 300 bytes each; "
+        "1 000 000 is ~2.3 h of one 120 Hz tracker). When full, the oldest are dropped and counted.",
+    )
+    retry_min_s: float = Field(0.5, gt=0, le=60, description="First retry delay after a failed write; doubles per failure.")
+    retry_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the retry delay.")
+    verify_ssl: bool = Field(True, description="Check the server's TLS certificate (https URLs).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _retry_order(self) -> InfluxSettings:
+        if self.retry_max_s < self.retry_min_s:
+            raise ValueError("retry_max_s must be at least retry_min_s")
+        return self
+
+
+class ProcessorSettings(GazewireSettings):
+    """Settings of the processor on the lab server."""
+
+    processor_id: str = Field(
+        default_factory=default_processor_id,
+        description="Name of this processor: its status topic lab/_sys/processor/<id>/status and "
+        "its MQTT client id. Keep it fixed: the broker keeps the persistent session under it. "
+        "Default: the host name.",
+    )
+    topic_prefix: str = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
+    sessions: list[str] = Field(
+        [],
+        description="Sessions to process; messages of any other session are counted as bad input "
+        "(unknown_session). Empty: every session that appears.",
+    )
+    algorithm: Literal["ivt", "idt"] = Field(
+        "ivt", description="Fixation detector: ivt (Tobii I-VT, settings in [ivt]) or idt (dispersion, [idt])."
+    )
+    ivt: IvtSettings = Field(default_factory=IvtSettings, description="I-VT fixation filter parameters.")
+    idt: IdtSettings = Field(default_factory=IdtSettings, description="I-DT parameters (algorithm = idt).")
+    default_display_width_mm: float = Field(
+        527.0,
+        gt=0,
+        le=10_000,
+        description="Display-area width used until an agent reports its own (status display_area). "
+        "Wrong sizes scale all visual angles, hence velocities and merge distances.",
+    )
+    default_display_height_mm: float = Field(
+        296.5, gt=0, le=10_000, description="Display-area height used until an agent reports its own."
+    )
+    default_eye_distance_mm: float = Field(
+        650.0,
+        gt=0,
+        le=10_000,
+        description="Eye-to-display distance used while the tracker reports no valid gaze origin. "
+        "Visual angles scale with 1/distance.",
+    )
+    aoi_file: Path | None = Field(
+        None,
+        description="TOML file of areas of interest (rectangles in normalised display "
+        "coordinates, global or per session); see examples/aoi.toml. Empty: no AOIs.",
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
+    influx: InfluxSettings = Field(
+        default_factory=InfluxSettings, description="InfluxDB 2.x (empty url: line-protocol files)."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The processor's files: line-protocol files under lineprotocol/ unless "
+        "lineprotocol_dir says otherwise.",
+    )
+    lineprotocol_dir: Path | None = Field(
+        None,
+        description="Where line-protocol files go when no InfluxDB url is set: "
+        "<dir>/<session>/<YYYY-MM-DD>.lp. Empty: <data_dir>/lineprotocol.",
+    )
+    max_payload_kb: int = Field(
+        16_384,
+        ge=16,
+        le=262_144,
+        description="Larger messages are refused unread (bad input too_large). Must exceed the "
+        "largest batch: about 0.5 kB per sample.",
+    )
+    max_sessions: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Sessions tracked at once; bounds memory against a flood of made-up session "
+        "ids. When full, the longest-idle session is forgotten if idle for idle_session_s.",
+    )
+    idle_session_s: float = Field(
+        3600.0,
+        ge=10,
+        description="A session with no message for this long is forgotten (its open fixation "
+        "ended). Its next message starts it afresh.",
+    )
+    status_interval_s: float = Field(
+        5.0, ge=0.5, le=3600, description="How often the retained processor status (with counters) is refreshed."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The lab broker.")
+
+    @field_validator("processor_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return validate_session_id(value)
+
+    @field_validator("sessions")
+    @classmethod
+    def _valid_sessions(cls, value: list[str]) -> list[str]:
+        for session in value:
+            validate_session_id(session)
+            if session == SYSTEM_LEVEL:
+                raise ValueError(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        return validate_prefix(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("aoi_file")
+    @classmethod
+    def _aoi_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"aoi_file {str(value)!r} does not exist")
+        return value
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def lineprotocol_path(self) -> Path:
+        return Path(self.lineprotocol_dir or Path(self.data_dir) / "lineprotocol").expanduser()
+
+    @property
+    def detector_parameters(self) -> dict[str, object]:
+        """Keyword arguments of the chosen detector's parameters."""
+        return self.ivt.parameters() if self.algorithm == "ivt" else self.idt.parameters()
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self.max_payload_kb * 1024

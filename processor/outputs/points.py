@@ -1,0 +1,130 @@
+"""Points built from what the processor received and produced, with the names
+of :mod:`processor.outputs.measurements`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from gazewire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
+from gazewire.timeutil import utc_us_from_iso
+from processor.outputs.lineprotocol import Point
+from processor.outputs.measurements import (
+    AGENT_STATE_CODES,
+    AGENT_STATUS,
+    ALERT,
+    AOI_VISIT,
+    FIXATION,
+    GAZE,
+    MARKER,
+)
+
+
+def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Point]:
+    """One ``gaze`` point per sample of ``batch`` (or of the given row indices)."""
+    c = batch.columns
+    tags = {"session": batch.session, "device": batch.device}
+    make = GAZE.point
+    points = []
+    for i in range(batch.count) if rows is None else rows:
+        left_pupil = c.left_pupil[i] if c.left_pupil_valid[i] else None
+        right_pupil = c.right_pupil[i] if c.right_pupil_valid[i] else None
+        pupils = [p for p in (left_pupil, right_pupil) if p is not None]
+        x = c.x[i]
+        points.append(
+            make(
+                c.utc_us[i],
+                tags,
+                {
+                    "seq": c.seq[i],
+                    "x": x,
+                    "y": c.y[i],
+                    "valid": int(x is not None and c.y[i] is not None),
+                    "eye": c.eye[i],
+                    "left_x": c.left_x[i],
+                    "left_y": c.left_y[i],
+                    "left_valid": c.left_valid[i],
+                    "right_x": c.right_x[i],
+                    "right_y": c.right_y[i],
+                    "right_valid": c.right_valid[i],
+                    "pupil": sum(pupils) / len(pupils) if pupils else None,
+                    "left_pupil": c.left_pupil[i],
+                    "left_pupil_valid": c.left_pupil_valid[i],
+                    "right_pupil": c.right_pupil[i],
+                    "right_pupil_valid": c.right_pupil_valid[i],
+                },
+            )
+        )
+    return points
+
+
+def fixation_point(event: FixationEvent) -> Point:
+    """The ``fixation`` point of an ended fixation."""
+    return FIXATION.point(
+        event.start_utc_us,
+        {"session": event.session, "device": event.device or "", "algorithm": event.algorithm},
+        {
+            "number": event.fixation,
+            "duration_ms": event.duration_ms,
+            "end_utc_us": event.end_utc_us,
+            "x": event.x,
+            "y": event.y,
+            "x_deg": event.x_deg,
+            "y_deg": event.y_deg,
+            "dispersion_deg": event.dispersion_deg,
+            "samples": event.samples,
+        },
+    )
+
+
+def alert_point(alert: Alert) -> Point:
+    return ALERT.point(
+        alert.utc_us,
+        {"session": alert.session, "type": alert.type, "state": alert.state},
+        {
+            "active": int(alert.state == "raised"),
+            "severity": alert.severity,
+            "details": json.dumps(alert.details, sort_keys=True, separators=(",", ":")),
+        },
+    )
+
+
+def visit_point(session: str, aoi: str, start_utc_us: int, end_utc_us: int, fixations: int) -> Point:
+    return AOI_VISIT.point(
+        start_utc_us,
+        {"session": session, "aoi": aoi},
+        {
+            "dwell_ms": (end_utc_us - start_utc_us) / 1000.0,
+            "fixations": fixations,
+            "end_utc_us": end_utc_us,
+        },
+    )
+
+
+def agent_status_point(status: AgentStatus, received_utc_us: int) -> Point:
+    time_us = received_utc_us
+    if status.utc is not None:
+        try:
+            time_us = utc_us_from_iso(status.utc)
+        except ValueError:
+            pass  # an unreadable time: the receive time is the best we have
+    counters = status.counters
+    return AGENT_STATUS.point(
+        time_us,
+        {"session": status.session},
+        {
+            "state": status.state,
+            "state_code": AGENT_STATE_CODES[status.state],
+            "samples_in": counters.samples_in,
+            "samples_published": counters.samples_published,
+            "samples_dropped": counters.samples_dropped_queue + counters.samples_dropped_outbox,
+            "outbox_depth": counters.outbox_depth,
+            "reconnects": counters.reconnects,
+        },
+    )
+
+
+def marker_point(marker: Marker) -> Point:
+    return MARKER.point(
+        marker.utc_ns // 1000, {"session": marker.session, "source": marker.source}, {"name": marker.name}
+    )

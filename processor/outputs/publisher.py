@@ -1,0 +1,25 @@
+"""Publishing the processor's messages: fixation events, AOI events and alerts
+(QoS 1, not retained) on the session's topics, and the processor status
+(retained) on ``<prefix>/_sys/processor/<id>/status``."""
+
+from __future__ import annotations
+
+from gazewire.messages import ProcessorStatus, WireModel
+from gazewire.topics import Channel, Topics
+from processor.inputs.link import ProcessorLink
+
+
+class Publisher:
+    def __init__(self, link: ProcessorLink, topics: Topics, processor_id: str) -> None:
+        self.link = link
+        self.topics = topics
+        self.status_topic = topics.processor_status(processor_id)
+        self.published: dict[str, int] = {channel.value: 0 for channel in (Channel.FIXATIONS, Channel.AOI, Channel.ALERTS)}
+
+    def event(self, channel: Channel, message: WireModel) -> None:
+        session = message.session
+        self.link.publish(self.topics.for_session(session, channel), message.to_json(), qos=1)
+        self.published[channel.value] += 1
+
+    def status(self, status: ProcessorStatus):  # -> paho.MQTTMessageInfo
+        return self.link.publish(self.status_topic, status.to_json(), qos=1, retain=True)
