@@ -551,3 +551,35 @@ def test_stop_before_the_agent_exists_still_stops(fake_windows, tmp_path):
     states = [state for state, _ in service.reports]
     assert states[0] == fake_windows.win32service.SERVICE_STOP_PENDING
     assert states[-1] == fake_windows.win32service.SERVICE_STOP_PENDING
+
+
+# --------------------------------------------------------------------------- the WinSW alternative
+
+
+def test_winsw_config_runs_the_same_agent_command():
+    import xml.etree.ElementTree as ET
+
+    from agent.inputs.tobii import JOIN_TIMEOUT_S
+    from agent.service.windows import DEFAULT_SERVICE_NAME
+    from gazewire.cli import build_parser
+
+    root = ET.parse(REPO / "deploy" / "windows" / "gazewire-agent.xml").getroot()
+    assert root.tag == "service"
+    text = {child.tag: (child.text or "").strip() for child in root}
+    assert text["id"] == DEFAULT_SERVICE_NAME  # the same name as the pywin32 service: one or the other
+    assert text["executable"].endswith(r"\venv\Scripts\gazewire.exe")
+    argv = [part.strip('"') for part in text["arguments"].split()]
+    args = build_parser().parse_args(argv)
+    assert (args.command, args.agent_command) == ("agent", "run")
+    assert args.config == r"%ProgramData%\gazewire\agent.toml"
+    env = {e.get("name"): e.get("value") for e in root.iter("env")}
+    assert env["STATE_DIRECTORY"] == r"%ProgramData%\gazewire\data"  # where the pywin32 service keeps data
+    assert text["startmode"] == "Automatic" and text["delayedAutoStart"] == "true"
+    number, unit = text["stoptimeout"].split()
+    assert unit == "sec" and int(number) > 5 + 2 + JOIN_TIMEOUT_S
+    failures = [(f.get("action"), f.get("delay")) for f in root.iter("onfailure")]
+    assert failures and all(action == "restart" for action, _ in failures)
+    log = root.find("log")
+    assert log is not None and log.get("mode") == "roll-by-size"
+    assert int(log.findtext("sizeThreshold")) > 0 and int(log.findtext("keepFiles")) > 0
+    assert text["logpath"] == r"%ProgramData%\gazewire\logs"
