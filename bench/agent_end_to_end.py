@@ -110,15 +110,23 @@ def main() -> None:
         lambda m: next((x.at for x in m[before:] if x.topic.endswith("/gaze")), None), timeout_s=60
     )
 
-    def backlog_done(m):
-        seqs = [json.loads(x.payload)["batch_seq"] for x in m if x.topic.endswith("/gaze/batch")]
-        return len(set(seqs)) == max(seqs) + 1 and max(seqs) > 0 and not any(
-            json.loads(x.payload)["counters"]["outbox_depth"] > 2 for x in m[-3:] if x.topic.endswith("/status")
-        )
+    def live_again(m):
+        # drained when an arriving batch is fresh again (its last sample < 100 ms old)
+        for x in m[before:]:
+            if x.topic.endswith("/gaze/batch"):
+                arrival_utc_us = time.time_ns() // 1000 - int((time.monotonic() - x.at) * 1e6)
+                if arrival_utc_us - json.loads(x.payload)["columns"]["utc_us"][-1] < 100_000 and x.at > up + 0.01:
+                    return x.at
+        return None
 
-    device.wait_for(backlog_done, timeout_s=120, what="backlog drained")
-    drained = time.monotonic()
+    drained_at = device.wait_for(live_again, timeout_s=120, what="backlog drained")
 
+    if os.environ.get("BENCH_DEBUG"):
+        for x in device.messages[before:]:
+            if x.topic.endswith("/gaze/batch"):
+                arrival_utc_us = time.time_ns() // 1000 - int((time.monotonic() - x.at) * 1e6)
+                d = json.loads(x.payload)
+                print(f"{x.at - up:6.2f} batch {d['batch_seq']} age {(arrival_utc_us - d['columns']['utc_us'][-1]) / 1000:.0f} ms")
     agent.send_signal(signal.SIGTERM)
     agent.wait(60)
     final = device.wait_for(
@@ -147,7 +155,7 @@ def main() -> None:
           f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms")
     print(f"agent CPU {cpu_used / args.seconds * 100:.1f}% of one core, RSS {rss:.0f} MB")
     print(f"reconnect: first batch {first_batch_after - up:.2f} s and first live message {first_live_after - up:.2f} s "
-          f"after the broker was back; backlog of ~{args.outage:g} s drained {drained - up:.2f} s after it was back")
+          f"after the broker was back; backlog of ~{args.outage:g} s drained {drained_at - up:.2f} s after it was back")
     print(f"completeness: {len(all_seqs)} samples, contiguous 0..n-1: {complete}; wire duplicates {duplicates}; "
           f"agent counted in {counters['samples_in']}, published {counters['samples_published']}, "
           f"dropped {counters['samples_dropped_queue'] + counters['samples_dropped_outbox']}, reconnects {counters['reconnects']}")

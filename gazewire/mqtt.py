@@ -28,6 +28,19 @@ from gazewire.errors import GazewireError
 log = logging.getLogger(__name__)
 
 
+class _QuietReconnects(logging.Filter):
+    """paho 2.2 logs an error on every loop pass while it waits to reconnect
+    ("Client is not connected. Socket: None"); gazewire reports the
+    disconnection itself, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+PAHO_LOGGER = logging.getLogger("gazewire.mqtt.paho")
+PAHO_LOGGER.addFilter(_QuietReconnects())
+
+
 class MqttProtocol(str, Enum):
     V5 = "5"
     V311 = "3.1.1"
@@ -67,7 +80,13 @@ class MqttSettings(BaseModel):
         15, ge=5, le=3600, description="Keepalive: shorter detects a dead link (and fires the last will) sooner."
     )
     reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay; doubles per failure.")
-    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the reconnect delay.")
+    reconnect_max_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Cap of the reconnect delay: the longest the agent waits after the broker is back. "
+        "Larger spares a struggling broker.",
+    )
     session_expiry_s: int = Field(
         86_400,
         ge=0,
@@ -131,7 +150,7 @@ def create_client(
         clean_session=None if v5 else (settings.session_expiry_s == 0),
         reconnect_on_failure=True,
     )
-    client.enable_logger(logging.getLogger("gazewire.mqtt.paho"))
+    client.enable_logger(PAHO_LOGGER)
     if settings.transport is MqttTransport.WEBSOCKETS:
         client.ws_set_options(path=settings.websocket_path)
     if settings.username is not None:
