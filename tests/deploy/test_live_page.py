@@ -299,6 +299,29 @@ def test_unreachable_broker_and_bad_input_show_clear_errors(lab_broker, page) ->
     expect(error).to_contain_text("topic prefix")
 
 
+def test_page_reconnects_after_a_broker_restart(lab_broker, mqtt_client, page) -> None:
+    from playwright.sync_api import expect
+
+    agent = mqtt_client(lab_broker, SESSION)
+    agent.publish(f"lab/{SESSION}/status", json.dumps(agent_status(SESSION, "tracking")), retain=True)
+    agent.close()
+    page.goto(f"http://127.0.0.1:{lab_broker.websocket_port}/")
+    log_in(page, "", "viewer", lab_broker.password("viewer"))
+    page.locator(f'#sessions button[data-session="{SESSION}"]').click()
+    expect(page.locator("body")).to_have_attribute("data-subscribed", SESSION)
+    lab_broker.stop()
+    expect(page.locator("body")).to_have_attribute("data-connection", "reconnecting")
+    expect(page.locator("#connection-line")).to_contain_text("reconnecting")
+    lab_broker.start()  # same ports, persistence kept the retained status
+    expect(page.locator("body")).to_have_attribute("data-connection", "connected")
+    # the page subscribes to the chosen session again and says so: new gaze arrives without a click
+    expect(page.locator("body")).to_have_attribute("data-subscribed", SESSION)
+    agent = mqtt_client(lab_broker, SESSION)
+    agent.publish(f"lab/{SESSION}/gaze", json.dumps(live_gaze(SESSION, 1, 0.3, 0.6)))
+    expect(page.locator("#screen")).to_have_attribute("data-gaze-x", "0.3000")
+    expect(page.locator(f'#sessions button[data-session="{SESSION}"]')).to_contain_text("Tracking")
+
+
 def test_anonymous_demo_broker_any_user_name(tmp_path, page, mqtt_client) -> None:
     """gazewire demo's LocalBroker: anonymous access, the page served from deploy/mosquitto/www."""
     import paho.mqtt.client as paho

@@ -248,7 +248,7 @@
       keepalive: 30,
       connectTimeout: 8000,
       reconnectPeriod: 0, // no retries until the first login worked
-      resubscribe: true
+      resubscribe: false // the connect handler subscribes again itself, and says when it is done
     };
     if (user) options.username = user;
     if (password) options.password = password;
@@ -274,6 +274,7 @@
           if (error) console.warn("gazewire live: could not subscribe to the status topics: " + error.message);
           else document.body.setAttribute("data-status-subscribed", "true");
         });
+      if (view.selected) subscribeSession(view.selected); // after a reconnect (clean session)
       if (screen) screen.resize();
     });
     current.on("message", function (topic, payload, packet) {
@@ -298,6 +299,8 @@
         closeClient();
         showLogin(unreachableMessage(url));
       } else {
+        view.subscribedSession = null;
+        document.body.setAttribute("data-subscribed", "");
         setConnection("reconnecting", "Connection lost; reconnecting to " + url + " ...");
       }
     });
@@ -585,11 +588,7 @@
     redraw();
   }
 
-  function selectSession(session) {
-    if (!client || !view.sessions[session]) return;
-    if (sessionTopics.length) client.unsubscribe(sessionTopics);
-    view.selected = session;
-    resetSession();
+  function subscribeSession(session) {
     var base = view.prefix + "/" + session + "/";
     var topics = {};
     topics[base + "gaze"] = { qos: 0 };
@@ -598,7 +597,11 @@
     topics[base + "alerts"] = { qos: 1 };
     topics[base + "aoi"] = { qos: 1 };
     sessionTopics = Object.keys(topics);
-    client.subscribe(topics, function (error) {
+    view.subscribedSession = null;
+    document.body.setAttribute("data-subscribed", "");
+    var current = client;
+    current.subscribe(topics, function (error) {
+      if (current !== client) return;
       if (error) {
         console.warn("gazewire live: could not subscribe to " + session + ": " + error.message);
       } else if (view.selected === session) {
@@ -606,6 +609,14 @@
         document.body.setAttribute("data-subscribed", session);
       }
     });
+  }
+
+  function selectSession(session) {
+    if (!client || !view.sessions[session]) return;
+    if (sessionTopics.length) client.unsubscribe(sessionTopics);
+    view.selected = session;
+    resetSession();
+    subscribeSession(session);
     $("screen-title").textContent = "Session " + session;
     var entry = view.sessions[session];
     view.status = entry.status;
