@@ -254,7 +254,7 @@ class Agent:
             pending_live = self._throttle.next_allowed_s()
             if pending_live is not None:
                 wake_at = min(wake_at, pending_live)
-            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            self._wake.wait(min(1.0, max(0.0, wake_at - time.monotonic())))  # keeps the watchdog fed
             self._wake.clear()
             if self.notifier is not None:
                 self.notifier.watchdog()
