@@ -294,7 +294,7 @@ class Session:
                         fixation=number,
                         algorithm=stream.detection.algorithm,  # type: ignore[arg-type]
                         start_utc_us=utc_of(event.start_s),
-                        duration_ms=max(0.0, (event.confirmed_s - event.start_s) * 1000.0),
+                        duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
                         x=x,
                         y=y,
                         x_deg=event.x_deg,
@@ -320,7 +320,7 @@ class Session:
                     algorithm=stream.detection.algorithm,  # type: ignore[arg-type]
                     start_utc_us=utc_of(event.start_s),
                     end_utc_us=utc_of(event.end_s),
-                    duration_ms=event.duration_ms,
+                    duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
                     x=x,
                     y=y,
                     x_deg=event.x_deg,
@@ -334,7 +334,7 @@ class Session:
                 outcome.points.append(fixation_point(message))
                 self.counters.fixations += 1
                 if self.long_fixation is not None:
-                    outcome.alerts += self.long_fixation.ended(number, event.end_s, event.duration_ms, utc_of)
+                    outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
                 self.visits.fixation_ended(number, event.end_s)
         return outcome
 
@@ -429,6 +429,11 @@ class Session:
             "eye_distance_mm": stream.eye.last_mm if stream is not None else None,
             "next_batch_seq": self.sequence.next_batch_seq,
         }
+
+
+def _elapsed_ms(timebase: Timebase, start_s: float, end_s: float) -> float:
+    """Milliseconds between two detector times, exact to the microsecond of the samples."""
+    return max(0, timebase.system_us(end_s) - timebase.system_us(start_s)) / 1000.0
 
 
 def _finite(value: float | None) -> float | None:

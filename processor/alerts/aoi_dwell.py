@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gazewire.messages import Alert
-from processor.alerts.condition import Condition, keep
+from processor.alerts.condition import TIME_TOLERANCE_S, Condition, keep
 
 UtcOf = Callable[[float], int]
 
@@ -24,13 +24,13 @@ class AoiDwell:
         self.condition = Condition(session, "aoi_dwell", "info")
 
     def progress(self, start_s: float, certain_until_s: float, utc_of: UtcOf) -> list[Alert]:
-        if self.condition.active or certain_until_s - start_s < self.threshold_s:
+        if self.condition.active or certain_until_s - start_s < self.threshold_s - TIME_TOLERANCE_S:
             return []
         return keep(self._raise(start_s, utc_of))
 
     def visit_ended(self, start_s: float, end_s: float, utc_of: UtcOf) -> list[Alert]:
         alerts: list[Alert] = []
-        if not self.condition.active and end_s - start_s >= self.threshold_s:
+        if not self.condition.active and end_s - start_s >= self.threshold_s - TIME_TOLERANCE_S:
             alerts += keep(self._raise(start_s, utc_of))
         alerts += keep(self.condition.clear(utc_of(end_s), {"dwell_ms": round((end_s - start_s) * 1000.0, 3)}))
         return alerts

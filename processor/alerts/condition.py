@@ -12,6 +12,10 @@ from typing import Any
 from gazewire.messages import Alert, AlertType, Severity
 from gazewire.timeutil import iso_from_utc_us
 
+# Sample times are whole microseconds held as float seconds; comparisons with a
+# threshold allow half a microsecond so that 2.3 - 2.0 >= 0.3 holds as it should.
+TIME_TOLERANCE_S = 0.5e-6
+
 
 class Condition:
     def __init__(self, session: str, type: AlertType, severity: Severity) -> None:

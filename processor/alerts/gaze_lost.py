@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gazewire.messages import Alert
-from processor.alerts.condition import Condition, keep
+from processor.alerts.condition import TIME_TOLERANCE_S, Condition, keep
 
 UtcOf = Callable[[float], int]
 
@@ -42,7 +42,7 @@ class GazeLost:
             else:
                 if lost_since is None:
                     lost_since = t
-                if not condition.active and t - lost_since >= threshold:
+                if not condition.active and t - lost_since >= threshold - TIME_TOLERANCE_S:
                     alerts += keep(condition.raise_(
                         utc_of(t),
                         {"since_utc_us": utc_of(lost_since), "threshold_ms": round(threshold * 1000.0, 3)},

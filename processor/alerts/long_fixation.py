@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gazewire.messages import Alert
-from processor.alerts.condition import Condition, keep
+from processor.alerts.condition import TIME_TOLERANCE_S, Condition, keep
 
 UtcOf = Callable[[float], int]
 
@@ -45,7 +45,7 @@ class LongFixation:
         if fixation is None or self.condition.active:
             return []
         fixation.certain_s = max(fixation.certain_s, horizon_s)
-        if fixation.certain_s - fixation.start_s < self.threshold_s:
+        if fixation.certain_s - fixation.start_s < self.threshold_s - TIME_TOLERANCE_S:
             return []
         return keep(self._raise(fixation, utc_of))
 
@@ -55,7 +55,7 @@ class LongFixation:
             return []
         self._open = None
         alerts: list[Alert] = []
-        if not self.condition.active and end_s - fixation.start_s >= self.threshold_s:
+        if not self.condition.active and end_s - fixation.start_s >= self.threshold_s - TIME_TOLERANCE_S:
             alerts += keep(self._raise(fixation, utc_of))
         alerts += keep(self.condition.clear(utc_of(end_s), {"duration_ms": round(duration_ms, 3)}))
         return alerts

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gazewire.messages import Alert
-from processor.alerts.condition import Condition, keep
+from processor.alerts.condition import TIME_TOLERANCE_S, Condition, keep
 
 UtcOf = Callable[[float], int]
 
@@ -37,7 +37,7 @@ class SampleRateLow:
         for t in t_s.tolist():
             if start is None or (last is not None and t - last > window):
                 start, count = t, 0
-            while t >= start + window:
+            while t >= start + window - TIME_TOLERANCE_S:
                 self.observed_hz = count / window
                 if nominal_hz:
                     alerts += self._judge(self.observed_hz, nominal_hz, t, utc_of)

@@ -65,6 +65,7 @@ class ProcessorLink:
         self.publish_errors = 0
         self.last_error: str | None = None
         self._generation = 0
+        self._stopping = False
         self._ever_connected = False
         self._on_delivery: list[Callable[[], None]] = []
         self._client = create_client(
@@ -89,6 +90,7 @@ class ProcessorLink:
 
     def stop(self) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
+        self._stopping = True
         try:
             self._client.disconnect()
         finally:
@@ -153,7 +155,7 @@ class ProcessorLink:
         was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
-        if was_connected:
+        if was_connected and not self._stopping:
             self.last_error = f"connection lost: {reason_text(reason_code)}"
             log.warning("disconnected from broker (%s); reconnecting", reason_text(reason_code))
 

@@ -123,13 +123,14 @@ class InfluxWriter:
             return
         entries = [(point.line(), point) for point in points]
         with self._condition:
-            if not self._buffer:
+            was_empty = not self._buffer
+            if was_empty:
                 self._oldest_at = self._clock()
             self._buffer.extend(entries)
             self._drop_overflow()
             self._report.points_buffered = len(self._buffer) + self._in_flight
-            if len(self._buffer) >= self.settings.batch_points:
-                self._condition.notify()
+            if was_empty or len(self._buffer) >= self.settings.batch_points:
+                self._condition.notify()  # start the flush timer, or write a full batch now
 
     def close(self, timeout_s: float) -> None:
         """Write what is buffered for up to ``timeout_s``; spill the rest to files."""

@@ -1,0 +1,113 @@
+"""``gazewire processor config|sample-config``, settings errors and the AOI file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gazewire.cli import main
+from processor.aoi import AoiFileError, load_aoi_file, parse_aois
+from processor.cli import sample_config_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("GAZEWIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_the_committed_sample_config_is_up_to_date():
+    committed = (REPO / "examples" / "processor.sample.toml").read_text()
+    assert committed == sample_config_text(), "run: gazewire processor sample-config > examples/processor.sample.toml"
+
+
+def test_every_setting_says_what_it_trades_off():
+    from processor.config import ProcessorSettings
+
+    def walk(model, prefix=""):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{prefix}{name} has no description"
+            annotation = field.annotation
+            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+                walk(annotation, f"{prefix}{name}.")
+
+    walk(ProcessorSettings)
+
+
+def test_config_masks_the_influx_token(monkeypatch, capsys):
+    monkeypatch.setenv("GAZEWIRE_INFLUX__TOKEN", "s3cr3t-token")
+    monkeypatch.setenv("GAZEWIRE_INFLUX__URL", "http://influx.lab:8086")
+    assert main(["processor", "config"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t-token" not in out and 'token = "**********"' in out and 'url = "http://influx.lab:8086"' in out
+
+
+def test_the_sample_config_itself_is_a_valid_config(capsys):
+    path = REPO / "examples" / "processor.sample.toml"
+    assert main(["processor", "config", "--config", str(path)]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["--set", "alerts.gaze_lost_s=0"], "alerts.gaze_lost_s"),
+        (["--set", "influx.url=influx.lab:8086"], "influx.url"),
+        (["--set", "ivt.noise_reduction_window=4"], "ivt.noise_reduction_window"),
+        (["--set", "algorithm=hmm"], "algorithm"),
+        (["--id", "bad id"], "processor_id"),
+        (["--set", "alerts.enabled=[\"coffee_low\"]"], "alerts.enabled"),
+    ],
+)
+def test_an_invalid_setting_is_one_line_naming_it_and_exit_code_2(args, names, capsys):
+    assert main(["processor", "config", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"invalid setting {names}" in err, err
+
+
+def test_secrets_are_not_echoed_in_errors(monkeypatch, capsys):
+    monkeypatch.setenv("GAZEWIRE_INFLUX__TOKEN", "s3cr3t")
+    monkeypatch.setenv("GAZEWIRE_INFLUX__RETRY_MIN_S", "99")
+    monkeypatch.setenv("GAZEWIRE_INFLUX__RETRY_MAX_S", "1")
+    assert main(["processor", "config"]) == 2
+    assert "s3cr3t" not in capsys.readouterr().err
+
+
+def test_a_broken_aoi_file_is_a_settings_error(tmp_path, capsys):
+    aoi = tmp_path / "aoi.toml"
+    aoi.write_text('[[aoi]]\nname = "a"\nx_min = 0.6\ny_min = 0\nx_max = 0.5\ny_max = 1\n')
+    assert main(["processor", "config", "--aoi-file", str(aoi)]) == 2
+    err = capsys.readouterr().err
+    assert "aoi_file" in err and "x_min (0.6) must be less than x_max (0.5)" in err
+
+
+def test_the_example_aoi_file_loads():
+    aois = load_aoi_file(REPO / "examples" / "aoi.toml")
+    assert [a.name for a in aois.for_session("room1")] == ["stimulus", "instructions", "left_image", "right_image"]
+    assert [a.name for a in aois.for_session("elsewhere")] == ["stimulus", "instructions"]
+    assert aois.for_session("room1")[1].dwell_s == 10.0
+
+
+@pytest.mark.parametrize(
+    "document, problem",
+    [
+        ({"aoi": [{"name": "a b", "x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1}]}, "name must be"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 1}]}, "y_max is missing"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": "1", "y_max": 1}]}, "x_max must be a number"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 100, "y_max": 1}]}, "normalised coordinates"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1, "dwell_s": 0}]}, "dwell_s must be"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1, "colour": "red"}]}, "unknown key 'colour'"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1, "sessions": ["a/b"]}]}, "not a valid session id"),
+        ({"aoi": [{"name": "a", "x_min": 0, "y_min": 0, "x_max": 1, "y_max": 1}] * 2}, "used twice"),
+        ({"areas": []}, "unknown top-level key 'areas'"),
+    ],
+)
+def test_aoi_file_problems_are_named(document, problem):
+    with pytest.raises(AoiFileError, match=problem):
+        parse_aois(document, source="aoi.toml")

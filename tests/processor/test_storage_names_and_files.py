@@ -1,0 +1,95 @@
+"""Measurement names defined once, line protocol, and the line-protocol files sink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from processor.outputs.files import LineProtocolFiles
+from processor.outputs.lineprotocol import EmptyPointError, encode_line
+from processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownNameError, markdown_table, measurement
+from tests.processor.streams import batch_payloads, dispatcher, feed, parse, simulated, status_payload
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_line_protocol_escapes_and_leaves_out_missing_values():
+    line = encode_line(
+        "gaze",
+        {"session": "s 1", "device": "TX,300=a", "empty": ""},
+        {"x": 0.5, "seq": 7, "eye": 'say "hi"\\', "valid": True, "gone": None, "nan": float("nan")},
+        1_700_000_000_123_456,
+    )
+    assert line == (
+        'gaze,device=TX\\,300\\=a,session=s\\ 1 x=0.5,seq=7i,eye="say \\"hi\\"\\\\",valid=true 1700000000123456'
+    )
+    with pytest.raises(EmptyPointError):
+        encode_line("gaze", {}, {"x": None}, 1)
+
+
+def test_points_only_use_names_their_measurement_defines():
+    with pytest.raises(UnknownNameError, match="pupil_size"):
+        GAZE.point(1, {"session": "s"}, {"pupil_size": 3.0})
+    with pytest.raises(UnknownNameError):
+        measurement("gazes")
+    assert len({m.name for m in MEASUREMENTS}) == len(MEASUREMENTS)
+
+
+def test_the_docs_storage_table_is_generated_from_the_definitions():
+    doc = (REPO / "docs" / "processor.md").read_text()
+    assert markdown_table() in doc, "docs/processor.md: paste processor.outputs.measurements.markdown_table()"
+
+
+def test_a_batch_gives_one_gaze_point_per_sample_with_the_samples_values_and_the_same_lines_twice():
+    payloads = batch_payloads(simulated(3, seed=1).samples)
+    d = dispatcher(long_fixation_s=0.2)
+    feed(d, [status_payload()], channel="status")
+    first = feed(d, payloads)
+    gaze = [p for p in first.points if p.measurement == "gaze"]
+    batches = [parse(p) for p in payloads]
+    assert [p.time_us for p in gaze] == [u for b in batches for u in b.columns.utc_us]
+    by_time = {p.time_us: p for p in gaze}
+    for batch in batches:
+        c = batch.columns
+        for i in range(batch.count):
+            point = by_time[c.utc_us[i]]
+            assert point.tags == {"session": "s1", "device": "SIM-1"}
+            assert point.fields["seq"] == c.seq[i] and point.fields["x"] == c.x[i] and point.fields["left_pupil"] == c.left_pupil[i]
+            assert point.fields["valid"] == int(c.x[i] is not None)
+    kinds = {p.measurement for p in first.points}
+    assert {"gaze", "fixation", "alert", "agent_status"} <= kinds | {"agent_status"}
+    # the same batches through a new processor: identical lines (InfluxDB overwrites, no duplicates)
+    again = feed(dispatcher(long_fixation_s=0.2), payloads)
+    assert [p.line() for p in again.points if p.measurement == "gaze"] == [p.line() for p in gaze]
+    assert [p.line() for p in again.points if p.measurement == "fixation"] == [
+        p.line() for p in first.points if p.measurement == "fixation"
+    ]
+
+
+def test_line_protocol_files_one_per_session_and_utc_day(tmp_path):
+    files = LineProtocolFiles(tmp_path / "lp")
+    files.start()
+    midnight = 1_700_006_400_000_000  # 2023-11-15T00:00:00Z
+    points = [
+        GAZE.point(midnight - 1, {"session": "a", "device": "d"}, {"x": 0.1}),
+        GAZE.point(midnight, {"session": "a", "device": "d"}, {"x": 0.2}),
+        GAZE.point(midnight + 5, {"session": "b", "device": "d"}, {"x": 0.3}),
+    ]
+    files.write(points)
+    files.write(points[:1])
+    files.close()
+    assert (tmp_path / "lp/a/2023-11-14.lp").read_text().splitlines() == [points[0].line()] * 2
+    assert (tmp_path / "lp/a/2023-11-15.lp").read_text() == points[1].line() + "\n"
+    assert (tmp_path / "lp/b/2023-11-15.lp").read_text() == points[2].line() + "\n"
+    report = files.report()
+    assert (report.points_written, report.points_dropped) == (4, 0)
+
+
+def test_an_unwritable_directory_drops_and_counts_without_raising(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the directory should be")
+    files = LineProtocolFiles(blocker)
+    files.write([GAZE.point(1, {"session": "a"}, {"x": 1.0})] * 3)
+    report = files.report()
+    assert (report.points_written, report.points_dropped, report.state) == (0, 3, "failing")
