@@ -4,6 +4,7 @@
     gazewire agent run|config|sample-config|list-trackers
     gazewire processor run|config|sample-config
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
+    gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
     gazewire demo                       broker + simulated agents + processor, live view
 
 Exit codes: 0 success, 1 runtime failure, 2 bad settings or arguments.
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gazewire.send import add_send_command
 
     add_send_command(commands)
+    from gazewire.users import add_users_command
+
+    add_users_command(commands)
     try:
         from gazewire.demo import add_demo_command
     except ImportError:

@@ -66,6 +66,8 @@ class LocalBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
+            # as root Mosquitto would switch to user 'mosquitto' and lose our temp dir
+            *(["user root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "allow_anonymous true",
             "persistence false",

@@ -7,6 +7,7 @@ retained messages and persistent sessions, as a lab broker would.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,8 @@ class MosquittoBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
+            # As root, Mosquitto would switch to its own user and could not write here.
+            *(["user root"] if os.geteuid() == 0 else []),
             "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "persistence true",
             f"persistence_location {self.directory}/",
