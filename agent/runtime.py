@@ -45,7 +45,7 @@ from gazewire.messages import (
     TrackerInfo,
 )
 from gazewire.mqtt import default_client_id
-from gazewire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.timeutil import iso_from_utc_us
 from gazewire.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -69,10 +69,11 @@ def main() -> None:
         "GAZEWIRE_MQTT__RECONNECT_MIN_S": "0.5", "GAZEWIRE_MQTT__RECONNECT_MAX_S": "2",
         "GAZEWIRE_DATA_DIR": str(work / "data"), "GAZEWIRE_STATUS_INTERVAL_S": "1",
     })
+    agent_log = (work / "agent.log").open("wb")  # open for the child process's lifetime
     agent = subprocess.Popen(
         [sys.executable, "-m", "gazewire.cli", "agent", "run", "--source", "simulated", "--session", session,
          "--frequency", str(args.frequency), "--publish-hz", str(args.publish_hz)],
-        env=env, cwd=REPO, stdout=open(work / "agent.log", "wb"), stderr=subprocess.STDOUT,
+        env=env, cwd=REPO, stdout=agent_log, stderr=subprocess.STDOUT,
     )
     device.wait_for(lambda m: any(x.topic.endswith("/gaze/batch") for x in m), timeout_s=30, what="first batch")
     steady_start = time.monotonic()
@@ -99,7 +100,6 @@ def main() -> None:
 
     # outage
     broker.stop()
-    outage_start = time.monotonic()
     time.sleep(args.outage)  # the outage itself
     broker.start()
     up = time.monotonic()

@@ -29,7 +29,7 @@ from gazewire.settings import load_settings
 class _NoSource:
     name = "none"
 
-    def start(self, events):  # noqa: ANN001
+    def start(self, events):
         pass
 
     def stop(self):

@@ -92,7 +92,7 @@ class ConsoleView:
 
     # ------------------------------------------------------------------ messages
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, message) -> None:
         now = time.monotonic()
         try:
             data = json.loads(message.payload)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gazewire.errors import InvalidCommand, InvalidPayload
 from gazewire.sessions import validate_session_id

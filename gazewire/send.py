@@ -47,18 +47,18 @@ def send_command(
         client_id=f"gazewire-send-{command['id']}",
     )
 
-    def on_connect(client, userdata, flags, reason_code, properties):  # noqa: ANN001
+    def on_connect(client, userdata, flags, reason_code, properties):
         if is_failure(reason_code):
             errors.append(f"broker refused the connection: {reason_text(reason_code)}")
             answered.set()
             return
         client.subscribe(topics.cmd_reply(session), qos=1)
 
-    def on_subscribe(client, userdata, mid, reason_codes, properties):  # noqa: ANN001
+    def on_subscribe(client, userdata, mid, reason_codes, properties):
         client.publish(topics.cmd(session), json.dumps(command), qos=1)
         subscribed.set()
 
-    def on_message(client, userdata, message):  # noqa: ANN001
+    def on_message(client, userdata, message):
         try:
             data = json.loads(message.payload)
         except ValueError:

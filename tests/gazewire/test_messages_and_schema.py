@@ -2,6 +2,7 @@ import json
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from gazewire.errors import InvalidCommand, InvalidPayload
 from gazewire.messages import GazeBatch, LiveGaze, MESSAGES, parse_command, parse_message
@@ -79,5 +80,5 @@ def test_live_gaze_refuses_nan_positions():
         "device_time_us": 0, "system_time_us": 0, "x": "NaN", "y": 0.5, "eye": "both",
         "left_pupil": None, "right_pupil": None, "pupil": None, "samples": 1,
     }
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="finite number"):
         LiveGaze.model_validate(message)

@@ -6,7 +6,8 @@ same ``/api/v2/write`` requests. Both offer the same small interface:
 ``url``, ``org``, ``bucket``, ``token``, ``start()``, ``stop()`` (an outage:
 VictoriaMetrics is stopped, the container paused), ``close()``, and
 ``series(measurement, field)`` to read back what was written, plus
-``kind``, ``time_resolution_us`` and ``stores_strings`` for the differences.
+``kind``, ``time_resolution_us``, ``relative_precision`` and ``stores_strings``
+for the differences.
 
 If neither is available the tests fail (they are never skipped): install
 ``victoria-metrics`` (scripts/test.sh does) or run Docker.
@@ -34,6 +35,7 @@ Series = dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]
 class TimeSeriesServer(Protocol):
     kind: str
     time_resolution_us: int
+    relative_precision: float
     stores_strings: bool
     org: str
     bucket: str
@@ -67,6 +69,7 @@ class InfluxDbContainer:
 
     kind = "influxdb"
     time_resolution_us = 1
+    relative_precision = 0.0
     stores_strings = True
     org = ORG
     bucket = BUCKET
@@ -113,7 +116,7 @@ class InfluxDbContainer:
         from influxdb_client import InfluxDBClient
 
         flux = (
-            f'from(bucket: "{BUCKET}") |> range(start: 0) '
+            f'from(bucket: "{BUCKET}") |> range(start: 0, stop: 2100-01-01T00:00:00Z) '  # stop: sped-up simulations write the future
             f'|> filter(fn: (r) => r._measurement == "{measurement}" and r._field == "{field_name}")'
         )
         internal = {"result", "table", "_start", "_stop", "_time", "_value", "_field", "_measurement"}
@@ -140,6 +143,21 @@ def _micros(moment: datetime) -> int:
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something truthy: servers make writes visible a little
+    later (VictoriaMetrics' ingestion buffer, InfluxDB's write path) and cannot notify us."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def wait_for_series(

@@ -61,10 +61,10 @@ class LabDevice:
         if not self._subscribed.wait(10):
             raise TimeoutError("lab device could not subscribe")
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         client.subscribe([(topic, self._qos) for topic in self._topics])
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, message) -> None:
         with self._condition:
             self.messages.append(
                 Received(message.topic, bytes(message.payload), bool(message.retain), message.qos, time.monotonic())
