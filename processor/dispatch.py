@@ -85,7 +85,7 @@ class Dispatcher:
             raise AssertionError(f"unhandled message {type(message).__name__}")  # pragma: no cover
         except BadInput as problem:
             self.bad_input.record(problem, topic)
-        except Exception as error:  # noqa: BLE001 - a processor bug: count it, keep going, keep other sessions
+        except Exception as error:  # a processor bug: count it, keep going, keep other sessions
             self._internal_error(topic, session_name, error)
         return Outcome()
 
@@ -106,7 +106,7 @@ class Dispatcher:
         for session in self.sessions.values():
             try:
                 outcome.merge(session.end(reason, now))
-            except Exception as error:  # noqa: BLE001 - one broken session must not stop the others
+            except Exception as error:  # one broken session must not stop the others
                 self._internal_error("(shutdown)", session.name, error)
         return outcome
 
@@ -138,7 +138,7 @@ class Dispatcher:
         outcome = Outcome()
         try:
             outcome = session.end(f"session forgotten ({why})", self._utc_us())
-        except Exception as error:  # noqa: BLE001 - forgetting must not fail on a broken session
+        except Exception as error:  # forgetting must not fail on a broken session
             self._internal_error("(forget)", name, error)
         self.retired.add(session.counters)
         self.bad_input.forget(name)

@@ -63,7 +63,7 @@ def influx_client_writer(settings: InfluxSettings) -> tuple[WriteLines, Callable
     def write(body: str) -> None:
         try:
             api.write(bucket=settings.bucket, org=settings.org, record=body, write_precision=WritePrecision.US)
-        except Exception as error:  # noqa: BLE001 - influxdb-client raises many types; all are a failed write
+        except Exception as error:  # influxdb-client raises many types; all are a failed write
             status = getattr(error, "status", None)
             raise WriteRefused(status if isinstance(status, int) else None, _describe(error)) from None
 
@@ -148,7 +148,7 @@ class InfluxWriter:
             self._spill([point for _, point in left])
         try:
             self._close_client()
-        except Exception as error:  # noqa: BLE001 - closing must not hide what happened before
+        except Exception as error:  # closing must not hide what happened before
             log.debug("closing the InfluxDB client failed: %s", error)
         if self.spill is not None:
             self.spill.close()
@@ -178,7 +178,7 @@ class InfluxWriter:
                 self._failed(batch, str(error))
                 self._wait_retry(self._backoff_s(failures))
                 continue
-            except Exception as error:  # noqa: BLE001 - never let the writer thread die
+            except Exception as error:  # never let the writer thread die
                 failures += 1
                 self._failed(batch, f"{type(error).__name__}: {error}")
                 self._wait_retry(self._backoff_s(failures))

@@ -167,8 +167,9 @@ def test_aoi_visits_enter_and_exit_with_fixations_and_raise_aoi_dwell():
     states = assert_raised_then_cleared(dwell)
     assert [a.state for a in states[("aoi_dwell", "screen")]] == ["raised", "cleared"]
     assert states[("aoi_dwell", "screen")][0].utc_us == screen[0].utc_us + 1_000_000  # the AOI's own dwell_s
-    for raised, cleared in zip(states.get(("aoi_dwell", "left"), [])[::2], states.get(("aoi_dwell", "left"), [])[1::2]):
-        assert cleared.details["dwell_ms"] >= 800
+    left_dwell = states.get(("aoi_dwell", "left"), [])
+    for raised, cleared in zip(left_dwell[::2], left_dwell[1::2]):
+        assert cleared.details["dwell_ms"] >= 800 and raised.utc_us == raised.details["visit_start_utc_us"] + 800_000
     visits = [p for p in out.points if p.measurement == "aoi_visit"]
     assert len(visits) == len([e for e in out.aoi if e.event == "exit"])
 

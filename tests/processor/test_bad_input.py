@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from gazewire.messages import BATCH_COLUMNS, MAX_BATCH_SAMPLES
 from processor.config import ProcessorSettings
-from processor.inputs.bad_input import BadInputKind
 from tests.processor.streams import (
     batch_payloads,
     dispatcher,
