@@ -228,10 +228,10 @@ class InfluxSettings(_Section):
         "delay until Grafana shows it.",
     )
     buffer_points: int = Field(
-        1_000_000,
+        500_000,
         ge=100,
-        description="Points kept in memory while InfluxDB is unreachable (about 300 bytes each; "
-        "1 000 000 is ~2.3 h of one 120 Hz tracker). When full, the oldest are dropped and counted.",
+        description="Points kept in memory while InfluxDB is unreachable (about 500 bytes each: "
+        "500 000 is ~250 MB, ~70 min of one 120 Hz tracker). When full, the oldest are dropped and counted.",
     )
     retry_min_s: float = Field(0.5, gt=0, le=60, description="First retry delay after a failed write; doubles per failure.")
     retry_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the retry delay.")

@@ -50,9 +50,13 @@ class LineProtocolFiles:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, points: Sequence[Point]) -> None:
+        self.write_lines([(point.line(), point.session, point.time_us) for point in points])
+
+    def write_lines(self, entries: Sequence[tuple[str, str | None, int]]) -> None:
+        """Lines already encoded, each with its session and time (which file it goes to)."""
         by_file: dict[Path, list[str]] = {}
-        for point in points:
-            by_file.setdefault(file_for(self.directory, point.session, point.time_us), []).append(point.line())
+        for line, session, time_us in entries:
+            by_file.setdefault(file_for(self.directory, session, time_us), []).append(line)
         for path, lines in by_file.items():
             try:
                 handle = self._open(path)

@@ -34,6 +34,7 @@ REJECTED_STATUSES = {400, 413, 422}
 REJECTION_LOG_INTERVAL_S = 60.0
 
 WriteLines = Callable[[str], None]
+Entry = tuple[str, "str | None", int]  # (line, session, time_us): what a buffered point keeps, ~500 bytes
 
 
 class WriteRefused(Exception):
@@ -96,7 +97,7 @@ class InfluxWriter:
         self._write_lines = write_lines
         self._close_client: Callable[[], None] = lambda: None
         self._clock = clock
-        self._buffer: deque[tuple[str, Point]] = deque()  # (line, point) - the point for spilling
+        self._buffer: deque[Entry] = deque()
         self._in_flight = 0
         self._condition = threading.Condition()
         self._stopping = threading.Event()
@@ -121,7 +122,7 @@ class InfluxWriter:
     def write(self, points: Sequence[Point]) -> None:
         if not points:
             return
-        entries = [(point.line(), point) for point in points]
+        entries = [(point.line(), point.session, point.time_us) for point in points]
         with self._condition:
             was_empty = not self._buffer
             if was_empty:
@@ -145,7 +146,7 @@ class InfluxWriter:
             self._buffer.clear()
             self._report.points_buffered = 0
         if left:
-            self._spill([point for _, point in left])
+            self._spill(left)
         try:
             self._close_client()
         except Exception as error:  # closing must not hide what happened before
@@ -168,7 +169,7 @@ class InfluxWriter:
                 return
             try:
                 assert self._write_lines is not None
-                self._write_lines("\n".join(line for line, _ in batch))
+                self._write_lines("\n".join(entry[0] for entry in batch))
             except WriteRefused as error:
                 if error.status in REJECTED_STATUSES:
                     self._rejected(batch, error)
@@ -186,7 +187,7 @@ class InfluxWriter:
             failures = 0
             self._written(batch)
 
-    def _next_batch(self) -> list[tuple[str, Point]] | None:
+    def _next_batch(self) -> list[Entry] | None:
         settings = self.settings
         with self._condition:
             while True:
@@ -221,7 +222,7 @@ class InfluxWriter:
 
     # ------------------------------------------------------------------ outcomes
 
-    def _written(self, batch: list[tuple[str, Point]]) -> None:
+    def _written(self, batch: list[Entry]) -> None:
         with self._condition:
             self._in_flight = 0
             self._report.points_written += len(batch)
@@ -237,7 +238,7 @@ class InfluxWriter:
                 )
                 self._outage_since = None
 
-    def _failed(self, batch: list[tuple[str, Point]], error: str) -> None:
+    def _failed(self, batch: list[Entry], error: str) -> None:
         with self._condition:
             self._in_flight = 0
             self._buffer.extendleft(reversed(batch))  # back at the front, in order
@@ -255,7 +256,7 @@ class InfluxWriter:
                     "(logged again when writes work)", error, self.settings.buffer_points,
                 )
 
-    def _rejected(self, batch: list[tuple[str, Point]], error: WriteRefused) -> None:
+    def _rejected(self, batch: list[Entry], error: WriteRefused) -> None:
         with self._condition:
             self._in_flight = 0
             self._report.points_rejected += len(batch)
@@ -273,13 +274,13 @@ class InfluxWriter:
                 self._buffer.popleft()
             self._report.points_dropped += overflow
 
-    def _spill(self, points: list[Point]) -> None:
+    def _spill(self, points: list[Entry]) -> None:
         if self.spill is None:
             self._report.points_dropped += len(points)
             log.error("%d points could not be written to InfluxDB before shutdown and are lost", len(points))
             return
         before = self.spill.report().points_written
-        self.spill.write(points)
+        self.spill.write_lines(points)
         spilled = self.spill.report().points_written - before
         self._report.points_spilled += spilled
         self._report.points_dropped += len(points) - spilled
