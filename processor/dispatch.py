@@ -163,7 +163,7 @@ class Dispatcher:
     def counters(self) -> dict[str, int]:
         total = SessionCounters()
         total.add(self.retired)
-        for session in self.sessions.values():
+        for session in list(self.sessions.values()):  # a snapshot: status may be read from another thread
             total.add(session.counters)
         counters = asdict(total)
         counters["messages"] = self.messages
@@ -177,9 +177,9 @@ class Dispatcher:
 
     def session_summaries(self) -> dict[str, dict[str, Any]]:
         summaries = {
-            name: session.summary(self.bad_input.for_session(name)) for name, session in self.sessions.items()
+            name: session.summary(self.bad_input.for_session(name)) for name, session in list(self.sessions.items())
         }
-        for name, counts in self.bad_input.counts.items():
+        for name, counts in list(self.bad_input.counts.items()):
             if name not in summaries:  # sessions never started (invalid, unknown, refused)
                 summaries[name] = {"bad_input": dict(counts)}
         return summaries

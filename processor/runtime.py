@@ -134,6 +134,14 @@ class Processor:
         finally:
             self._close()
 
+    @property
+    def sink_description(self) -> str:
+        """Where the points go, for people: ``line-protocol files in <dir>`` or ``InfluxDB <url> ...``."""
+        report = self.sink.report()
+        if report.kind == "lineprotocol":
+            return f"line-protocol files in {report.target}"
+        return f"InfluxDB {report.target}"
+
     def current_status(self, state: str = "online") -> ProcessorStatus:
         sink = self.sink.report()
         counters = self.counters(sink_report=sink)

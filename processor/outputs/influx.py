@@ -140,7 +140,8 @@ class InfluxWriter:
             self._stopping.set()
             self._condition.notify()
         self._retry_wake.set()
-        self._thread.join(timeout_s + self.settings.timeout_s + 1.0)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout_s + self.settings.timeout_s + 1.0)
         with self._condition:
             left = list(self._buffer)
             self._buffer.clear()
