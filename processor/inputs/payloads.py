@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from gazewire.errors import InvalidTopic
 from gazewire.messages import (
-    MAX_BATCH_SAMPLES,
     AgentStatus,
     GazeBatch,
     Marker,
@@ -110,8 +109,6 @@ def _kind(error: ValidationError) -> BadInputKind:
 
 
 def _check_batch_integers(batch: GazeBatch, session: str) -> None:
-    if batch.count > MAX_BATCH_SAMPLES:  # the model refuses it too; kept for clarity
-        raise BadInput(BadInputKind.TOO_LARGE, f"batch of {batch.count} samples", session)
     for name in ("batch_seq", "first_seq", "clock_offset_us"):
         _check_integer(name, getattr(batch, name), session)
     for name in INTEGER_COLUMNS:

@@ -146,6 +146,10 @@ class InfluxWriter:
             left = list(self._buffer)
             self._buffer.clear()
             self._report.points_buffered = 0
+            if self._thread.is_alive() and self._in_flight:  # a write hangs beyond every timeout
+                self._report.points_dropped += self._in_flight
+                log.error("%d points in a hanging InfluxDB write are lost", self._in_flight)
+                self._in_flight = 0
         if left:
             self._spill(left)
         try:
