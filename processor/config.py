@@ -247,7 +247,10 @@ class InfluxSettings(_Section):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _retry_order(self) -> InfluxSettings:
+    def _checks(self) -> InfluxSettings:
+        # checked here, not on the field, so that the error does not echo the URL and its password
+        if self.url is not None and "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("url must not contain credentials (they would be logged); set influx.token")
         if self.retry_max_s < self.retry_min_s:
             raise ValueError("retry_max_s must be at least retry_min_s")
         return self

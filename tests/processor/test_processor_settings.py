@@ -111,3 +111,9 @@ def test_the_example_aoi_file_loads():
 def test_aoi_file_problems_are_named(document, problem):
     with pytest.raises(AoiFileError, match=problem):
         parse_aois(document, source="aoi.toml")
+
+
+def test_an_influx_url_with_credentials_is_refused_without_echoing_them(capsys):
+    assert main(["processor", "config", "--influx-url", "http://me:hunter2@influx.lab:8086"]) == 2
+    err = capsys.readouterr().err
+    assert "must not contain credentials" in err and "hunter2" not in err
