@@ -57,11 +57,19 @@ class Dispatcher:
         self.forgotten_sessions = 0
         self.messages = 0
         self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
+        self._made_room = Outcome()  # what ending a session forgotten to make room produced
 
     # ------------------------------------------------------------------ the entry point
 
     def handle(self, topic: str, payload: bytes, *, retained: bool = False) -> Outcome:
         """Handle one message; never raises."""
+        outcome = self._handle(topic, payload, retained)
+        if self._made_room:
+            outcome = self._made_room.merge(outcome)
+            self._made_room = Outcome()
+        return outcome
+
+    def _handle(self, topic: str, payload: bytes, retained: bool) -> Outcome:
         self.messages += 1
         session_name: str | None = None
         try:
@@ -124,7 +132,7 @@ class Dispatcher:
                         f"{len(self.sessions)} sessions are active (max_sessions); session {name!r} is ignored",
                         name,
                     )
-                self._forget(oldest, "to make room")  # its closing outcome is lost only in this rare case
+                self._made_room.merge(self._forget(oldest, "to make room"))
             session = self.sessions[name] = Session(name, self.config)
             log.info("new session %r", name)
         else:

@@ -174,3 +174,12 @@ def test_fuzz_the_entry_point_never_raises_and_counts_every_refusal(data):
     assert d.counters()["bad_input_internal_error"] == 0
     assert d.counters()["bad_input"] >= refused
     feed(d, GOOD[1:])  # and the session still works afterwards
+
+
+def test_a_session_forgotten_to_make_room_still_ends_its_fixations():
+    d = make_dispatcher(ProcessorSettings(max_sessions=1, idle_session_s=10))
+    feed(d, GOOD_LONG[:100], session="s2")
+    d._monotonic = lambda: 1000.0  # s2 has been idle long enough to make room
+    out = d.handle("lab/s1/gaze/batch", FIRST)
+    assert list(d.sessions) == ["s1"] and d.counters()["sessions_forgotten"] == 1
+    assert [e.event for e in out.fixations] == ["end"] and out.fixations[0].session == "s2"
