@@ -530,3 +530,28 @@ def test_the_compose_service_names_are_the_hosts_the_others_use(compose: dict) -
     assert processor["GAZEWIRE_INFLUX__URL"] == "http://influxdb:8086"
     assert "influxdb" in compose["services"]
     # (Grafana's data source URLs are checked in test_grafana_provisioning.py)
+
+
+# --------------------------------------------------------------------------- the documentation says what the file does
+
+
+def test_deploy_docs_name_the_pinned_versions_ports_and_secrets(compose: dict) -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    grafana_readme = (REPO / "deploy" / "grafana" / "README.md").read_text()
+    for service in compose["services"].values():
+        if "build" not in service:
+            assert f"`{service['image']}`" in docs, service["image"]
+    plugin, version = environment(compose["services"]["grafana"])["GF_INSTALL_PLUGINS"].split()
+    assert f"`{plugin}` {version}" in docs and f"`{plugin}` {version}" in grafana_readme
+    assert compose["services"]["grafana"]["image"] in grafana_readme
+    base = re.search(r"^FROM (\S+)", (REPO / "Dockerfile").read_text(), re.M).group(1)
+    assert f"`{base}`" in docs
+    ports_table = docs.split("## Ports", 1)[1].split("\n## ", 1)[0]
+    for service in compose["services"].values():
+        for port in service.get("ports", []):
+            target = port.rsplit(":", 1)[1]
+            assert re.search(rf"^\| {target} \|", ports_table, re.M), f"port {target} missing in docs/deploy.md"
+    values, _ = parse_env_file()
+    for name in values:
+        if any(word in name for word in SECRET_WORDS):
+            assert name in docs, f"docs/deploy.md does not mention {name}"
