@@ -58,7 +58,7 @@ def test_a_batch_gives_one_gaze_point_per_sample_with_the_samples_values_and_the
             assert point.fields["seq"] == c.seq[i] and point.fields["x"] == c.x[i] and point.fields["left_pupil"] == c.left_pupil[i]
             assert point.fields["valid"] == int(c.x[i] is not None)
     kinds = {p.measurement for p in first.points}
-    assert {"gaze", "fixation", "alert", "agent_status"} <= kinds | {"agent_status"}
+    assert {"gaze", "fixation", "alert"} <= kinds
     # the same batches through a new processor: identical lines (InfluxDB overwrites, no duplicates)
     again = feed(dispatcher(long_fixation_s=0.2), payloads)
     assert [p.line() for p in again.points if p.measurement == "gaze"] == [p.line() for p in gaze]
