@@ -26,7 +26,11 @@ from gazewire.errors import GazewireError
 
 log = logging.getLogger("gazewire.demo")
 
-WWW_DIR = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "www"
+REPO = Path(__file__).resolve().parents[1]
+WWW_DIR = REPO / "deploy" / "mosquitto" / "www"
+DEMO_AOI_FILE = REPO / "examples" / "demo-aoi.toml"
+# Thresholds lowered so that a few minutes of simulated gaze show every kind of alert.
+DEMO_ALERTS = {"alerts.long_fixation_s": 0.6, "alerts.aoi_dwell_s": 1.5, "alerts.gaze_lost_s": 0.25}
 
 
 # --------------------------------------------------------------------------- local broker
@@ -161,6 +165,7 @@ class Demo:
         print(f"  recordings:  {self.work / 'agents' / 'recordings'}")
         if self.processor is not None:
             print(f"  time series: {self.processor_output}")
+            print("  alerts:      thresholds lowered for the demo (long fixation 0.6 s, AOI dwell 1.5 s, gaze lost 0.25 s)")
         print("  stop with Ctrl-C\n")
 
         deadline = time.monotonic() + self.args.duration if self.args.duration else None
@@ -206,10 +211,11 @@ class Demo:
             return
         from gazewire.settings import load_settings
 
-        settings = load_settings(
-            ProcessorSettings,
-            overrides={"processor_id": "demo", "data_dir": str(self.work / "processor"), "topic_prefix": prefix},
-        )
+        overrides = {"processor_id": "demo", "data_dir": str(self.work / "processor"), "topic_prefix": prefix}
+        overrides.update(DEMO_ALERTS)
+        if DEMO_AOI_FILE.is_file():
+            overrides["aoi_file"] = str(DEMO_AOI_FILE)
+        settings = load_settings(ProcessorSettings, overrides=overrides)
         settings = settings.model_copy(update={"mqtt": mqtt.model_copy(update={"client_id": None})})
         self.processor = Processor(settings)
         self.processor_output = getattr(self.processor, "sink_description", str(self.work / "processor"))

@@ -163,10 +163,11 @@ class ConsoleView:
         with self._lock:
             for session, view in sorted(self.sessions.items()):
                 live_rate, sample_rate = view.rates(now)
-                alerts = ",".join(view.active_alerts) or "-"
+                alerts = ",".join(view.active_alerts) or (f"({view.last_alert})" if view.last_alert else "-")
                 print(
                     f"{session}: {view.state:<19} live {live_rate:4.1f}/s  samples {sample_rate:6.1f}/s "
-                    f"total {view.samples_total:>7}  fixations {view.fixations:>4}  alerts {alerts}",
+                    f"total {view.samples_total:>7}  fixations {view.fixations:>4}  alerts {alerts:<26} "
+                    f"AOI {view.aoi or '-'}",
                     flush=True,
                 )
 

@@ -277,7 +277,7 @@ def _sample_option(name: str, field: FieldInfo) -> list[str]:
         for line in textwrap.wrap(field.description, width=88):
             lines.append(f"## {line}")
     if field.default_factory is not None:
-        lines.append(f"# {name} =  (default: computed when the agent starts, see above)")
+        lines.append(f"# {name} =  (default: computed at start, see above)")
         lines.append("")
         return lines
     default = field.get_default()

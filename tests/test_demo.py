@@ -16,19 +16,25 @@ def test_demo_runs_and_stops_cleanly_on_sigint(tmp_path):
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []
-    # Wait until the view has shown both sessions tracking twice, then press Ctrl-C.
+    # Wait until the view shows a fixation and an alert, then press Ctrl-C.
     for line in process.stdout:
         lines.append(line)
-        if sum("tracking" in seen and "samples" in seen for seen in lines) >= 4:
+        if re.search(r"tracking .* fixations +[1-9]\d* +alerts [a-z(]", line):
             break
     process.send_signal(signal.SIGINT)
     output = "".join(lines) + process.communicate(timeout=60)[0]
     assert process.returncode == 0, output
     assert "Traceback" not in output
-    summaries = re.findall(r"(demo-\d): (\d+) samples in \d+ batches on the wire; agent counted (\d+) in, (\d+) acknowledged, (\d+) dropped", output)
+    summaries = re.findall(
+        r"(demo-\d): (\d+) samples in \d+ batches on the wire; agent counted (\d+) in, (\d+) acknowledged, "
+        r"(\d+) dropped; (\d+) fixations, (\d+) alerts",
+        output,
+    )
     assert len(summaries) == 2, output
-    for _, on_wire, counted, acknowledged, dropped in summaries:
+    for _, on_wire, counted, acknowledged, dropped, fixations, alerts in summaries:
         assert int(on_wire) == int(counted) == int(acknowledged) > 0
         assert dropped == "0"
+        assert int(fixations) > 0, "the processor detected fixations live"
+        assert int(alerts) > 0, "the demo's lowered thresholds raise alerts"
     assert "final state offline" in output
     assert (tmp_path / "agents" / "recordings" / "demo-1.csv").exists()
