@@ -1,24 +1,22 @@
-"""The agent's MQTT link: one paho client, its callbacks, and what they hand
-to the rest of the agent.
+"""The agent's MQTT link: commands in, acknowledgements of what it published.
 
-paho's network thread only enqueues (commands, acknowledgements) and flips
-the connection state; the agent's own threads do the work. The last will is
-the retained ``offline`` status, so every lab device learns when the agent
-vanishes without saying goodbye.
+The last will is the retained ``offline`` status, so every lab device learns
+when the agent vanishes without saying goodbye. paho's network thread only
+enqueues (commands, acknowledgements) and wakes the agent's own threads.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
 
-from gazewire.mqtt import MqttSettings, connect_async, create_client, is_failure, reason_text
+from gazewire.link import MqttLink
+from gazewire.mqtt import MqttSettings, is_failure, reason_text
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +28,7 @@ class Acknowledgement:
     reason: str
 
 
-class AgentLink:
+class AgentLink(MqttLink):
     def __init__(
         self,
         settings: MqttSettings,
@@ -41,31 +39,17 @@ class AgentLink:
         command_topic: str,
         max_inflight: int,
     ) -> None:
-        self.settings = settings
+        super().__init__(
+            settings, client_id=client_id, will_topic=will_topic, will_payload=will_payload, max_inflight=max_inflight
+        )
         self.command_topic = command_topic
         self.commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self.acknowledgements: queue.SimpleQueue[Acknowledgement] = queue.SimpleQueue()
-        self.connected = threading.Event()
-        self.reconnects = 0
-        self.last_error: str | None = None
-        self._ever_connected = False
-        self._stopping = False
         self._on_connected: list[Callable[[], None]] = []
         self._on_change: list[Callable[[], None]] = []
         self._on_command: list[Callable[[], None]] = []
-        self._client = create_client(
-            settings,
-            client_id=client_id,
-            will=(will_topic, will_payload, 1, True),
-            max_inflight=max_inflight,
-        )
-        self._client.on_connect = self._handle_connect
-        self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
-        self._client.on_connect_fail = self._handle_connect_fail
-
-    # ------------------------------------------------------------------ lifecycle
 
     def when_connected(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` on paho's thread after every (re)connection."""
@@ -79,49 +63,10 @@ class AgentLink:
         """Run ``callback`` (on paho's thread) when a command has been queued."""
         self._on_command.append(callback)
 
-    def start(self) -> None:
-        connect_async(self._client, self.settings)
-        self._client.loop_start()
+    # ------------------------------------------------------------------ MqttLink hooks
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Disconnect cleanly (no last will) and stop the network thread."""
-        self._stopping = True
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
-
-    # ------------------------------------------------------------------ publishing
-
-    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool = False) -> paho.MQTTMessageInfo:
-        return self._client.publish(topic, payload, qos=qos, retain=retain)
-
-    def wait_published(self, info: paho.MQTTMessageInfo, timeout_s: float) -> bool:
-        try:
-            info.wait_for_publish(timeout=timeout_s)
-        except (RuntimeError, ValueError):
-            return False
-        return info.is_published()
-
-    # ------------------------------------------------------------------ paho callbacks
-
-    def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if is_failure(reason_code):
-            self.last_error = f"broker refused the connection: {reason_text(reason_code)}"
-            log.error("%s", self.last_error)
-            return
-        if self._ever_connected:
-            self.reconnects += 1
-        self._ever_connected = True
-        self.last_error = None
-        log.info(
-            "connected to %s:%d (%s)",
-            self.settings.host,
-            self.settings.port,
-            "session resumed" if getattr(flags, "session_present", False) else "new session",
-        )
+    def connection_up(self, client: paho.Client, session_present: bool) -> None:
         client.subscribe(self.command_topic, qos=1)
-        self.connected.set()
         for callback in self._on_connected:
             try:
                 callback()
@@ -129,17 +74,10 @@ class AgentLink:
                 log.exception("connect callback failed")
         self._changed()
 
-    def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        was_connected = self.connected.is_set()
-        self.connected.clear()
-        if was_connected and not self._stopping:
-            self.last_error = f"connection lost: {reason_text(reason_code)}"
-            log.warning("disconnected from broker (%s); reconnecting", reason_text(reason_code))
+    def connection_down(self) -> None:
         self._changed()
 
-    def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self.last_error = f"cannot reach broker {self.settings.host}:{self.settings.port}"
-        log.debug("%s", self.last_error)
+    # ------------------------------------------------------------------ paho callbacks
 
     def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         if message.topic == self.command_topic:
