@@ -426,21 +426,22 @@ def _status(**changes) -> bytes:
     return json.dumps(status).encode()
 
 
+# Statuses are built when the test runs, not when it is collected: their age matters.
 @pytest.mark.broker
-@pytest.mark.parametrize(("status", "expected"), [
-    (_status(), rf"healthy: processor '{PROCESSOR_ID}' online, status \d+ s old, sink influxdb ok, 5 points written"),
-    (_status(utc=iso_from_utc_us(utc_now_us() - 600_000_000)),
+@pytest.mark.parametrize(("make_status", "expected"), [
+    (lambda: _status(), rf"healthy: processor '{PROCESSOR_ID}' online, status \d+ s old, sink influxdb ok, 5 points written"),
+    (lambda: _status(utc=iso_from_utc_us(utc_now_us() - 600_000_000)),
      r"unhealthy: processor status is 6\d\d s old \(more than 30 s\): processor stuck\?"),
-    (_status(sink={"kind": "influxdb", "state": "unreachable", "points_written": 0,
-                   "last_error": "connection refused"}),
+    (lambda: _status(sink={"kind": "influxdb", "state": "unreachable", "points_written": 0,
+                           "last_error": "connection refused"}),
      r"unhealthy: sink influxdb unreachable, 0 points written: connection refused"),
-    (b"not json", rf"unhealthy: unreadable status on {STATUS_TOPIC}: .*"),
+    (lambda: b"not json", rf"unhealthy: unreadable status on {STATUS_TOPIC}: .*"),
 ])
 def test_healthcheck_judges_the_status(make_lab_broker, mqtt_client, healthcheck_file: Path, tmp_path: Path,
-                                       status: bytes, expected: str) -> None:
+                                       make_status, expected: str) -> None:
     broker = make_lab_broker()
     publisher = mqtt_client(broker, "processor")  # the processor role may write its status topic
-    assert publisher.publish(STATUS_TOPIC, status, retain=True) in (0, 16)  # 16: no subscribers (MQTT 5)
+    assert publisher.publish(STATUS_TOPIC, make_status(), retain=True) in (0, 16)  # 16: no subscribers (MQTT 5)
     code, output, _ = run_check(healthcheck_file, processor_env(broker, tmp_path / "data"), tmp_path)
     assert re.fullmatch(expected, output), output
     assert code == (0 if output.startswith("healthy") else 1)
