@@ -11,12 +11,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from gazewire.mqtt import MqttSettings
-from gazewire.sessions import validate_session_id
-from gazewire.settings import GazewireSettings
-from gazewire.topics import DEFAULT_PREFIX, validate_prefix
+from gazewire.settings import GazewireSettings, LogLevel, SessionSetting, TopicPrefixSetting
+from gazewire.topics import DEFAULT_PREFIX
 
 
 class SourceKind(str, Enum):
@@ -49,12 +48,12 @@ def default_data_dir() -> Path:
 class AgentSettings(GazewireSettings):
     """Settings of the edge agent on a tracker PC."""
 
-    session: str = Field(
+    session: SessionSetting = Field(
         default_factory=default_session,
         description="Session id: 1-64 letters, digits, '.', '_', '-'. Becomes the topic level "
         "lab/<session>/..., the recording's file name and the InfluxDB tag. Default: the host name.",
     )
-    topic_prefix: str = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
+    topic_prefix: TopicPrefixSetting = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
     source: SourceKind = Field(
         SourceKind.TOBII,
         description="Where gaze comes from: tobii (the Tobii Pro SDK), simulated (realistic "
@@ -137,26 +136,8 @@ class AgentSettings(GazewireSettings):
         gt=0,
         description="Rate limit when replaying a backlog after an outage (live cadence is publish_hz).",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
+    log_level: LogLevel = Field("INFO", description="Log verbosity.")
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The lab broker.")
-
-    @field_validator("session")
-    @classmethod
-    def _valid_session(cls, value: str) -> str:
-        validate_session_id(value)
-        if value == "_sys":
-            raise ValueError("session id '_sys' is reserved for system topics")
-        return value
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _valid_prefix(cls, value: str) -> str:
-        return validate_prefix(value)
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _source_needs(self) -> AgentSettings:

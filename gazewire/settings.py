@@ -22,9 +22,9 @@ import textwrap
 from enum import Enum
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -34,11 +34,22 @@ from pydantic_settings import (
 )
 
 from gazewire.errors import GazewireError
+from gazewire.topics import validate_prefix, validate_session_level
 
 ENV_PREFIX = "GAZEWIRE_"
 MASK = "**********"
 
 _config_file: ContextVar[Path | None] = ContextVar("gazewire_config_file", default=None)
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+# Setting types shared by the agent and the processor.
+SessionSetting = Annotated[str, AfterValidator(validate_session_level)]
+TopicPrefixSetting = Annotated[str, AfterValidator(validate_prefix)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 
 
 class SettingsError(GazewireError):

@@ -45,6 +45,14 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def validate_session_level(session: str) -> str:
+    """A session id that may stand as a topic level: valid, and not ``_sys``."""
+    validate_session_id(session)
+    if session == SYSTEM_LEVEL:
+        raise InvalidSessionId(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
+    return session
+
+
 class Topics:
     """Builds and parses the topics of one deployment (one prefix)."""
 
@@ -56,9 +64,7 @@ class Topics:
         return f"Topics(prefix={self.prefix!r})"
 
     def for_session(self, session: str, channel: Channel) -> str:
-        validate_session_id(session)
-        if session == SYSTEM_LEVEL:
-            raise InvalidSessionId(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
+        validate_session_level(session)
         return f"{self.prefix}/{session}/{Channel(channel).value}"
 
     def gaze(self, session: str) -> str:

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from gazewire.messages import AlertType
 from gazewire.mqtt import MqttSettings
 from gazewire.sessions import validate_session_id
-from gazewire.settings import GazewireSettings
-from gazewire.topics import DEFAULT_PREFIX, SYSTEM_LEVEL, validate_prefix
+from gazewire.settings import GazewireSettings, LogLevel, SessionSetting, TopicPrefixSetting
+from gazewire.topics import DEFAULT_PREFIX
 
 ALERT_TYPES: tuple[AlertType, ...] = (
     "long_fixation",
@@ -265,8 +265,8 @@ class ProcessorSettings(GazewireSettings):
         "its MQTT client id. Keep it fixed: the broker keeps the persistent session under it. "
         "Default: the host name.",
     )
-    topic_prefix: str = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
-    sessions: list[str] = Field(
+    topic_prefix: TopicPrefixSetting = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
+    sessions: list[SessionSetting] = Field(
         [],
         description="Sessions to process; messages of any other session are counted as bad input "
         "(unknown_session). Empty: every session that appears.",
@@ -335,32 +335,13 @@ class ProcessorSettings(GazewireSettings):
     status_interval_s: float = Field(
         5.0, ge=0.5, le=3600, description="How often the retained processor status (with counters) is refreshed."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
+    log_level: LogLevel = Field("INFO", description="Log verbosity.")
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The lab broker.")
 
     @field_validator("processor_id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         return validate_session_id(value)
-
-    @field_validator("sessions")
-    @classmethod
-    def _valid_sessions(cls, value: list[str]) -> list[str]:
-        for session in value:
-            validate_session_id(session)
-            if session == SYSTEM_LEVEL:
-                raise ValueError(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
-        return value
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _valid_prefix(cls, value: str) -> str:
-        return validate_prefix(value)
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("aoi_file")
     @classmethod
