@@ -11,6 +11,9 @@ messages; paho's network thread only ever enqueues.
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
+import sys
 import threading
 from typing import Any
 
@@ -38,6 +41,7 @@ class MqttLink:
         self.last_error: str | None = None
         self._ever_connected = False
         self._stopping = False
+        self._last_logged_failure: str | None = None
         self._client = create_client(
             settings, client_id=client_id, will=(will_topic, will_payload, 1, True), max_inflight=max_inflight
         )
@@ -95,6 +99,7 @@ class MqttLink:
             self.reconnects += 1
         self._ever_connected = True
         self.last_error = None
+        self._last_logged_failure = None
         session_present = bool(getattr(flags, "session_present", False))
         log.info(
             "connected to %s:%d (%s)",
@@ -114,5 +119,27 @@ class MqttLink:
         self.connection_down()
 
     def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self.last_error = f"cannot reach broker {self.settings.host}:{self.settings.port}"
-        log.debug("%s", self.last_error)
+        # paho calls this from inside its ``except OSError`` block: the cause is at hand.
+        self.last_error = (
+            f"cannot connect to broker {self.settings.host}:{self.settings.port}: {describe_connect_error(sys.exc_info()[1])}"
+        )
+        if self.last_error != self._last_logged_failure:  # once per distinct cause, not per retry
+            self._last_logged_failure = self.last_error
+            log.warning("%s; retrying with backoff", self.last_error)
+
+
+def describe_connect_error(error: BaseException | None) -> str:
+    """One line for a failed connection attempt, with a hint for the usual causes."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate verify failed ({error.verify_message}): check mqtt.ca_file and the host name"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error ({error.reason or error}): check mqtt.tls, the port, and the client certificate"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the broker running, and is this the right port?)"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror})"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return str(error) or type(error).__name__

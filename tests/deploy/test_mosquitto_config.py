@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support.certificates import make_certificates
 from tests.deploy.conftest import SHIPPED, WWW, shipped_config
 
 pytestmark = pytest.mark.broker
@@ -242,22 +242,6 @@ def test_websocket_listener_serves_the_page_and_mqtt(lab_broker, mqtt_client) ->
 # --------------------------------------------------------------------------- TLS (the commented block, switched on)
 
 
-def _make_certificates(directory: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, with openssl."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gazewire test CA",
-            "-keyout", "ca.key", "-out", "ca.crt")
-    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, cn in (("server", "localhost"), ("client", "lab-pc-1")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", f"{name}.key",
-                "-out", f"{name}.csr")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-out", f"{name}.crt", *(["-extfile", "san.ext"] if name == "server" else []))
-    return {name: directory / name for name in ("ca.crt", "client.crt", "client.key")}
-
-
 @pytest.mark.parametrize("mutual", [False, True], ids=["server-cert", "client-cert-required"])
 def test_tls_block_works_when_switched_on(make_lab_broker, mqtt_client, mutual: bool) -> None:
     import shutil
@@ -267,7 +251,7 @@ def test_tls_block_works_when_switched_on(make_lab_broker, mqtt_client, mutual: 
     from tests.support.ports import free_port
 
     broker = make_lab_broker(start=False, tls_port=free_port(), require_certificate=mutual)
-    files = _make_certificates(broker.root / "certs")
+    files = make_certificates(broker.root / "certs")
     broker.start()
     tls = {"ca_certs": str(files["ca.crt"]), "tls_version": ssl.PROTOCOL_TLS_CLIENT}
     if mutual:
