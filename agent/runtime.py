@@ -21,13 +21,14 @@ import queue
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.config import AgentSettings
 from agent.inputs.base import TrackerSource, TrackerState
 from agent.inputs.sdk import GazeDict
 from agent.outputs.link import AgentLink
-from agent.outputs.outbox import Outbox, OutboxBatch
+from agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
 from agent.outputs.recording import Recording, recording_path
 from agent.outputs.sender import BatchSender
 from agent.commands import handle_command
@@ -51,6 +52,16 @@ from gazewire.topics import Topics
 log = logging.getLogger(__name__)
 
 _MARKER = "marker"  # queue items are SDK dicts or (_MARKER, name, system_time_us)
+
+
+@dataclass
+class _Deadlines:
+    """When the pipeline loop next has to do each periodic job (monotonic s)."""
+
+    batch: float
+    status: float
+    clock: float
+    housekeeping: float
 
 
 class ServiceNotifier(Protocol):
@@ -119,6 +130,10 @@ class Agent:
         self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
         self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze]] = LiveThrottle(settings.publish_hz)
         self._live_seq = 0
+        self.loop_errors = 0
+        self.recording_error: str | None = None
+        self.outbox_error: str | None = None
+        self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
         self._wake = threading.Event()
         self._shutdown = threading.Event()
         self._finished = threading.Event()
@@ -245,52 +260,58 @@ class Agent:
     def _loop(self) -> None:
         interval = 1.0 / self.settings.publish_hz
         now = time.monotonic()
-        next_batch = now + interval
-        next_status = now
-        next_clock = now
-        next_housekeeping = now + 1.0
+        due = _Deadlines(batch=now + interval, status=now, clock=now, housekeeping=now + 1.0)
         while not self._shutdown.is_set():
-            wake_at = next_batch
+            wake_at = due.batch
             pending_live = self._throttle.next_allowed_s()
             if pending_live is not None:
                 wake_at = min(wake_at, pending_live)
             self._wake.wait(min(1.0, max(0.0, wake_at - time.monotonic())))  # keeps the watchdog fed
             self._wake.clear()
+            try:
+                self._step(due, interval)
+            except Exception:  # a bug must not end the recording: log it, count it, go on
+                self.loop_errors += 1
+                log.exception("agent loop failed (%d times so far); continuing", self.loop_errors)
+                self._status_due = True
+                self._shutdown.wait(0.1)
+
+    def _step(self, due: _Deadlines, interval: float) -> None:
+        if self.notifier is not None:
+            self.notifier.watchdog()
+        self._run_commands()
+        now = time.monotonic()
+        if self._clock_due or now >= due.clock:
+            self._measure_clock()
+            due.clock = now + self.settings.clock_resync_s
+        self._take_samples()
+        now = time.monotonic()
+        if now >= due.batch:
+            self._flush_batch()
+            due.batch += interval
+            if due.batch <= now:
+                due.batch = now + interval
+        self._publish_live(now)
+        if now >= due.housekeeping:
+            self._note_evictions(self.outbox.evict_expired())
+            due.housekeeping = now + 1.0
+        if self._status_due or now >= due.status:
+            self.publish_status()
+            due.status = now + self.settings.status_interval_s
             if self.notifier is not None:
-                self.notifier.watchdog()
-            self._run_commands()
-            now = time.monotonic()
-            if self._clock_due or now >= next_clock:
-                self._measure_clock()
-                next_clock = now + self.settings.clock_resync_s
+                self.notifier.status(self.status_line())
+        if self._finished.is_set() and self.settings.exit_when_finished:
             self._take_samples()
-            now = time.monotonic()
-            if now >= next_batch:
-                self._flush_batch()
-                next_batch += interval
-                if next_batch <= now:
-                    next_batch = now + interval
-            self._publish_live(now)
-            if now >= next_housekeeping:
-                self._note_evictions(self.outbox.evict_expired())
-                next_housekeeping = now + 1.0
-            if self._status_due or now >= next_status:
-                self.publish_status()
-                next_status = now + self.settings.status_interval_s
-                if self.notifier is not None:
-                    self.notifier.status(self.status_line())
-            if self._finished.is_set() and self.settings.exit_when_finished:
-                self._take_samples()
-                self._flush_batch()
-                log.info("source finished; shutting down")
-                self._shutdown.set()
+            self._flush_batch()
+            log.info("source finished; shutting down")
+            self._shutdown.set()
 
     # ================================================================== the per-sample path
 
     def _take_samples(self) -> None:
         clock = self.clock
         offset = clock.offset_us if clock else 0
-        recording, builder, throttle, counters = self.recording, self._builder, self._throttle, self.counters
+        builder, throttle, counters = self._builder, self._throttle, self.counters
         get = self.samples.get_nowait
         while True:
             try:
@@ -302,16 +323,42 @@ class Agent:
                 self.add_marker(name, (system_time_us + offset) * 1000, source="local")
                 continue
             seq = self.next_seq
+            try:  # everything that can fail on a malformed sample, before anything is stored
+                gaze = combine_eyes(item)
+                utc_us = int(item["system_time_stamp"]) + offset
+                batch_row = builder.row(seq, utc_us, item, gaze)
+                csv_row = Recording.row(seq, utc_us, item, gaze) if self.recording is not None else None
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                counters.samples_malformed += 1
+                if counters.samples_malformed == 1:
+                    log.error("malformed sample from the %s source dropped (counted): %r", self.source.name, error)
+                continue
             self.next_seq = seq + 1
-            gaze = combine_eyes(item)
-            utc_us = item["system_time_stamp"] + offset
             counters.samples_in += 1
             if not gaze.valid:
                 counters.samples_invalid += 1
-            if recording is not None:
-                recording.write_sample(seq, utc_us, item, gaze)
-            builder.add(seq, utc_us, item, gaze)
+            if csv_row is not None:
+                self._record(csv_row)
+            builder.append(batch_row)
             throttle.offer((seq, utc_us, item, gaze), valid=gaze.valid)
+
+    def _record(self, row: list[Any]) -> None:
+        """Write to the local recording; a failing disk stops the recording, not the agent."""
+        try:
+            self.recording.write_row(row)  # type: ignore[union-attr]
+        except OSError as error:
+            self._recording_failed(error)
+
+    def _recording_failed(self, error: OSError) -> None:
+        self.recording_error = f"local recording stopped: {error}"
+        log.error("%s; batches are still sent", self.recording_error)
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            try:
+                recording.close()
+            except OSError:
+                pass
+        self._status_due = True
 
     def _flush_batch(self) -> None:
         if len(self._builder) == 0:
@@ -323,12 +370,26 @@ class Agent:
             sample_rate_hz=self.tracker.frequency_hz if self.tracker else None,
         )
         if self.recording is not None:
-            self.recording.flush()
-        evictions = self.outbox.append(
-            OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count),
-            next_seq=self.next_seq,
-        )
+            try:
+                self.recording.flush()
+            except OSError as error:
+                self._recording_failed(error)
+        batch = OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count)
         self.next_batch_seq = batch_seq + 1
+        try:
+            evictions = self.outbox.append(batch, next_seq=self.next_seq)
+        except OutboxError as error:
+            # No disk for the outbox: send the batch anyway (paho keeps it in memory
+            # until acknowledged), but it no longer survives a restart: say so.
+            self.counters.batches_unsaved += 1
+            if self.outbox_error != str(error):
+                self.outbox_error = str(error)
+                log.error("%s; sending batches without the durable outbox", error)
+            info = self.link.publish(batch.topic, batch.payload, qos=1)
+            self._unsaved = [(i, n) for i, n in self._unsaved if not i.is_published()]
+            self._unsaved.append((info, count))
+            self._status_due = True
+            return
         self._note_evictions(evictions)
         self.sender.wake()
 
@@ -393,6 +454,7 @@ class Agent:
             samples_published=self.sender.counters.samples_published,
             samples_dropped_queue=c.samples_dropped_queue,
             samples_dropped_outbox=self.outbox.evicted_samples,
+            samples_malformed=c.samples_malformed,
             live_published=c.live_published,
             batches_published=self.sender.counters.batches_published,
             outbox_depth=self.outbox.depth,
@@ -410,8 +472,19 @@ class Agent:
                 f"{self.outbox.evicted_samples} samples dropped: outbox full, "
                 f"{self.outbox.evicted_batches} oldest batches evicted"
             )
+        if self.counters.samples_malformed:
+            found.append(f"{self.counters.samples_malformed} malformed samples from the source dropped")
         if self.sender.counters.last_refusal:
             found.append(self.sender.counters.last_refusal)
+        if self.recording_error:
+            found.append(self.recording_error)
+        if self.outbox_error:
+            found.append(
+                f"outbox unwritable ({self.outbox_error}): {self.counters.batches_unsaved} batches sent "
+                "without durability"
+            )
+        if self.loop_errors:
+            found.append(f"{self.loop_errors} internal errors in the agent loop (see its log)")
         if self.clock is None:
             found.append("clock offset not measured yet")
         return found
@@ -449,6 +522,17 @@ class Agent:
         self._status_due = True
         self._wake.set()
 
+    def _settle_unsaved(self) -> None:
+        """Batches that bypassed an unwritable outbox live only in memory: wait
+        for their acknowledgements, and say loudly what is lost."""
+        pending = [(i, n) for i, n in self._unsaved if not self.link.wait_published(i, timeout_s=2.0)]
+        if pending:
+            log.error(
+                "%d batches (%d samples) sent without the outbox were not acknowledged and are lost "
+                "from the stream (the local recording has them if its disk works)",
+                len(pending), sum(n for _, n in pending),
+            )
+
     def status_line(self) -> str:
         """One line for a service manager: state, broker link, counters."""
         link = "connected" if self.link.connected.is_set() else "broker unreachable"
@@ -480,6 +564,7 @@ class Agent:
                 self.link.wait_published(info, timeout_s=2.0)
         else:
             log.warning("broker unreachable at shutdown: %d batches stay in the outbox", self.outbox.depth)
+        self._settle_unsaved()
         self.sender.stop()
         self.link.stop()
         self.outbox.close()

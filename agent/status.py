@@ -17,6 +17,8 @@ class Counters:
     samples_in: int = 0
     samples_invalid: int = 0
     samples_dropped_queue: int = 0
+    samples_malformed: int = 0
+    batches_unsaved: int = 0
     live_published: int = 0
     markers: int = 0
 

@@ -212,6 +212,7 @@ class AgentCounters(BaseModel):
     samples_published: int = Field(0, description="Samples in batches the broker acknowledged.")
     samples_dropped_queue: int = Field(0, description="Lost because the SDK queue was full.")
     samples_dropped_outbox: int = Field(0, description="Lost because the full outbox evicted them.")
+    samples_malformed: int = Field(0, description="Dropped because the source delivered a malformed sample.")
     live_published: int = 0
     batches_published: int = 0
     outbox_depth: int = Field(0, description="Batches waiting on disk for the broker's PUBACK.")

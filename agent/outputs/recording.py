@@ -106,11 +106,17 @@ class Recording:
             self._writer.writerow(RECORDING_COLUMNS)
         self.rows = 0
 
-    def write_sample(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
-        self._writer.writerow(
-            ["gaze", seq, utc_us, *sdk_row(sample), _cell(gaze.x), _cell(gaze.y), gaze.eye, ""]
-        )
+    @staticmethod
+    def row(seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> list[Any]:
+        """The CSV row of a sample; raises on a malformed sample before anything is written."""
+        return ["gaze", seq, utc_us, *sdk_row(sample), _cell(gaze.x), _cell(gaze.y), gaze.eye, ""]
+
+    def write_row(self, row: list[Any]) -> None:
+        self._writer.writerow(row)
         self.rows += 1
+
+    def write_sample(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
+        self.write_row(self.row(seq, utc_us, sample, gaze))
 
     def write_marker(self, name: str, utc_us: int, system_time_us: int | None) -> None:
         blanks = [""] * len(SDK_COLUMNS)

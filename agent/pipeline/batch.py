@@ -29,32 +29,50 @@ class BatchBuilder:
         self.session = session
         self.device = device
         self.run = run
+        self._reset()
+
+    def _reset(self) -> None:
         self._columns: dict[str, list[Any]] = {name: [] for name in BATCH_COLUMNS}
+        self._column_lists = [self._columns[name] for name in BATCH_COLUMNS]
 
     def __len__(self) -> int:
         return len(self._columns["seq"])
 
-    def add(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
-        c = self._columns
-        c["seq"].append(seq)
-        c["device_time_us"].append(int(sample["device_time_stamp"]))
-        c["system_time_us"].append(int(sample["system_time_stamp"]))
-        c["utc_us"].append(utc_us)
-        c["x"].append(_number(gaze.x))
-        c["y"].append(_number(gaze.y))
-        c["eye"].append(gaze.eye)
+    @staticmethod
+    def row(seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> tuple[Any, ...]:
+        """One sample's values in BATCH_COLUMNS order. Raises (KeyError, TypeError,
+        ValueError) on a malformed sample before anything is stored."""
+        values: list[Any] = [
+            seq,
+            int(sample["device_time_stamp"]),
+            int(sample["system_time_stamp"]),
+            utc_us,
+            _number(gaze.x),
+            _number(gaze.y),
+            gaze.eye,
+        ]
         for side in ("left", "right"):
             x, y = sample[f"{side}_gaze_point_on_display_area"]
-            c[f"{side}_x"].append(_number(x))
-            c[f"{side}_y"].append(_number(y))
-            c[f"{side}_valid"].append(int(sample[f"{side}_gaze_point_validity"]))
-            c[f"{side}_pupil"].append(_number(sample[f"{side}_pupil_diameter"]))
-            c[f"{side}_pupil_valid"].append(int(sample[f"{side}_pupil_validity"]))
             ox, oy, oz = sample[f"{side}_gaze_origin_in_user_coordinate_system"]
-            c[f"{side}_origin_x"].append(_number(ox))
-            c[f"{side}_origin_y"].append(_number(oy))
-            c[f"{side}_origin_z"].append(_number(oz))
-            c[f"{side}_origin_valid"].append(int(sample[f"{side}_gaze_origin_validity"]))
+            values += (
+                _number(x),
+                _number(y),
+                int(sample[f"{side}_gaze_point_validity"]),
+                _number(sample[f"{side}_pupil_diameter"]),
+                int(sample[f"{side}_pupil_validity"]),
+                _number(ox),
+                _number(oy),
+                _number(oz),
+                int(sample[f"{side}_gaze_origin_validity"]),
+            )
+        return tuple(values)
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        for column, value in zip(self._column_lists, row):
+            column.append(value)
+
+    def add(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
+        self.append(self.row(seq, utc_us, sample, gaze))
 
     def build(
         self, *, batch_seq: int, clock_offset_us: int, sample_rate_hz: float | None
@@ -75,5 +93,5 @@ class BatchBuilder:
             "columns": columns,
         }
         payload = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
-        self._columns = {name: [] for name in BATCH_COLUMNS}
+        self._reset()
         return payload, count
