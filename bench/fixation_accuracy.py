@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from processor.fixations import (
+from processor.fixations import (  # noqa: E402 - after the sys.path line above
     IDTParameters,
     IVTParameters,
     label_samples,

@@ -197,7 +197,7 @@ def test_watchdog_is_silent_for_another_pid(systemd_socket):
     environ = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": str(os.getpid() + 1)}
     clock = Clock()
     notifier = notifier_from_environment(environ, clock=clock)
-    for step in range(10):
+    for _ in range(10):
         clock.now += 1.0
         notifier.watchdog()
     notifier.ready()

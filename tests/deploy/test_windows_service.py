@@ -425,7 +425,7 @@ def test_start_stop_status_remove(fake_windows, tmp_path, capsys):
     assert fake_windows.calls[-1] == ("StartService", "gw", ["--config", "other.toml"])
 
     assert main(["agent", "service", "remove", "--name", "gw"]) == 0  # stops first
-    assert ("StopService", "gw") == fake_windows.calls[-2] and fake_windows.services == {}
+    assert fake_windows.calls[-2] == ("StopService", "gw") and fake_windows.services == {}
     capsys.readouterr()
     assert main(["agent", "service", "remove", "--name", "gw"]) == 1
     assert "no service 'gw'" in capsys.readouterr().err
