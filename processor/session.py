@@ -428,6 +428,11 @@ class Session:
             "display_from_agent": self.display_mm is not None,
             "eye_distance_mm": stream.eye.last_mm if stream is not None else None,
             "next_batch_seq": self.sequence.next_batch_seq,
+            # The rectangles in force for this session, so live views can draw them.
+            "aois": [
+                {"name": a.name, "x_min": a.x_min, "y_min": a.y_min, "x_max": a.x_max, "y_max": a.y_max}
+                for a in self.config.aois_for(self.name)
+            ],
         }
 
 

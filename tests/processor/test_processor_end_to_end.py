@@ -144,6 +144,9 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     summary = final.sessions[session]
     assert summary["agent_state"] in ("stopped", "offline") and summary["gap_batches"] == 0
     assert summary["display_from_agent"] is True and 600 < summary["eye_distance_mm"] < 700
+    assert summary["aois"] == [{"name": "left", "x_min": 0.0, "y_min": 0.0, "x_max": 0.5, "y_max": 1.0}], (
+        "live views draw the session's AOI rectangles from the processor status"
+    )
 
 
 def test_agent_killed_raises_agent_offline_and_its_return_clears_it(
