@@ -74,6 +74,12 @@ def sample_config_text() -> str:
     return sample_config(ProcessorSettings, title="gazewire processor: sample configuration (processor.toml)")
 
 
+def _health(args: argparse.Namespace) -> int:
+    from processor.health import main
+
+    return main()
+
+
 def _sample_config(args: argparse.Namespace) -> int:
     sys.stdout.write(sample_config_text())
     return 0
@@ -93,3 +99,9 @@ def add_processor_commands(commands: argparse._SubParsersAction) -> None:
 
     sample = sub.add_parser("sample-config", help="print a commented sample processor.toml with every option")
     sample.set_defaults(handler=_sample_config)
+
+    health = sub.add_parser(
+        "health",
+        help="one line: is the running processor healthy? (exit 0/1; its retained status: online, fresh, sink ok)",
+    )
+    health.set_defaults(handler=_health)

@@ -315,7 +315,7 @@ def test_health_checks_are_the_documented_ones(compose: dict) -> None:
     assert services["influxdb"]["healthcheck"]["test"][:3] == ["CMD", "influx", "ping"]
     grafana = services["grafana"]["healthcheck"]["test"]
     assert grafana[0] == "CMD" and grafana[-1] == "http://127.0.0.1:3000/api/health"
-    assert services["processor"]["healthcheck"]["test"] == ["CMD", "gazewire-healthcheck"]
+    assert services["processor"]["healthcheck"]["test"] == ["CMD", "gazewire", "processor", "health"]
 
 
 def test_dependencies_wait_for_health(compose: dict) -> None:

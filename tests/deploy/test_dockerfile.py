@@ -9,7 +9,7 @@
   everything in it): it holds what the Dockerfile copies and nothing else
   (no virtual environments, .git, data, secrets), and a copy of exactly that
   context imports and runs the processor's command line.
-* The health-check script is taken out of the Dockerfile's here-document and
+* The health check, ``gazewire processor health`` (processor/health.py), is
   run against the REAL broker (deploy/mosquitto as shipped) and a REAL
   ``gazewire processor run``: healthy while it runs, unhealthy with a clear
   line before it starts, after it stops, with a wrong password, without a
@@ -37,7 +37,6 @@ from tests.deploy.test_compose import load_compose
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-HEALTHCHECK_PATH = "/usr/local/bin/gazewire-healthcheck"
 
 
 # --------------------------------------------------------------------------- reading the Dockerfile
@@ -97,14 +96,6 @@ def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
     return result
 
 
-def healthcheck_script(instructions: list[Instruction]) -> str:
-    for instruction in instructions:
-        if instruction.keyword == "COPY" and instruction.args.endswith(HEALTHCHECK_PATH):
-            assert instruction.heredoc, "the health check is a here-document"
-            return instruction.heredoc
-    raise AssertionError(f"no COPY to {HEALTHCHECK_PATH}")
-
-
 def test_buildkit_syntax_is_declared() -> None:
     first = DOCKERFILE.read_text().splitlines()[0]
     assert re.fullmatch(r"# syntax=docker/dockerfile:1(\.\d+)?", first), first
@@ -161,24 +152,14 @@ def test_healthcheck_is_the_one_compose_uses(instructions: list[Instruction]) ->
     command = json.loads(checks[0].args.split(" CMD ", 1)[1])
     compose_check = load_compose()["services"]["processor"]["healthcheck"]
     assert ["CMD", *command] == compose_check["test"]
-    assert command == [Path(HEALTHCHECK_PATH).name]
+    assert command == ["gazewire", "processor", "health"]
     for option, key in (("interval", "interval"), ("timeout", "timeout"), ("start-period", "start_period")):
         assert _duration_s(options[option]) == _duration_s(compose_check[key]), option
     assert int(options["retries"]) == compose_check["retries"]
-    # the script must answer within the timeout: connect wait plus margin
-    script = healthcheck_script(instructions)
-    timeout = float(re.search(r"^TIMEOUT_S = ([\d.]+)$", script, re.M).group(1))
-    assert timeout + 3 < _duration_s(options["timeout"])
+    # the check must answer within the timeout: its connect wait plus a margin
+    from processor.health import TIMEOUT_S
 
-
-def test_healthcheck_script_is_clean_python(instructions: list[Instruction], tmp_path: Path) -> None:
-    script = tmp_path / "gazewire-healthcheck.py"
-    script.write_text(healthcheck_script(instructions))
-    assert script.read_text().startswith("#!/usr/local/bin/python\n")  # the interpreter of python:*-slim
-    compile(script.read_text(), str(script), "exec")
-    ruff = Path(sys.executable).parent / "ruff"
-    result = subprocess.run([str(ruff), "check", "--no-cache", str(script)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert _duration_s(options["timeout"]) > TIMEOUT_S + 3
 
 
 # --------------------------------------------------------------------------- the build context (.dockerignore)
@@ -321,10 +302,9 @@ STATUS_TOPIC = f"lab/_sys/processor/{PROCESSOR_ID}/status"
 
 
 @pytest.fixture
-def healthcheck_file(instructions: list[Instruction], tmp_path: Path) -> Path:
-    path = tmp_path / "gazewire-healthcheck"
-    path.write_text(healthcheck_script(instructions))
-    return path
+def healthcheck_command() -> list[str]:
+    """The image's health check command, run from this checkout."""
+    return [sys.executable, "-m", "gazewire.cli", "processor", "health"]
 
 
 def processor_env(broker, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -345,16 +325,16 @@ def processor_env(broker, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_check(script: Path, env: dict[str, str], cwd: Path) -> tuple[int, str, float]:
+def run_check(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, float]:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(script)], env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=30)
+    env = {**env, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
     output = (result.stdout + result.stderr).strip()
     assert len(output.splitlines()) == 1, output
     return result.returncode, output, time.monotonic() - started
 
 
-def wait_healthy(script: Path, env: dict[str, str], cwd: Path, timeout_s: float = 20.0) -> str:
+def wait_healthy(script: list[str], env: dict[str, str], cwd: Path, timeout_s: float = 20.0) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
         code, output, _ = run_check(script, env, cwd)
@@ -365,11 +345,11 @@ def wait_healthy(script: Path, env: dict[str, str], cwd: Path, timeout_s: float 
 
 
 @pytest.mark.broker
-def test_healthcheck_follows_the_real_processor(make_lab_broker, healthcheck_file: Path, tmp_path: Path) -> None:
+def test_healthcheck_follows_the_real_processor(make_lab_broker, healthcheck_command: list[str], tmp_path: Path) -> None:
     broker = make_lab_broker()
     env = processor_env(broker, tmp_path / "data")
 
-    code, output, elapsed = run_check(healthcheck_file, env, tmp_path)
+    code, output, elapsed = run_check(healthcheck_command, env, tmp_path)
     assert code == 1
     assert output == f"unhealthy: no retained status on {STATUS_TOPIC} (processor not running, or another id or prefix)"
     assert elapsed < 8
@@ -378,27 +358,27 @@ def test_healthcheck_follows_the_real_processor(make_lab_broker, healthcheck_fil
     processor = subprocess.Popen([sys.executable, "-m", "gazewire.cli", "processor", "run"], env=env, cwd=tmp_path,
                                  stdout=log, stderr=subprocess.STDOUT)
     try:
-        output = wait_healthy(healthcheck_file, env, tmp_path)
+        output = wait_healthy(healthcheck_command, env, tmp_path)
         assert re.fullmatch(rf"healthy: processor '{PROCESSOR_ID}' online, status \d+ s old, "
                             r"sink lineprotocol ok, 0 points written", output), output
         for _ in range(3):  # checking does not disturb the processor (its own client id, clean session)
-            assert run_check(healthcheck_file, env, tmp_path)[0] == 0
+            assert run_check(healthcheck_command, env, tmp_path)[0] == 0
         assert processor.poll() is None
 
         wrong = dict(env, GAZEWIRE_MQTT__PASSWORD="not-the-password")
-        code, output, _ = run_check(healthcheck_file, wrong, tmp_path)
+        code, output, _ = run_check(healthcheck_command, wrong, tmp_path)
         assert code == 1 and output.startswith(f"unhealthy: broker {broker.host}:{broker.port} refused user 'processor'")
     finally:
         processor.terminate()
         assert processor.wait(30) == 0, (tmp_path / "processor.log").read_text()
         log.close()
 
-    code, output, _ = run_check(healthcheck_file, env, tmp_path)
+    code, output, _ = run_check(healthcheck_command, env, tmp_path)
     assert code == 1 and output.startswith(f"unhealthy: processor '{PROCESSOR_ID}' is offline"), output
 
 
 @pytest.mark.broker
-def test_healthcheck_without_a_broker(healthcheck_file: Path, tmp_path: Path) -> None:
+def test_healthcheck_without_a_broker(healthcheck_command: list[str], tmp_path: Path) -> None:
     from tests.support.ports import free_port
 
     class Nowhere:
@@ -408,7 +388,7 @@ def test_healthcheck_without_a_broker(healthcheck_file: Path, tmp_path: Path) ->
             return "whatever-password"
 
     env = processor_env(Nowhere(), tmp_path / "data")
-    code, output, elapsed = run_check(healthcheck_file, env, tmp_path)
+    code, output, elapsed = run_check(healthcheck_command, env, tmp_path)
     assert code == 1
     assert output == f"unhealthy: no connection to the broker 127.0.0.1:{Nowhere.port} within 8 s"
     assert elapsed < 12
@@ -437,11 +417,11 @@ def _status(**changes) -> bytes:
      r"unhealthy: sink influxdb unreachable, 0 points written: connection refused"),
     (lambda: b"not json", rf"unhealthy: unreadable status on {STATUS_TOPIC}: .*"),
 ])
-def test_healthcheck_judges_the_status(make_lab_broker, mqtt_client, healthcheck_file: Path, tmp_path: Path,
+def test_healthcheck_judges_the_status(make_lab_broker, mqtt_client, healthcheck_command: list[str], tmp_path: Path,
                                        make_status, expected: str) -> None:
     broker = make_lab_broker()
     publisher = mqtt_client(broker, "processor")  # the processor role may write its status topic
     assert publisher.publish(STATUS_TOPIC, make_status(), retain=True) in (0, 16)  # 16: no subscribers (MQTT 5)
-    code, output, _ = run_check(healthcheck_file, processor_env(broker, tmp_path / "data"), tmp_path)
+    code, output, _ = run_check(healthcheck_command, processor_env(broker, tmp_path / "data"), tmp_path)
     assert re.fullmatch(expected, output), output
     assert code == (0 if output.startswith("healthy") else 1)
