@@ -110,12 +110,16 @@ def main() -> None:
         lambda m: next((x.at for x in m[before:] if x.topic.endswith("/gaze")), None), timeout_s=60
     )
 
+    checked = {"index": before}
+
     def live_again(m):
-        # drained when an arriving batch is fresh again (its last sample < 100 ms old)
-        for x in m[before:]:
-            if x.topic.endswith("/gaze/batch"):
+        # drained when an arriving batch is fresh again (its last sample < 100 ms old);
+        # incremental: wait_for calls this under the subscriber's lock on every message
+        for x in m[checked["index"]:]:
+            checked["index"] += 1
+            if x.topic.endswith("/gaze/batch") and x.at > up + 0.01:
                 arrival_utc_us = time.time_ns() // 1000 - int((time.monotonic() - x.at) * 1e6)
-                if arrival_utc_us - json.loads(x.payload)["columns"]["utc_us"][-1] < 100_000 and x.at > up + 0.01:
+                if arrival_utc_us - json.loads(x.payload)["columns"]["utc_us"][-1] < 100_000:
                     return x.at
         return None
 
