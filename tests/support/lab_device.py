@@ -76,21 +76,33 @@ class LabDevice:
             return [m for m in self.messages if m.topic == topic]
 
     def wait_for(self, predicate: Callable[[list[Received]], Any], timeout_s: float = 10.0, what: str = "") -> Any:
-        """Block until ``predicate(messages)`` is truthy; return its value."""
+        """Block until ``predicate(messages)`` is truthy; return its value.
+
+        The predicate runs on a snapshot, outside the lock, and again only when
+        new messages have arrived: a slow predicate never holds up paho's thread
+        (and with it the acknowledgements the broker waits for)."""
         deadline = time.monotonic() + timeout_s
-        with self._condition:
-            while True:
-                result = predicate(list(self.messages))
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    topics = sorted({m.topic for m in self.messages})
-                    raise TimeoutError(
-                        f"timed out after {timeout_s} s waiting for {what or 'a condition'}; "
-                        f"{len(self.messages)} messages on {topics}"
-                    )
-                self._condition.wait(remaining)
+        evaluated = -1
+        while True:
+            with self._condition:
+                while len(self.messages) == evaluated:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        topics = sorted({m.topic for m in self.messages})
+                        raise TimeoutError(
+                            f"timed out after {timeout_s} s waiting for {what or 'a condition'}; "
+                            f"{len(self.messages)} messages on {topics}"
+                        )
+                    self._condition.wait(remaining)
+                snapshot = list(self.messages)
+            evaluated = len(snapshot)
+            result = predicate(snapshot)
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"timed out after {timeout_s} s waiting for {what or 'a condition'}; {evaluated} messages"
+                )
 
     def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
         data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
