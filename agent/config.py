@@ -3,10 +3,6 @@ commented out at their defaults, from the descriptions below."""
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Literal
@@ -14,7 +10,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from gazewire.mqtt import MqttSettings
-from gazewire.settings import GazewireSettings, LogLevel, SessionSetting, TopicPrefixSetting
+from gazewire.settings import (
+    GazewireSettings,
+    LogLevel,
+    SessionSetting,
+    TopicPrefixSetting,
+    default_data_dir,
+    host_name_id,
+)
 from gazewire.topics import DEFAULT_PREFIX
 
 
@@ -25,24 +28,8 @@ class SourceKind(str, Enum):
 
 
 def default_session() -> str:
-    """The host name, made into a valid session id (``TRACKER-PC-1`` stays as it is)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0])[:64]
-    return name or "gazewire"
-
-
-def default_data_dir() -> Path:
-    """Where recordings and the outbox live.
-
-    systemd's ``StateDirectory`` (``$STATE_DIRECTORY``) when run as a service,
-    ``%LOCALAPPDATA%\\gazewire`` on Windows, ``$XDG_DATA_HOME/gazewire``
-    (``~/.local/share/gazewire``) elsewhere.
-    """
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "gazewire"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "gazewire"
+    """The host name, made into a valid session id."""
+    return host_name_id("gazewire")
 
 
 class AgentSettings(GazewireSettings):

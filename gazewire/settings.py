@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 import textwrap
 from enum import Enum
@@ -40,6 +41,27 @@ ENV_PREFIX = "GAZEWIRE_"
 MASK = "**********"
 
 _config_file: ContextVar[Path | None] = ContextVar("gazewire_config_file", default=None)
+
+
+def host_name_id(fallback: str) -> str:
+    """The host name as a valid session/processor id (``TRACKER-PC-1`` stays as it is)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0])[:64]
+    return name or fallback
+
+
+def default_data_dir() -> Path:
+    """Where gazewire keeps its files (one rule, so one ``GAZEWIRE_DATA_DIR`` serves agent and processor).
+
+    systemd's ``StateDirectory`` (``$STATE_DIRECTORY``) when run as a service,
+    ``%LOCALAPPDATA%\\gazewire`` on Windows, ``$XDG_DATA_HOME/gazewire``
+    (``~/.local/share/gazewire``) elsewhere.
+    """
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "gazewire"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gazewire"
 
 
 def _upper(value: object) -> object:

@@ -9,10 +9,7 @@ demo machine: the processor's own settings have names the agent does not use
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from gazewire.messages import AlertType
 from gazewire.mqtt import MqttSettings
 from gazewire.sessions import validate_session_id
-from gazewire.settings import GazewireSettings, LogLevel, SessionSetting, TopicPrefixSetting
+from gazewire.settings import (
+    GazewireSettings,
+    LogLevel,
+    SessionSetting,
+    TopicPrefixSetting,
+    default_data_dir,
+    host_name_id,
+)
 from gazewire.topics import DEFAULT_PREFIX
 
 ALERT_TYPES: tuple[AlertType, ...] = (
@@ -35,22 +39,7 @@ ALERT_TYPES: tuple[AlertType, ...] = (
 
 def default_processor_id() -> str:
     """The host name, made into a valid id (``LAB-SERVER`` stays as it is)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0])[:64]
-    return name or "processor"
-
-
-def default_data_dir() -> Path:
-    """Where the processor keeps its files (the agent's rule, so one ``GAZEWIRE_DATA_DIR`` serves both).
-
-    systemd's ``StateDirectory`` when run as a service, ``%LOCALAPPDATA%\\gazewire`` on
-    Windows, ``$XDG_DATA_HOME/gazewire`` (``~/.local/share/gazewire``) elsewhere.
-    """
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "gazewire"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "gazewire"
+    return host_name_id("processor")
 
 
 class _Section(BaseModel):
