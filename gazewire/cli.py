@@ -4,6 +4,7 @@
     gazewire agent run|config|sample-config|list-trackers
     gazewire processor run|config|sample-config
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
+    gazewire status                     the agents and processors on the broker
     gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
     gazewire demo                       broker + simulated agents + processor, live view
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gazewire.send import add_send_command
 
     add_send_command(commands)
+    from gazewire.lab_status import add_status_command
+
+    add_status_command(commands)
     from gazewire.users import add_users_command
 
     add_users_command(commands)
