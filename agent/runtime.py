@@ -15,7 +15,6 @@ Every sample either reaches a batch in the outbox or is counted as dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -35,6 +34,7 @@ from agent.commands import handle_command
 from agent.pipeline.batch import BatchBuilder
 from agent.pipeline.clock import ClockOffset, measure_offset
 from agent.pipeline.combine import CombinedGaze, combine_eyes
+from agent.pipeline.live import live_gaze_payload
 from agent.pipeline.throttle import LiveThrottle
 from agent.status import Counters, build_status, last_will
 from gazewire.messages import (
@@ -42,7 +42,6 @@ from gazewire.messages import (
     ClockInfo,
     DisplayArea,
     Marker,
-    PROTOCOL_VERSION,
     TrackerInfo,
 )
 from gazewire.mqtt import default_client_id
@@ -400,25 +399,11 @@ class Agent:
         if taken is None:
             return
         (seq, utc_us, sample, gaze), count = taken
-        message = {
-            "v": PROTOCOL_VERSION,
-            "session": self.session,
-            "device": self._builder.device,
-            "seq": self._live_seq,
-            "sample_seq": seq,
-            "utc": iso_from_utc_us(utc_us),
-            "utc_us": utc_us,
-            "device_time_us": sample["device_time_stamp"],
-            "system_time_us": sample["system_time_stamp"],
-            "x": gaze.x,
-            "y": gaze.y,
-            "eye": gaze.eye,
-            "left_pupil": gaze.left_pupil,
-            "right_pupil": gaze.right_pupil,
-            "pupil": gaze.pupil,
-            "samples": count,
-        }
-        self.link.publish(self.topics.gaze(self.session), json.dumps(message).encode(), qos=0)
+        payload = live_gaze_payload(
+            session=self.session, device=self._builder.device, live_seq=self._live_seq,
+            sample_seq=seq, utc_us=utc_us, sample=sample, gaze=gaze, samples=count,
+        )
+        self.link.publish(self.topics.gaze(self.session), payload, qos=0)
         self._live_seq += 1
         self.counters.live_published += 1
 

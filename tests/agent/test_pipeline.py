@@ -114,3 +114,17 @@ def test_batch_builder_produces_a_valid_columnar_batch():
     assert batch.columns.right_valid == [1, 0, 0]
     assert "NaN" not in payload.decode()
     assert json.loads(payload)["columns"]["seq"] == [10, 11, 12]
+
+
+def test_live_payload_is_a_valid_live_gaze_message():
+    from agent.pipeline.live import live_gaze_payload
+    from gazewire.messages import LiveGaze
+
+    s = sample(right_valid=0)
+    payload = live_gaze_payload(
+        session="s1", device="SER", live_seq=7, sample_seq=70, utc_us=1_700_000_000_000_000,
+        sample=s, gaze=combine_eyes(s), samples=6,
+    )
+    message = LiveGaze.model_validate_json(payload)
+    assert (message.seq, message.sample_seq, message.samples, message.eye) == (7, 70, 6, "left")
+    assert message.utc == "2023-11-14T22:13:20.000000Z" and message.right_pupil is None
