@@ -51,6 +51,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    processes: list = []
+    try:
+        run(processes)
+    finally:  # a failed run must not leave an agent or a broker behind
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
+def run(processes: list) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frequency", type=float, default=1200)
     parser.add_argument("--seconds", type=float, default=30)
@@ -61,6 +71,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gazewire-bench-"))
     broker = MosquittoBroker(work / "broker")
     broker.start()
+    processes.append(broker.process)
     session = "bench"
     device = LabDevice(broker.host, broker.port, [f"lab/{session}/#"], client_id="bench-listener", persistent=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAZEWIRE_")}
@@ -75,6 +86,7 @@ def main() -> None:
          "--frequency", str(args.frequency), "--publish-hz", str(args.publish_hz)],
         env=env, cwd=REPO, stdout=agent_log, stderr=subprocess.STDOUT,
     )
+    processes.append(agent)
     device.wait_for(lambda m: any(x.topic.endswith("/gaze/batch") for x in m), timeout_s=30, what="first batch")
     steady_start = time.monotonic()
     cpu_start = cpu_seconds(agent.pid)
@@ -102,6 +114,7 @@ def main() -> None:
     broker.stop()
     time.sleep(args.outage)  # the outage itself
     broker.start()
+    processes.append(broker.process)
     up = time.monotonic()
     before = len(device.messages)
     device.wait_for(lambda m: any(x.topic.endswith("/gaze/batch") for x in m[before:]), timeout_s=60, what="batches after restart")

@@ -55,7 +55,7 @@ class MosquittoBroker:
             "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "persistence true",
             f"persistence_location {self.directory}/",
-            "autosave_interval 1",
+            "autosave_interval 1800",  # Mosquitto saves on a clean stop anyway; frequent snapshots stall it
             f"log_dest file {self.log_path}",
             "log_type all",
             "max_queued_messages 100000",
