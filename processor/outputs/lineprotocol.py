@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 FieldValue = float | int | str | bool | None
 
@@ -44,19 +45,41 @@ class Point:
 def encode_line(
     measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], time_us: int
 ) -> str:
-    head = measurement.translate(_MEASUREMENT_ESCAPES)
-    for key in sorted(tags):
-        value = tags[key]
-        if value:  # an empty tag value is not allowed: leave the tag out
-            head += f",{key.translate(_KEY_ESCAPES)}={str(value).translate(_KEY_ESCAPES)}"
+    head = _head(measurement, tuple(sorted(tags.items())))
     parts = []
     for key, value in fields.items():
+        kind = type(value)
+        if kind is float:  # the common cases first: coordinates, pupils, flags, seq
+            if value == value and value not in _INFINITIES:
+                parts.append(f"{_key(key)}={value!r}")
+            continue
+        if kind is int:
+            parts.append(f"{_key(key)}={value}i")
+            continue
         encoded = encode_field(value)
         if encoded is not None:
-            parts.append(f"{key.translate(_KEY_ESCAPES)}={encoded}")
+            parts.append(f"{_key(key)}={encoded}")
     if not parts:
         raise EmptyPointError(f"point of {measurement!r} at {time_us} has no field with a value")
     return f"{head} {','.join(parts)} {int(time_us)}"
+
+
+_INFINITIES = (math.inf, -math.inf)
+
+
+@lru_cache(maxsize=4096)
+def _key(key: str) -> str:
+    return key.translate(_KEY_ESCAPES)
+
+
+@lru_cache(maxsize=4096)
+def _head(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """``measurement,tag=value,...`` with tags sorted by key; cached: few distinct heads exist."""
+    head = measurement.translate(_MEASUREMENT_ESCAPES)
+    for key, value in tags:
+        if value:  # an empty tag value is not allowed: leave the tag out
+            head += f",{key.translate(_KEY_ESCAPES)}={str(value).translate(_KEY_ESCAPES)}"
+    return head
 
 
 def encode_field(value: FieldValue) -> str | None:

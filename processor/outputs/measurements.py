@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from processor.outputs.lineprotocol import FieldValue, Point
@@ -46,13 +47,21 @@ class Measurement:
     tags: tuple[Tag, ...]
     fields: tuple[Field, ...]
 
-    @property
+    @cached_property
     def tag_names(self) -> tuple[str, ...]:
         return tuple(tag.name for tag in self.tags)
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(field.name for field in self.fields)
+
+    @cached_property
+    def _tag_set(self) -> frozenset[str]:
+        return frozenset(self.tag_names)
+
+    @cached_property
+    def _field_set(self) -> frozenset[str]:
+        return frozenset(self.field_names)
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -62,8 +71,8 @@ class Measurement:
 
     def point(self, time_us: int, tags: Mapping[str, str], fields: Mapping[str, FieldValue]) -> Point:
         """A point of this measurement; raises UnknownNameError for a name not defined here."""
-        unknown = (set(tags) - set(self.tag_names)) | (set(fields) - set(self.field_names))
-        if unknown:
+        if not (self._tag_set.issuperset(tags) and self._field_set.issuperset(fields)):
+            unknown = (set(tags) - self._tag_set) | (set(fields) - self._field_set)
             raise UnknownNameError(f"measurement {self.name!r} does not define {sorted(unknown)}")
         return Point(self.name, tags, fields, int(time_us))
 

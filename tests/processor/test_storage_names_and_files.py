@@ -28,6 +28,14 @@ def test_line_protocol_escapes_and_leaves_out_missing_values():
         encode_line("gaze", {}, {"x": None}, 1)
 
 
+def test_floats_infinities_and_cached_heads():
+    fields = {"a": float("inf"), "b": float("-inf"), "c": 1.5, "d": 0.0, "e": 3, "f": False}
+    assert encode_line("m", {"s": "x y"}, fields, 5) == "m,s=x\\ y c=1.5,d=0.0,e=3i,f=false 5"
+    # heads are cached per (measurement, tags): another tag value is another head
+    assert encode_line("m", {"s": "z"}, {"c": 2.0}, 6) == "m,s=z c=2.0 6"
+    assert encode_line("m", {"s": "", "t": "u"}, {"c": 2.0}, 6) == "m,t=u c=2.0 6"
+
+
 def test_points_only_use_names_their_measurement_defines():
     with pytest.raises(UnknownNameError, match="pupil_size"):
         GAZE.point(1, {"session": "s"}, {"pupil_size": 3.0})
