@@ -133,8 +133,7 @@ class ConsoleView:
             if data.get("event") == "end":
                 view.fixations += 1
                 view.last_fixation = (
-                    f"#{data.get('fixation')} {data.get('duration_ms', 0):.0f} ms at "
-                    f"({_fmt(data.get('x'))}, {_fmt(data.get('y'))})"
+                    f"{data.get('duration_ms', 0):.0f} ms @ {_fmt(data.get('x'))},{_fmt(data.get('y'))}"
                 )
         elif channel is Channel.ALERTS:
             kind = str(data.get("type"))
@@ -172,12 +171,14 @@ class ConsoleView:
                 )
 
     def _table(self):
+        from rich import box
         from rich.table import Table
 
-        table = Table(title="gazewire demo — what the lab network sees", expand=False)
-        for column in ("session", "state", "live/s", "samples/s", "samples", "gaze x,y", "fixations",
-                       "last fixation", "alerts", "AOI", "outbox"):
-            table.add_column(column)
+        table = Table(title="gazewire demo: what the lab network sees", expand=False, box=box.SIMPLE_HEAD)
+        # The numbers keep their width; the free-text columns give way on narrow terminals.
+        for column, width in (("session", 7), ("state", 8), ("live/s", 6), ("samples/s", 9), ("fixations", 9),
+                              ("alerts", 13), ("AOI", None), ("last fixation", None), ("gaze x,y", None)):
+            table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width)
         now = time.monotonic()
         with self._lock:
             for session, view in sorted(self.sessions.items()):
@@ -189,19 +190,18 @@ class ConsoleView:
                     f"[{state_style}]{view.state}[/{state_style}]",
                     f"{live_rate:.1f}",
                     f"{sample_rate:.0f}",
-                    str(view.samples_total),
-                    f"{_fmt(view.x)}, {_fmt(view.y)}",
                     str(view.fixations),
-                    view.last_fixation,
                     alerts,
                     view.aoi,
-                    str(view.counters.get("outbox_depth", "")),
+                    view.last_fixation,
+                    f"{_fmt(view.x)},{_fmt(view.y)}",
                 )
             if self.processor:
                 counters = self.processor.get("counters", {})
                 table.caption = (
-                    f"processor {self.processor.get('processor')}: {self.processor.get('state')}, "
-                    + ", ".join(f"{k} {v}" for k, v in list(counters.items())[:6])
+                    f"processor {self.processor.get('processor')}: {self.processor.get('state')}; "
+                    + ", ".join(f"{k} {counters[k]}" for k in ("samples", "fixations", "alerts_raised",
+                                                              "points_written", "bad_input") if k in counters)
                 )
         return table
 
