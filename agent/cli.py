@@ -7,8 +7,13 @@ import logging
 import sys
 from typing import Any
 
-from gazewire.cli_support import add_common_settings_arguments, common_overrides, install_shutdown_handlers
-from gazewire.settings import load_settings, masked_settings, sample_config, to_toml
+from gazewire.cli_support import (
+    add_common_settings_arguments,
+    flag_overrides,
+    install_shutdown_handlers,
+    print_effective_settings,
+)
+from gazewire.settings import load_settings, sample_config
 
 log = logging.getLogger("gazewire.agent")
 
@@ -31,16 +36,11 @@ def _add_agent_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _agent_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = common_overrides(args)
-    for flag, name in [
-        ("session", "session"), ("source", "source"), ("tracker_address", "tracker_address"),
-        ("frequency", "frequency_hz"), ("seed", "seed"), ("replay_file", "replay_file"),
-        ("speed", "speed"), ("sample_limit", "sample_limit"), ("publish_hz", "publish_hz"),
-        ("data_dir", "data_dir"),
-    ]:
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[name] = value
+    overrides = flag_overrides(args, {
+        "session": "session", "source": "source", "tracker_address": "tracker_address",
+        "frequency": "frequency_hz", "seed": "seed", "replay_file": "replay_file", "speed": "speed",
+        "sample_limit": "sample_limit", "publish_hz": "publish_hz", "data_dir": "data_dir",
+    })
     if getattr(args, "no_record", False):
         overrides["record"] = False
     if getattr(args, "exit_when_finished", False):
@@ -77,9 +77,7 @@ def _service_notifier():
 
 
 def _config(args: argparse.Namespace) -> int:
-    settings = load_agent_settings(args)
-    sys.stdout.write("# effective agent settings (secrets masked)\n")
-    sys.stdout.write(to_toml(masked_settings(settings)))
+    print_effective_settings(load_agent_settings(args), "agent")
     return 0
 
 

@@ -49,6 +49,24 @@ def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def flag_overrides(args: argparse.Namespace, flags_to_settings: dict[str, str]) -> dict[str, Any]:
+    """Settings given as flags: ``{"frequency": "frequency_hz"}`` maps ``--frequency`` to that setting."""
+    overrides = common_overrides(args)
+    for flag, name in flags_to_settings.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[name] = value
+    return overrides
+
+
+def print_effective_settings(settings: Any, component: str) -> None:
+    """``gazewire <component> config``: the settings in force, as TOML, secrets masked."""
+    from gazewire.settings import masked_settings, to_toml
+
+    sys.stdout.write(f"# effective {component} settings (secrets masked)\n")
+    sys.stdout.write(to_toml(masked_settings(settings)))
+
+
 def install_shutdown_handlers(request_shutdown: Callable[[], None]) -> None:
     """SIGINT, SIGTERM (and SIGBREAK on Windows) ask for a clean shutdown; a
     second Ctrl-C while shutting down exits at once."""

@@ -8,10 +8,11 @@ from typing import Any
 
 from gazewire.cli_support import (
     add_common_settings_arguments,
-    common_overrides,
+    flag_overrides,
     install_shutdown_handlers,
+    print_effective_settings,
 )
-from gazewire.settings import load_settings, masked_settings, sample_config, to_toml
+from gazewire.settings import load_settings, sample_config
 
 
 def _add_processor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,16 +29,11 @@ def _add_processor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _processor_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = common_overrides(args)
-    for flag, name in [
-        ("processor_id", "processor_id"), ("algorithm", "algorithm"), ("aoi_file", "aoi_file"),
-        ("influx_url", "influx.url"), ("influx_org", "influx.org"), ("influx_bucket", "influx.bucket"),
-        ("lineprotocol_dir", "lineprotocol_dir"), ("data_dir", "data_dir"),
-    ]:
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[name] = value
-    return overrides
+    return flag_overrides(args, {
+        "processor_id": "processor_id", "algorithm": "algorithm", "aoi_file": "aoi_file",
+        "influx_url": "influx.url", "influx_org": "influx.org", "influx_bucket": "influx.bucket",
+        "lineprotocol_dir": "lineprotocol_dir", "data_dir": "data_dir",
+    })
 
 
 def load_processor_settings(args: argparse.Namespace):  # -> ProcessorSettings
@@ -63,8 +59,7 @@ def _config(args: argparse.Namespace) -> int:
     from processor.runtime import load_aois
 
     load_aois(settings)  # a broken AOI file is a settings problem: say so here too
-    sys.stdout.write("# effective processor settings (secrets masked)\n")
-    sys.stdout.write(to_toml(masked_settings(settings)))
+    print_effective_settings(settings, "processor")
     return 0
 
 
