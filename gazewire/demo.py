@@ -50,6 +50,14 @@ def find_mosquitto() -> str | None:
     return None
 
 
+def _die_with_parent() -> None:
+    """In the broker's child process (Linux): SIGTERM when the demo dies, even by SIGKILL."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalBroker:
     """A throw-away Mosquitto on 127.0.0.1: MQTT and WebSocket (serving the live page)."""
 
@@ -85,8 +93,11 @@ class LocalBroker:
             lines.append(f"http_dir {WWW_DIR}")
         config = self.directory / "mosquitto.conf"
         config.write_text("\n".join(lines) + "\n")
+        # Its own session: Ctrl-C in the terminal goes to the whole foreground group,
+        # and the broker must outlive the agents' final flush; the demo stops it last.
         self.process = subprocess.Popen(
-            [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -3,6 +3,7 @@ processor, the console view, and a clean stop."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -10,10 +11,11 @@ import subprocess
 from tests.conftest import REPO, gazewire_command
 
 
-def test_demo_runs_and_stops_cleanly_on_sigint(tmp_path):
+def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path):
+    # Its own process group, so that SIGINT can go to the whole group, as Ctrl-C in a terminal does.
     process = subprocess.Popen(
         gazewire_command("demo", "--agents", "2", "--plain", "--data-dir", str(tmp_path)),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     lines = []
     # Wait until the view shows a fixation and an alert, then press Ctrl-C.
@@ -21,7 +23,7 @@ def test_demo_runs_and_stops_cleanly_on_sigint(tmp_path):
         lines.append(line)
         if re.search(r"tracking .* fixations +[1-9]\d* +alerts [a-z(]", line):
             break
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: every process of the foreground group
     output = "".join(lines) + process.communicate(timeout=60)[0]
     assert process.returncode == 0, output
     assert "Traceback" not in output
