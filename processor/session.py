@@ -284,25 +284,28 @@ class Session:
             number = self._fixation_base + event.number
             self._last_number = max(self._last_number, number)
             x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
+            common = {  # what a start and an end event of this fixation say alike
+                "session": self.name,
+                "device": self.device,
+                "fixation": number,
+                "algorithm": stream.detection.algorithm,
+                "start_utc_us": utc_of(event.start_s),
+                "x": x,
+                "y": y,
+                "x_deg": event.x_deg,
+                "y_deg": event.y_deg,
+                "samples": event.n_samples,
+                "utc": published,
+                "detected_utc_us": stream.last_utc_us,
+            }
             if isinstance(event, FixationStarted):
                 stream.started[number] = event
                 outcome.fixations.append(
                     FixationEvent(
-                        session=self.name,
-                        device=self.device,
+                        **common,
                         event="start",
-                        fixation=number,
-                        algorithm=stream.detection.algorithm,  # type: ignore[arg-type]
-                        start_utc_us=utc_of(event.start_s),
                         duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
-                        x=x,
-                        y=y,
-                        x_deg=event.x_deg,
-                        y_deg=event.y_deg,
-                        samples=event.n_samples,
-                        utc=published,
                         confirmed_utc_us=utc_of(event.confirmed_s),
-                        detected_utc_us=stream.last_utc_us,
                     )
                 )
                 if self.long_fixation is not None:
@@ -313,22 +316,11 @@ class Session:
             elif isinstance(event, FixationEnded):
                 stream.started.pop(number, None)
                 message = FixationEvent(
-                    session=self.name,
-                    device=self.device,
+                    **common,
                     event="end",
-                    fixation=number,
-                    algorithm=stream.detection.algorithm,  # type: ignore[arg-type]
-                    start_utc_us=utc_of(event.start_s),
                     end_utc_us=utc_of(event.end_s),
                     duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
-                    x=x,
-                    y=y,
-                    x_deg=event.x_deg,
-                    y_deg=event.y_deg,
                     dispersion_deg=event.dispersion_deg,
-                    samples=event.n_samples,
-                    utc=published,
-                    detected_utc_us=stream.last_utc_us,
                 )
                 outcome.fixations.append(message)
                 outcome.points.append(fixation_point(message))
