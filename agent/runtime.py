@@ -460,7 +460,10 @@ class Agent:
         if self.counters.samples_malformed:
             found.append(f"{self.counters.samples_malformed} malformed samples from the source dropped")
         if self.sender.counters.last_refusal:
-            found.append(self.sender.counters.last_refusal)
+            found.append(
+                f"{self.sender.counters.batches_refused} batch sends refused by the broker (kept, retried); "
+                f"last: {self.sender.counters.last_refusal}"
+            )
         if self.recording_error:
             found.append(self.recording_error)
         if self.outbox_error:

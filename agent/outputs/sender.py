@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.outputs.link import AgentLink
 from agent.outputs.outbox import Outbox
@@ -30,8 +30,6 @@ class SenderCounters:
     samples_published: int = 0
     batches_refused: int = 0
     last_refusal: str | None = None
-    in_flight: int = 0
-    acked_batch_seqs: list[int] = field(default_factory=list)  # tests only: kept short
 
 
 class BatchSender:
@@ -122,11 +120,6 @@ class BatchSender:
             if self.outbox.remove(batch_seq):
                 self.counters.batches_published += 1
                 self.counters.samples_published += samples
-                acked = self.counters.acked_batch_seqs
-                acked.append(batch_seq)
-                if len(acked) > 1000:
-                    del acked[:500]
-        self.counters.in_flight = len(self._in_flight)
 
     def _send_more(self) -> None:
         now = self._clock()
@@ -149,7 +142,6 @@ class BatchSender:
             self._in_flight[info.mid] = (batch.batch_seq, batch.samples)
             self._cursor = batch.batch_seq
             self._tokens -= 1
-        self.counters.in_flight = len(self._in_flight)
         if self._tokens < 1 and self.outbox.depth > len(self._in_flight):
             self._wake_later(1.0 / self.rate)
 

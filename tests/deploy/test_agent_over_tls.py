@@ -30,11 +30,11 @@ def agent_env(broker, files, data_dir, **extra):
         "GAZEWIRE_SESSION": "lab-pc-1",  # agents log in with their session id as user name
         "GAZEWIRE_DATA_DIR": str(data_dir),
         "GAZEWIRE_MQTT__HOST": "localhost",
-        "GAZEWIRE_MQTT__PORT": str(broker.tls_port),
+        "GAZEWIRE_MQTT__PORT": str(broker.tls_port or broker.port),
         "GAZEWIRE_MQTT__TLS": "true",
-        "GAZEWIRE_MQTT__CA_FILE": str(files["ca.crt"]),
-        "GAZEWIRE_MQTT__CERT_FILE": str(files["client.crt"]),
-        "GAZEWIRE_MQTT__KEY_FILE": str(files["client.key"]),
+        "GAZEWIRE_MQTT__CA_FILE": str(files.get("ca.crt")),
+        "GAZEWIRE_MQTT__CERT_FILE": str(files.get("client.crt")),
+        "GAZEWIRE_MQTT__KEY_FILE": str(files.get("client.key")),
         "GAZEWIRE_MQTT__USERNAME": "lab-pc-1",
         "GAZEWIRE_MQTT__PASSWORD": broker.password("lab-pc-1"),
         "GAZEWIRE_MQTT__RECONNECT_MAX_S": "1",
@@ -102,3 +102,27 @@ def test_wrong_ca_is_reported_and_the_agent_keeps_trying(tls_broker, tmp_path):
     assert "broker unreachable at shutdown" in output
     assert output.count("TLS certificate verify failed") == 1, "logged once per cause, not per retry"
     assert "check mqtt.ca_file" in output
+
+
+def test_batches_the_broker_refuses_stay_in_the_outbox(make_lab_broker, tmp_path):
+    """An ACL mistake (user lab-pc-1 streaming session lab-pc-2) is a refusal by
+    PUBACK (MQTT 5 'Not authorized'): the agent says so and keeps the batches."""
+    broker = make_lab_broker()
+    env = agent_env(broker, {}, tmp_path / "data", GAZEWIRE_SESSION="lab-pc-2", GAZEWIRE_MQTT__TLS="false",
+                    GAZEWIRE_MQTT__PORT=str(broker.port), GAZEWIRE_MQTT__HOST=broker.host)
+    for name in ("GAZEWIRE_MQTT__CA_FILE", "GAZEWIRE_MQTT__CERT_FILE", "GAZEWIRE_MQTT__KEY_FILE"):
+        env.pop(name)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "gazewire.cli", "agent", "run", "--sample-limit", "120", "--exit-when-finished"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    output = agent.communicate(timeout=60)[0].decode(errors="replace")
+    assert agent.returncode == 0, output
+    assert "broker refused batch" in output and "Not authorized" in output
+    assert "stay in the outbox" in output or "still unacknowledged" in output
+
+    from agent.outputs.outbox import Outbox
+
+    outbox = Outbox(tmp_path / "data" / "outbox" / "lab-pc-2.sqlite3")
+    kept = outbox.pending(-1, 1000)
+    assert sum(b.samples for b in kept) == 120, "every refused batch is still on disk"
