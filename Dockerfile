@@ -21,7 +21,7 @@ FROM python:3.12.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY gazewire ./gazewire
 COPY agent ./agent
 COPY processor ./processor
@@ -53,6 +53,6 @@ WORKDIR /var/lib/gazewire
 VOLUME ["/var/lib/gazewire"]
 
 # Healthy when the processor's own retained status on the broker is "online",
-# fresh, and its sink is ok (processor/health.py; docker-compose.yml uses the same).
+# fresh, and its sink is ok (gazewire/cli/health.py; docker-compose.yml uses the same).
 HEALTHCHECK --interval=30s --timeout=15s --start-period=30s --retries=3 CMD ["gazewire", "processor", "health"]
 ENTRYPOINT ["gazewire", "processor", "run"]

@@ -11,8 +11,8 @@ import logging
 from typing import Any, Protocol
 
 from gazewire.errors import InvalidCommand
-from gazewire.messages import CommandReply, Marker, parse_command
-from gazewire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.wire.messages import CommandReply, Marker, parse_command
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from gazewire.settings import (
     default_data_dir,
     host_name_id,
 )
-from gazewire.topics import DEFAULT_PREFIX
+from gazewire.wire.topics import DEFAULT_PREFIX
 
 
 class SourceKind(str, Enum):

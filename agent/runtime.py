@@ -23,21 +23,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.config import AgentSettings
-from agent.inputs.base import TrackerSource, TrackerState
-from agent.inputs.sdk import GazeDict
-from agent.outputs.link import AgentLink
-from agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
-from agent.outputs.recording import Recording, recording_path
-from agent.outputs.sender import BatchSender
-from agent.commands import handle_command
-from agent.pipeline.batch import BatchBuilder
-from agent.pipeline.clock import ClockOffset, measure_offset
-from agent.pipeline.combine import CombinedGaze, combine_eyes
-from agent.pipeline.live import live_gaze_payload
-from agent.pipeline.throttle import LiveThrottle
-from agent.status import Counters, build_status, last_will
-from gazewire.messages import (
+from gazewire.agent.config import AgentSettings
+from gazewire.agent.inputs.base import TrackerSource, TrackerState
+from gazewire.agent.inputs.sdk import GazeDict
+from gazewire.agent.outputs.link import AgentLink
+from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
+from gazewire.agent.outputs.recording import Recording, recording_path
+from gazewire.agent.outputs.sender import BatchSender
+from gazewire.agent.commands import handle_command
+from gazewire.agent.pipeline.batch import BatchBuilder
+from gazewire.agent.pipeline.clock import ClockOffset, measure_offset
+from gazewire.agent.pipeline.combine import CombinedGaze, combine_eyes
+from gazewire.agent.pipeline.live import live_gaze_payload
+from gazewire.agent.pipeline.throttle import LiveThrottle
+from gazewire.agent.status import Counters, build_status, last_will
+from gazewire.wire.messages import (
     AgentCounters,
     ClockInfo,
     DisplayArea,
@@ -45,8 +45,8 @@ from gazewire.messages import (
     TrackerInfo,
 )
 from gazewire.mqtt import default_client_id
-from gazewire.timeutil import iso_from_utc_us
-from gazewire.topics import Topics
+from gazewire.wire.timeutil import iso_from_utc_us
+from gazewire.wire.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import socket
 from dataclasses import dataclass
 
 from gazewire import __version__
-from gazewire.messages import AgentCounters, AgentStatus, ClockInfo, DisplayArea, TrackerInfo
-from gazewire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.wire.messages import AgentCounters, AgentStatus, ClockInfo, DisplayArea, TrackerInfo
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 
 
 @dataclass

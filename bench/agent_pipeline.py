@@ -20,9 +20,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from agent.config import AgentSettings
-from agent.inputs.simulation import GazeSimulator
-from agent.runtime import Agent
+from gazewire.agent.config import AgentSettings
+from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.agent.runtime import Agent
 from gazewire.settings import load_settings
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.pipeline.clock import measure_offset
+from gazewire.agent.pipeline.clock import measure_offset
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from gazewire.messages import FixationEvent  # noqa: E402
+from gazewire.wire.messages import FixationEvent  # noqa: E402
 from tests.support.lab_device import LabDevice  # noqa: E402
 from tests.support.mosquitto import MosquittoBroker  # noqa: E402
 

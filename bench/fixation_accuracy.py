@@ -1,4 +1,4 @@
-"""Accuracy and throughput benchmark of the fixation detectors in :mod:`processor.fixations`.
+"""Accuracy and throughput benchmark of the fixation detectors in :mod:`gazewire.processor.pipeline.eye_movements`.
 
 Scores the detectors against the human-coded eye-movement data of Andersson, Larsson,
 Holmqvist, Stridh & Nyström (2017), *One algorithm to rule them all? An evaluation and
@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from processor.fixations import (  # noqa: E402 - after the sys.path line above
+from gazewire.processor.pipeline.eye_movements import (  # noqa: E402 - after the sys.path line above
     IDTParameters,
     IVTParameters,
     label_samples,

@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.inputs.simulation import GazeSimulator  # noqa: E402
-from agent.pipeline.batch import BatchBuilder  # noqa: E402
-from agent.pipeline.combine import combine_eyes  # noqa: E402
+from gazewire.agent.inputs.simulation import GazeSimulator  # noqa: E402
+from gazewire.agent.pipeline.batch import BatchBuilder  # noqa: E402
+from gazewire.agent.pipeline.combine import combine_eyes  # noqa: E402
 from gazewire.settings import load_settings  # noqa: E402
-from gazewire.topics import Topics  # noqa: E402
-from processor.config import ProcessorSettings  # noqa: E402
-from processor.dispatch import Dispatcher  # noqa: E402
-from processor.session import SessionConfig  # noqa: E402
+from gazewire.wire.topics import Topics  # noqa: E402
+from gazewire.processor.config import ProcessorSettings  # noqa: E402
+from gazewire.processor.pipeline.dispatch import Dispatcher  # noqa: E402
+from gazewire.processor.pipeline.session import SessionConfig  # noqa: E402
 
 OFFSET_US = 1_795_000_000_000_000
 

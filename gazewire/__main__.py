@@ -1,5 +1,5 @@
 import sys
 
-from gazewire.cli import main
+from gazewire.cli.main import main
 
 sys.exit(main())

@@ -35,7 +35,7 @@ from pydantic_settings import (
 )
 
 from gazewire.errors import GazewireError
-from gazewire.topics import validate_prefix, validate_session_level
+from gazewire.wire.topics import validate_prefix, validate_session_level
 
 ENV_PREFIX = "GAZEWIRE_"
 MASK = "**********"

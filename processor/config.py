@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from gazewire.messages import AlertType
+from gazewire.wire.messages import AlertType
 from gazewire.mqtt import MqttSettings
-from gazewire.sessions import validate_session_id
+from gazewire.wire.sessions import validate_session_id
 from gazewire.settings import (
     GazewireSettings,
     LogLevel,
@@ -26,7 +26,7 @@ from gazewire.settings import (
     default_data_dir,
     host_name_id,
 )
-from gazewire.topics import DEFAULT_PREFIX
+from gazewire.wire.topics import DEFAULT_PREFIX
 
 ALERT_TYPES: tuple[AlertType, ...] = (
     "long_fixation",
@@ -107,7 +107,7 @@ class IvtSettings(_Section):
         return value
 
     def parameters(self) -> dict[str, object]:
-        """Keyword arguments of :class:`processor.fixations.IVTParameters`."""
+        """Keyword arguments of :class:`gazewire.processor.pipeline.eye_movements.IVTParameters`."""
         values = self.model_dump()
         values["noise_reduction"] = None if self.noise_reduction == "none" else self.noise_reduction
         return values
@@ -133,7 +133,7 @@ class IdtSettings(_Section):
     max_gap_ms: float = Field(75.0, gt=0, le=1000, description="Longest gap filled in, as for I-VT.")
 
     def parameters(self) -> dict[str, object]:
-        """Keyword arguments of :class:`processor.fixations.IDTParameters`."""
+        """Keyword arguments of :class:`gazewire.processor.pipeline.eye_movements.IDTParameters`."""
         return self.model_dump()
 
 

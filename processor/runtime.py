@@ -4,9 +4,9 @@ publisher and the sink together.
 Threads, and what each one does:
 
 - paho's network thread receives messages and only enqueues them
-  (:class:`~processor.inputs.link.ProcessorLink`);
+  (:class:`~gazewire.processor.inputs.link.ProcessorLink`);
 - the processing thread (:meth:`Processor.run`) takes them in order, lets the
-  :class:`~processor.dispatch.Dispatcher` handle each, hands the points to the
+  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the points to the
   sink, publishes the fixation, AOI and alert messages, tells the observers,
   and only then acknowledges the message to the broker; it also refreshes the
   retained status and forgets idle sessions;
@@ -27,21 +27,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gazewire.messages import ProcessorStatus, WireModel
+from gazewire.wire.messages import ProcessorStatus, WireModel
 from gazewire.mqtt import default_client_id
 from gazewire.settings import SettingsError
-from gazewire.topics import Channel, Topics
-from processor.aoi import NO_AOIS, AoiFileError, AoiSet, load_aoi_file
-from processor.config import ProcessorSettings
-from processor.dispatch import Dispatcher
-from processor.inputs.link import Delivery, ProcessorLink
-from processor.outcome import Outcome
-from processor.outputs.files import LineProtocolFiles
-from processor.outputs.influx import InfluxWriter
-from processor.outputs.publisher import Publisher
-from processor.outputs.sink import Sink
-from processor.session import SessionConfig
-from processor.status import build_status, last_will, warnings_from
+from gazewire.wire.topics import Channel, Topics
+from gazewire.processor.pipeline.aoi import NO_AOIS, AoiFileError, AoiSet, load_aoi_file
+from gazewire.processor.config import ProcessorSettings
+from gazewire.processor.pipeline.dispatch import Dispatcher
+from gazewire.processor.inputs.link import Delivery, ProcessorLink
+from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.outputs.files import LineProtocolFiles
+from gazewire.processor.outputs.influx import InfluxWriter
+from gazewire.processor.outputs.publisher import Publisher
+from gazewire.processor.outputs.sink import Sink
+from gazewire.processor.pipeline.session import SessionConfig
+from gazewire.processor.status import build_status, last_will, warnings_from
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import socket
 from typing import Any
 
 from gazewire import __version__
-from gazewire.messages import ProcessorStatus
-from gazewire.timeutil import iso_from_utc_us, utc_now_us
-from processor.outputs.sink import SinkReport
+from gazewire.wire.messages import ProcessorStatus
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.processor.outputs.sink import SinkReport
 
 
 def build_status(

@@ -61,7 +61,7 @@ ensure_venv() {
         "$python" -m venv "$GW_VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
     fi
     stamp="$GW_VENV/.gazewire-installed-$extras"
-    if [ ! -f "$stamp" ] || [ "$GW_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ "$GW_ROOT/pyproject.toml" -nt "$stamp" ] || [ "$GW_ROOT/setup.py" -nt "$stamp" ]; then
         say "installing gazewire[$extras] into $GW_VENV"
         "$GW_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
         "$GW_VENV/bin/python" -m pip install -q -e "$GW_ROOT[$extras]" || die "pip install failed"

@@ -16,7 +16,7 @@ if PY310="$(find_python310)"; then
         say "creating $GW_VENV310 for the Tobii Pro SDK (CPython 3.10 only)"
         "$PY310" -m venv "$GW_VENV310"
     fi
-    if [ ! -f "$GW_VENV310/.gazewire-installed" ] || [ "$GW_ROOT/pyproject.toml" -nt "$GW_VENV310/.gazewire-installed" ]; then
+    if [ ! -f "$GW_VENV310/.gazewire-installed" ] || [ "$GW_ROOT/pyproject.toml" -nt "$GW_VENV310/.gazewire-installed" ] || [ "$GW_ROOT/setup.py" -nt "$GW_VENV310/.gazewire-installed" ]; then
         say "installing gazewire[tobii] into $GW_VENV310"
         "$GW_VENV310/bin/python" -m pip install -q -e "$GW_ROOT[tobii]" && touch "$GW_VENV310/.gazewire-installed" \
             || say "could not install gazewire[tobii] under Python 3.10; the SDK test will report it"

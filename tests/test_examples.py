@@ -47,7 +47,7 @@ def test_examples_follow_gaze_send_markers_and_read_the_recording(broker, start_
 def test_node_red_flow_subscribes_to_contract_topics():
     import json
 
-    from gazewire.topics import Channel, Topics
+    from gazewire.wire.topics import Channel, Topics
 
     flow = json.loads((REPO / "examples" / "node-red-flow.json").read_text())
     ids = {node["id"] for node in flow}

@@ -13,9 +13,9 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Protocol
 
-from agent.inputs.sdk import GazeDict
+from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.errors import GazewireError
-from gazewire.messages import DisplayArea, TrackerInfo
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 
 class TrackerState(str, Enum):

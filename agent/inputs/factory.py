@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from agent.config import AgentSettings, SourceKind
-from agent.inputs.base import TrackerSource
+from gazewire.agent.config import AgentSettings, SourceKind
+from gazewire.agent.inputs.base import TrackerSource
 
 
 def open_source(settings: AgentSettings) -> TrackerSource:
     if settings.source is SourceKind.SIMULATED:
-        from agent.inputs.simulated import SimulatedTracker
+        from gazewire.agent.inputs.simulated import SimulatedTracker
 
         return SimulatedTracker(
             frequency_hz=settings.frequency_hz or 120.0,
@@ -17,10 +17,10 @@ def open_source(settings: AgentSettings) -> TrackerSource:
             speed=settings.speed,
         )
     if settings.source is SourceKind.REPLAY:
-        from agent.inputs.replay import ReplayTracker
+        from gazewire.agent.inputs.replay import ReplayTracker
 
         assert settings.replay_file is not None  # checked by the settings
         return ReplayTracker(settings.replay_file, speed=settings.speed, frequency_hz=settings.frequency_hz)
-    from agent.inputs.tobii import TobiiTracker
+    from gazewire.agent.inputs.tobii import TobiiTracker
 
     return TobiiTracker(address=settings.tracker_address, frequency_hz=settings.frequency_hz)

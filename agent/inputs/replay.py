@@ -1,6 +1,6 @@
 """Replay a recording made by this agent, at real speed or faster.
 
-The SDK dictionaries are rebuilt from the CSV (``agent.outputs.recording``)
+The SDK dictionaries are rebuilt from the CSV (``gazewire.agent.outputs.recording``)
 and run through the same pipeline as live gaze. ``device_time_stamp`` is
 kept as recorded; ``system_time_stamp`` is moved to now (keeping the
 recorded spacing), so that UTC times are those of the replay. Markers in the
@@ -14,9 +14,9 @@ import logging
 import threading
 from pathlib import Path
 
-from agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
-from agent.outputs.recording import RECORDING_COLUMNS, sdk_dict_from_row
-from gazewire.messages import DisplayArea, TrackerInfo
+from gazewire.agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
+from gazewire.agent.outputs.recording import RECORDING_COLUMNS, sdk_dict_from_row
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 log = logging.getLogger(__name__)
 

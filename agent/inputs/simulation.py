@@ -3,7 +3,7 @@
 Pure: no threads, no I/O, no wall clock. :class:`GazeSimulator` turns a seed and
 a handful of physiological and device parameters into samples with exactly the
 keys and value types of ``tobii_research`` gaze data (``as_dictionary=True``,
-see :mod:`agent.inputs.sdk`): tuples of floats for points, int 0/1 validities,
+see :mod:`gazewire.agent.inputs.sdk`): tuples of floats for points, int 0/1 validities,
 NaN for every value of an invalid eye, int µs time stamps. It also records what
 it generated (:class:`GroundTruth`), so the fixations found downstream can be
 compared with the fixations that were simulated.
@@ -70,7 +70,7 @@ Geometry
 Positions are modelled in *per-axis visual angle* from the display centre
 (``x_deg = atan(X / D)``, ``y_deg = atan(Y / D)``, x to the right, y
 downwards, ``X``/``Y`` the offsets on the display in mm, ``D`` =
-``eye_distance_mm``), the convention of ``processor.fixations.geometry``, and
+``eye_distance_mm``), the convention of ``gazewire.processor.pipeline.eye_movements.geometry``, and
 converted to the display area's normalised coordinates ((0, 0) top-left,
 (1, 1) bottom-right; noise may carry a sample slightly outside 0..1, as with a
 real tracker; nothing is clipped). The display area stands upright in the plane
@@ -93,7 +93,7 @@ in fixed blocks of 512, so the samples do not depend on how they are requested
 (``next_sample`` one by one or ``next_samples`` in any chunks). Measured on one
 core of the development machine (CPython 3.11, numpy 2.4): about 175 000
 samples/s at 120 Hz and 300 000 samples/s at 1200 Hz with the default
-parameters, dictionaries included (``python -m agent.inputs.simulation``
+parameters, dictionaries included (``python -m gazewire.agent.inputs.simulation``
 prints the figures).
 """
 
@@ -109,7 +109,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from agent.inputs.sdk import GazeDict
+from gazewire.agent.inputs.sdk import GazeDict
 
 FloatArray = NDArray[np.float64]
 

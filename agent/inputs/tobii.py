@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
-from agent.inputs.sdk import GazeDict
-from gazewire.messages import DisplayArea, TrackerInfo
+from gazewire.agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
+from gazewire.agent.inputs.sdk import GazeDict
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.inputs.sdk import EYE_KEYS, GazeDict
-from agent.pipeline.combine import CombinedGaze
+from gazewire.agent.inputs.sdk import EYE_KEYS, GazeDict
+from gazewire.agent.pipeline.combine import CombinedGaze
 
 _TUPLE_AXES = {
     "gaze_point_on_display_area": ("x", "y"),

@@ -18,8 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from agent.outputs.link import AgentLink
-from agent.outputs.outbox import Outbox
+from gazewire.agent.outputs.link import AgentLink
+from gazewire.agent.outputs.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

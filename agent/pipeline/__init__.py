@@ -1,3 +1,3 @@
-"""The agent's pure logic, between where a sample enters (agent.inputs) and
-where it leaves (agent.outputs): combine the eyes, map time to UTC, build
+"""The agent's pure logic, between where a sample enters (gazewire.agent.inputs) and
+where it leaves (gazewire.agent.outputs): combine the eyes, map time to UTC, build
 batches, throttle the live view. No I/O here."""

@@ -3,7 +3,7 @@
 Every sample is added, valid or not; ``seq`` numbers samples without gaps
 for the lifetime of the session on this machine. The payload is plain JSON
 built here (no per-sample objects), checked against
-:class:`gazewire.messages.GazeBatch` by the tests.
+:class:`gazewire.wire.messages.GazeBatch` by the tests.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 import math
 from typing import Any
 
-from agent.inputs.sdk import GazeDict
-from agent.pipeline.combine import CombinedGaze
-from gazewire.messages import BATCH_COLUMNS, PROTOCOL_VERSION
+from gazewire.agent.inputs.sdk import GazeDict
+from gazewire.agent.pipeline.combine import CombinedGaze
+from gazewire.wire.messages import BATCH_COLUMNS, PROTOCOL_VERSION
 
 
 def _number(value: Any) -> float | None:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.inputs.sdk import GazeDict
+from gazewire.agent.inputs.sdk import GazeDict
 
 EyeOrNone = Literal["both", "left", "right", "none"]
 

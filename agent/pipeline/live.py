@@ -1,6 +1,6 @@
 """Build the ``gaze`` (live view) payload from one combined sample.
 
-Plain JSON built here, checked against :class:`gazewire.messages.LiveGaze` by
+Plain JSON built here, checked against :class:`gazewire.wire.messages.LiveGaze` by
 the tests; ``samples`` is how many samples the live message stands for.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from agent.inputs.sdk import GazeDict
-from agent.pipeline.combine import CombinedGaze
-from gazewire.messages import PROTOCOL_VERSION
-from gazewire.timeutil import iso_from_utc_us
+from gazewire.agent.inputs.sdk import GazeDict
+from gazewire.agent.pipeline.combine import CombinedGaze
+from gazewire.wire.messages import PROTOCOL_VERSION
+from gazewire.wire.timeutil import iso_from_utc_us
 
 
 def live_gaze_payload(

@@ -37,7 +37,7 @@ WATCHDOG_SHARE = 0.25
 
 
 class SystemdNotifier:
-    """Sends sd_notify datagrams; implements :class:`agent.runtime.ServiceNotifier`."""
+    """Sends sd_notify datagrams; implements :class:`gazewire.agent.runtime.ServiceNotifier`."""
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """The agent as a Windows service, through pywin32 (the ``windows`` extra).
 
 The service runs the same agent as ``gazewire agent run``
-(:class:`agent.runtime.Agent` with :func:`agent.inputs.factory.open_source`)
+(:class:`gazewire.agent.runtime.Agent` with :func:`gazewire.agent.inputs.factory.open_source`)
 with the same TOML config file:
 
 - ``gazewire agent service install --config PATH`` registers the service with
@@ -134,7 +134,7 @@ def status_path(name: str) -> Path:
 
 
 class WindowsServiceNotifier:
-    """Maps the agent's :class:`~agent.runtime.ServiceNotifier` calls to the
+    """Maps the agent's :class:`~gazewire.agent.runtime.ServiceNotifier` calls to the
     service status the SCM sees. Never raises into the agent."""
 
     def __init__(self, service: Any, name: str, *, status_file: Path | None = None) -> None:
@@ -261,7 +261,7 @@ def configured_config_path(name: str, start_args: Sequence[str] = ()) -> Path:
 def load_service_settings(config_path: Path):
     """The agent's settings from ``config_path``, exactly as ``gazewire agent
     run --config`` loads them; ``data_dir`` defaults to :func:`service_data_dir`."""
-    from agent.config import AgentSettings
+    from gazewire.agent.config import AgentSettings
     from gazewire.settings import load_settings
 
     settings = load_settings(AgentSettings, config_file=config_path)
@@ -318,8 +318,8 @@ class GazewireAgentService(_ServiceBase):
         self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING, waitHint=STOP_WAIT_HINT_MS)
 
     def SvcDoRun(self) -> None:
-        from agent.inputs.factory import open_source
-        from agent.runtime import Agent
+        from gazewire.agent.inputs.factory import open_source
+        from gazewire.agent.runtime import Agent
         from gazewire.settings import SettingsError
 
         logging_state = start_service_logging(self.service_name)
@@ -355,7 +355,7 @@ class GazewireAgentService(_ServiceBase):
 
 
 def service_class_string() -> str:
-    """What ``pythonservice.exe`` imports: ``agent.service.windows.GazewireAgentService``."""
+    """What ``pythonservice.exe`` imports: ``gazewire.agent.service.windows.GazewireAgentService``."""
     return f"{GazewireAgentService.__module__}.{GazewireAgentService.__qualname__}"
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gazewire.messages import GazeBatch
-from processor.inputs.bad_input import BadInput, BadInputKind
+from gazewire.wire.messages import GazeBatch
+from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 
 
 def _floats(values: list[float | None]) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Where messages enter: topic and payload to a checked wire model, or one
-:class:`~processor.inputs.bad_input.BadInput` naming the problem.
+:class:`~gazewire.processor.inputs.bad_input.BadInput` naming the problem.
 
 Checks, in order: the topic (a session topic on a channel the processor
 reads), the session (allowed?), the payload size (before parsing anything),
 the JSON and the model (protocol version, types, NaN/infinity), the payload's
 session against the topic's, and integers that do not fit 64 bits. Sample
 times and sequence numbers are checked later, per session
-(:mod:`processor.sequence`), because they depend on what came before.
+(:mod:`gazewire.processor.pipeline.sequence`), because they depend on what came before.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from gazewire.errors import InvalidTopic
-from gazewire.messages import (
+from gazewire.wire.messages import (
     AgentStatus,
     GazeBatch,
     Marker,
     WireModel,
     describe_validation_error,
 )
-from gazewire.topics import Channel, Topics
-from processor.inputs.bad_input import BadInput, BadInputKind
+from gazewire.wire.topics import Channel, Topics
+from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 
 MODELS: dict[Channel, type[WireModel]] = {
     Channel.GAZE_BATCH: GazeBatch,

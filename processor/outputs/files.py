@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from processor.outputs.lineprotocol import Point
-from processor.outputs.sink import SinkReport
+from gazewire.processor.outputs.lineprotocol import Point
+from gazewire.processor.outputs.sink import SinkReport
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from processor.config import InfluxSettings
-from processor.outputs.files import LineProtocolFiles
-from processor.outputs.lineprotocol import Point
-from processor.outputs.sink import SinkReport
+from gazewire.processor.config import InfluxSettings
+from gazewire.processor.outputs.files import LineProtocolFiles
+from gazewire.processor.outputs.lineprotocol import Point
+from gazewire.processor.outputs.sink import SinkReport
 
 log = logging.getLogger(__name__)
 

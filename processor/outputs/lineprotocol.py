@@ -27,7 +27,7 @@ class EmptyPointError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One InfluxDB point; build it with :meth:`processor.outputs.measurements.Measurement.point`."""
+    """One InfluxDB point; build it with :meth:`gazewire.processor.outputs.measurements.Measurement.point`."""
 
     measurement: str
     tags: Mapping[str, str]

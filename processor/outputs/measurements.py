@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from processor.outputs.lineprotocol import FieldValue, Point
+from gazewire.processor.outputs.lineprotocol import FieldValue, Point
 
 FieldKind = Literal["float", "integer", "string", "boolean"]
 

@@ -1,15 +1,15 @@
 """Points built from what the processor received and produced, with the names
-of :mod:`processor.outputs.measurements`."""
+of :mod:`gazewire.processor.outputs.measurements`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
-from gazewire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
-from gazewire.timeutil import utc_us_from_iso
-from processor.outputs.lineprotocol import Point
-from processor.outputs.measurements import (
+from gazewire.wire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
+from gazewire.wire.timeutil import utc_us_from_iso
+from gazewire.processor.outputs.lineprotocol import Point
+from gazewire.processor.outputs.measurements import (
     AGENT_STATE_CODES,
     AGENT_STATUS,
     ALERT,

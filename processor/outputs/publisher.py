@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from gazewire.messages import ProcessorStatus, WireModel
-from gazewire.topics import Channel, Topics
-from processor.inputs.link import ProcessorLink
+from gazewire.wire.messages import ProcessorStatus, WireModel
+from gazewire.wire.topics import Channel, Topics
+from gazewire.processor.inputs.link import ProcessorLink
 
 
 class Publisher:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from processor.outputs.lineprotocol import Point
+from gazewire.processor.outputs.lineprotocol import Point
 
 
 @dataclass

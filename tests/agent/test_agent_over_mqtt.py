@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from gazewire.messages import AgentStatus, CommandReply, GazeBatch, LiveGaze, Marker
+from gazewire.wire.messages import AgentStatus, CommandReply, GazeBatch, LiveGaze, Marker
 from tests.support.lab_device import LabDevice, Received
 
 pytestmark = pytest.mark.broker

@@ -9,11 +9,11 @@ import uuid
 
 import pytest
 
-from agent.inputs.base import TrackerState
-from agent.inputs.replay import ReplayTracker
-from agent.inputs.simulated import SimulatedTracker
-from agent.outputs.recording import RECORDING_COLUMNS
-from gazewire.messages import AgentStatus, GazeBatch
+from gazewire.agent.inputs.base import TrackerState
+from gazewire.agent.inputs.replay import ReplayTracker
+from gazewire.agent.inputs.simulated import SimulatedTracker
+from gazewire.agent.outputs.recording import RECORDING_COLUMNS
+from gazewire.wire.messages import AgentStatus, GazeBatch
 from tests.support.lab_device import LabDevice
 
 pytestmark = pytest.mark.broker

@@ -14,13 +14,13 @@ import uuid
 
 import pytest
 
-from agent.config import AgentSettings
-from agent.inputs.base import TrackerSource, TrackerState
-from agent.inputs.simulation import GazeSimulator
-from agent.outputs.outbox import Outbox, OutboxError
-from agent.outputs.recording import Recording
-from agent.runtime import Agent
-from gazewire.messages import AgentStatus, GazeBatch
+from gazewire.agent.config import AgentSettings
+from gazewire.agent.inputs.base import TrackerSource, TrackerState
+from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.agent.outputs.outbox import Outbox, OutboxError
+from gazewire.agent.outputs.recording import Recording
+from gazewire.agent.runtime import Agent
+from gazewire.wire.messages import AgentStatus, GazeBatch
 from gazewire.settings import load_settings
 from tests.support.lab_device import LabDevice
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.service.systemd import (
+from gazewire.agent.service.systemd import (
     SystemdNotifier,
     notifier_from_environment,
     socket_address,
@@ -214,13 +214,13 @@ def test_socket_errors_never_reach_the_agent_and_warn_once(short_dir, caplog):
     notifier = notifier_from_environment(
         {"NOTIFY_SOCKET": str(short_dir / "nobody-listens"), "WATCHDOG_USEC": "1"}
     )
-    with caplog.at_level(logging.WARNING, logger="agent.service.systemd"):
+    with caplog.at_level(logging.WARNING, logger="gazewire.agent.service.systemd"):
         notifier.ready()
         notifier.watchdog()
         notifier.status("x")
         notifier.stopping()
         assert notifier.notify("READY=1") is False
-    warnings = [r for r in caplog.records if r.name == "agent.service.systemd"]
+    warnings = [r for r in caplog.records if r.name == "gazewire.agent.service.systemd"]
     assert len(warnings) == 1
     assert "nobody-listens" in warnings[0].getMessage()
 

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from agent.outputs.outbox import Outbox, OutboxBatch
+from gazewire.agent.outputs.outbox import Outbox, OutboxBatch
 
 
 def batch(seq, size=100, samples=10):

@@ -5,12 +5,12 @@ import math
 
 import pytest
 
-from agent.inputs.sdk import GAZE_KEYS, invalid_gaze
-from agent.pipeline.batch import BatchBuilder
-from agent.pipeline.clock import ClockOffset, best_offset, measure_offset
-from agent.pipeline.combine import combine_eyes
-from agent.pipeline.throttle import LiveThrottle
-from gazewire.messages import GazeBatch, parse_message
+from gazewire.agent.inputs.sdk import GAZE_KEYS, invalid_gaze
+from gazewire.agent.pipeline.batch import BatchBuilder
+from gazewire.agent.pipeline.clock import ClockOffset, best_offset, measure_offset
+from gazewire.agent.pipeline.combine import combine_eyes
+from gazewire.agent.pipeline.throttle import LiveThrottle
+from gazewire.wire.messages import GazeBatch, parse_message
 
 
 def sample(left=(0.4, 0.5), right=(0.6, 0.7), left_valid=1, right_valid=1, pupils=(3.0, 4.0), t=1000):
@@ -117,8 +117,8 @@ def test_batch_builder_produces_a_valid_columnar_batch():
 
 
 def test_live_payload_is_a_valid_live_gaze_message():
-    from agent.pipeline.live import live_gaze_payload
-    from gazewire.messages import LiveGaze
+    from gazewire.agent.pipeline.live import live_gaze_payload
+    from gazewire.wire.messages import LiveGaze
 
     s = sample(right_valid=0)
     payload = live_gaze_payload(

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from agent.config import AgentSettings
+from gazewire.agent.config import AgentSettings
 from gazewire.settings import SettingsError, load_settings, sample_config
 from tests.conftest import REPO, gazewire_command
 

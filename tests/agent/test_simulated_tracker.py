@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from agent.inputs.base import TrackerError, TrackerState
-from agent.inputs.sdk import GAZE_KEYS, GazeDict
-from agent.inputs.simulated import SimulatedTracker
-from agent.inputs.simulation import GazeSimulator
-from gazewire.messages import DisplayArea, TrackerInfo
+from gazewire.agent.inputs.base import TrackerError, TrackerState
+from gazewire.agent.inputs.sdk import GAZE_KEYS, GazeDict
+from gazewire.agent.inputs.simulated import SimulatedTracker
+from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 WAIT_S = 5.0
 

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from gazewire.messages import AgentStatus
+from gazewire.wire.messages import AgentStatus
 from tests.conftest import REPO, agent_env
 
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
-from agent.inputs import tobii
-from agent.inputs.base import TrackerError, TrackerState
-from agent.inputs.sdk import GAZE_KEYS, GazeDict, invalid_gaze, missing_keys
-from agent.inputs.tobii import (
+from gazewire.agent.inputs import tobii
+from gazewire.agent.inputs.base import TrackerError, TrackerState
+from gazewire.agent.inputs.sdk import GAZE_KEYS, GazeDict, invalid_gaze, missing_keys
+from gazewire.agent.inputs.tobii import (
     NO_TRACKERS_MESSAGE,
     TobiiTracker,
     TrackerDescription,
@@ -40,7 +40,7 @@ from agent.inputs.tobii import (
     format_tracker_list,
     missing_sdk_message,
 )
-from gazewire.messages import DisplayArea, TrackerInfo
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 WAIT_S = 3.0
 
@@ -455,7 +455,7 @@ def test_requested_frequency_is_set_when_supported(
 def test_unsupported_frequency_warns_and_keeps_the_current_one(
     network: FakeNetwork, sources: list[TobiiTracker], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agent.inputs.tobii")
+    caplog.set_level(logging.WARNING, logger="gazewire.agent.inputs.tobii")
     tracker = FakeEyeTracker("TPSP1-0005", frequencies=(60.0, 120.0, 250.0), frequency=60.0)
     network.trackers.append(tracker)
     recorder = Recorder()

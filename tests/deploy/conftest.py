@@ -4,7 +4,7 @@
 deploy/mosquitto/mosquitto.conf (the container paths below /mosquitto and the
 listener ports, which become free loopback ports) and keeps every other line
 exactly as shipped. The ACL is deploy/mosquitto/acl, and the users are added to
-it by gazewire.users, the same tool a lab engineer runs.
+it by gazewire.cli.users, the same tool a lab engineer runs.
 
 When the tests run as root (CI containers), Mosquitto drops to the
 ``mosquitto`` user, as it does in the official image: the broker's directory
@@ -31,7 +31,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gazewire.errors import GazewireError
-from gazewire.users import UserStore, find_mosquitto_passwd
+from gazewire.cli.users import UserStore, find_mosquitto_passwd
 from tests.support.mosquitto import find_mosquitto
 from tests.support.ports import free_port, wait_for_port
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from gazewire.messages import AgentStatus
+from gazewire.wire.messages import AgentStatus
 from tests.conftest import REPO
 from tests.support.certificates import make_certificates
 from tests.support.lab_device import LabDevice
@@ -121,7 +121,7 @@ def test_batches_the_broker_refuses_stay_in_the_outbox(make_lab_broker, tmp_path
     assert "broker refused batch" in output and "Not authorized" in output
     assert "stay in the outbox" in output or "still unacknowledged" in output
 
-    from agent.outputs.outbox import Outbox
+    from gazewire.agent.outputs.outbox import Outbox
 
     outbox = Outbox(tmp_path / "data" / "outbox" / "lab-pc-2.sqlite3")
     kept = outbox.pending(-1, 1000)

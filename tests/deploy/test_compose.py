@@ -474,7 +474,7 @@ def test_org_bucket_and_token_agree_between_services(compose: dict) -> None:
 
 
 def test_processor_variables_are_real_settings(compose: dict) -> None:
-    from processor.config import ProcessorSettings
+    from gazewire.processor.config import ProcessorSettings
 
     env = environment(compose["services"]["processor"])
     names = [name for name in env if name.startswith("GAZEWIRE_")]
@@ -486,7 +486,7 @@ def test_processor_variables_are_real_settings(compose: dict) -> None:
 
 
 def test_setting_path_catches_names_that_are_no_setting() -> None:
-    from processor.config import ProcessorSettings
+    from gazewire.processor.config import ProcessorSettings
 
     assert setting_path(ProcessorSettings, "GAZEWIRE_INFLUX__TOKEN") == ["influx", "token"]
     assert setting_path(ProcessorSettings, "GAZEWIRE_MQTT__HOST") == ["mqtt", "host"]
@@ -500,7 +500,7 @@ def test_processor_environment_loads_into_valid_settings(
     compose: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from gazewire.settings import load_settings
-    from processor.config import ProcessorSettings
+    from gazewire.processor.config import ProcessorSettings
 
     env = filled_env(parse_env_file()[0])
     resolved = environment(interpolate_all(compose, env)["services"]["processor"])

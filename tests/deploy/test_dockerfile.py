@@ -9,7 +9,7 @@
   everything in it): it holds what the Dockerfile copies and nothing else
   (no virtual environments, .git, data, secrets), and a copy of exactly that
   context imports and runs the processor's command line.
-* The health check, ``gazewire processor health`` (processor/health.py), is
+* The health check, ``gazewire processor health`` (gazewire/cli/health.py), is
   run against the REAL broker (deploy/mosquitto as shipped) and a REAL
   ``gazewire processor run``: healthy while it runs, unhealthy with a clear
   line before it starts, after it stops, with a wrong password, without a
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import setuptools
 
-from gazewire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 from tests.deploy.test_compose import load_compose
+from tests.support.packaging import build_wheel, clean_python
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -157,7 +157,7 @@ def test_healthcheck_is_the_one_compose_uses(instructions: list[Instruction]) ->
         assert _duration_s(options[option]) == _duration_s(compose_check[key]), option
     assert int(options["retries"]) == compose_check["retries"]
     # the check must answer within the timeout: its connect wait plus a margin
-    from processor.health import TIMEOUT_S
+    from gazewire.cli.health import TIMEOUT_S
 
     assert _duration_s(options["timeout"]) > TIMEOUT_S + 3
 
@@ -239,8 +239,8 @@ def test_matcher_follows_docker_rules() -> None:
 
 def test_context_holds_only_what_the_image_needs(rules) -> None:
     files = context_files(REPO, rules)
-    assert "pyproject.toml" in files and "README.md" in files
-    allowed = re.compile(r"(pyproject\.toml|README\.md|(gazewire|agent|processor)/.+)\Z")
+    assert "pyproject.toml" in files and "setup.py" in files and "README.md" in files
+    allowed = re.compile(r"(pyproject\.toml|setup\.py|README\.md|(gazewire|agent|processor)/.+)\Z")
     stray = [f for f in files if not allowed.match(f)]
     assert not stray, f"in the build context but not needed: {stray[:10]}"
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
@@ -268,27 +268,19 @@ def test_every_copy_source_is_in_the_context(instructions: list[Instruction], ru
             assert not excluded(source, rules), f"line {copy.line}: COPY {source}: excluded by .dockerignore"
 
 
-def test_the_context_alone_runs_the_processor_command(rules, tmp_path: Path) -> None:
+def test_the_context_alone_builds_a_wheel_that_runs_the_processor(rules, tmp_path: Path) -> None:
+    """What `pip wheel .` in the build stage sees is enough: the wheel built from
+    the context alone runs `gazewire processor sample-config` where the checkout
+    cannot be imported."""
     context = tmp_path / "context"
     for rel in context_files(REPO, rules):
         target = context / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
-    include = ["gazewire*", "agent*", "processor*"]  # pyproject.toml [tool.setuptools.packages.find]
-    assert sorted(setuptools.find_packages(str(context), include=include)) == sorted(
-        p for p in setuptools.find_packages(str(REPO), include=include)
-    )
+    python = clean_python(build_wheel(context, tmp_path / "dist"), tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAZEWIRE_")}
-    env["PYTHONPATH"] = str(context)
-    probe = (
-        "import gazewire, processor.runtime, processor.outputs.influx, gazewire.cli; "
-        "print(gazewire.__file__)"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=context, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(str(context))
     result = subprocess.run(
-        [sys.executable, "-m", "gazewire.cli", "processor", "sample-config"], cwd=context, env=env,
+        [str(python), "-m", "gazewire", "processor", "sample-config"], cwd=tmp_path, env=env,
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -9,12 +9,12 @@
   Grafana, a ``session`` variable.
 * The contract with the processor: every Flux query names only measurements,
   fields and tags that the processor writes, taken from
-  ``processor.outputs.measurements`` (its single definition), never copied.
+  ``gazewire.processor.outputs.measurements`` (its single definition), never copied.
   Numeric aggregations only touch numeric fields. The agent-state mapping is
   ``AGENT_STATE_CODES``.
 * The contract with the wire: every MQTT topic is a topic of
-  ``gazewire.topics`` (``$session`` substituted), and every field an MQTT
-  panel picks exists in that channel's message model (``gazewire.messages``).
+  ``gazewire.wire.topics`` (``$session`` substituted), and every field an MQTT
+  panel picks exists in that channel's message model (``gazewire.wire.messages``).
 
 Every check is a function returning a list of problems, and each is shown to
 find a deliberately broken input (the ``*_catches_*`` tests), so a green run
@@ -36,10 +36,10 @@ import yaml
 from pydantic import BaseModel
 
 from gazewire.errors import InvalidSessionId, InvalidTopic
-from gazewire.messages import MESSAGES, AgentState
-from gazewire.topics import Topics
-from processor.outputs import measurements as processor_measurements
-from processor.outputs.measurements import AGENT_STATE_CODES, MEASUREMENTS, Field, Measurement
+from gazewire.wire.messages import MESSAGES, AgentState
+from gazewire.wire.topics import Topics
+from gazewire.processor.outputs import measurements as processor_measurements
+from gazewire.processor.outputs.measurements import AGENT_STATE_CODES, MEASUREMENTS, Field, Measurement
 from tests.deploy.test_compose import environment, load_compose, parse_env_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -337,7 +337,7 @@ def test_history_lists_sessions_from_influxdb(dashboards: dict) -> None:
 def test_live_session_is_typed_in(dashboards: dict) -> None:
     variable = session_variable(dashboards["live-session.json"])
     assert variable["type"] in ("textbox", "custom")
-    from gazewire.sessions import validate_session_id
+    from gazewire.wire.sessions import validate_session_id
 
     validate_session_id(variable["query"])
 
@@ -559,7 +559,7 @@ def topic_model(topic: str, topics: Topics = TOPICS) -> type[BaseModel] | str:
     try:
         session, channel = topics.parse(concrete)
         if topics.for_session(session, channel) != concrete:
-            return f"topic {topic!r} is not how gazewire.topics builds it"
+            return f"topic {topic!r} is not how gazewire.wire.topics builds it"
     except (InvalidTopic, InvalidSessionId) as error:
         return f"topic {topic!r}: {error}"
     return MESSAGES[channel.value]

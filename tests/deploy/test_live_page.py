@@ -328,7 +328,7 @@ def test_anonymous_demo_broker_any_user_name(tmp_path, page, mqtt_client) -> Non
     from paho.mqtt.enums import CallbackAPIVersion
     from playwright.sync_api import expect
 
-    from gazewire.demo import LocalBroker
+    from gazewire.cli.demo import LocalBroker
 
     broker = LocalBroker(tmp_path / "demo-broker")
     broker.start()
@@ -361,7 +361,7 @@ def test_other_prefix(make_lab_broker, mqtt_client, page) -> None:
     broker = make_lab_broker(start=False, users={"viewer": ("viewer", "viewer-secret", ())})
     acl = broker.root / "config" / "acl"
     acl.write_text(re.sub(r"^(pattern|topic)( [a-z]*) lab/", r"\1\2 lab/room-2/", acl.read_text(), flags=re.MULTILINE))
-    from gazewire.users import UserStore
+    from gazewire.cli.users import UserStore
 
     UserStore(broker.root / "config" / "passwords", acl).add("pc-9", "agent", "pc-nine-secret")
     assert "topic deny lab/room-2/viewer/#" in acl.read_text()

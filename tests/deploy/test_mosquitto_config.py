@@ -196,7 +196,7 @@ def test_processor_reads_batches_and_publishes_results(lab_broker, mqtt_client) 
 
 
 def test_users_added_later_work_after_a_reload(lab_broker, mqtt_client) -> None:
-    from gazewire.users import UserStore
+    from gazewire.cli.users import UserStore
 
     config = lab_broker.root / "config"
     store = UserStore(config / "passwords", config / "acl")

@@ -1,4 +1,4 @@
-"""gazewire.users: the password file and ACL blocks of deploy/mosquitto.
+"""gazewire.cli.users: the password file and ACL blocks of deploy/mosquitto.
 
 That the files it writes really work in Mosquitto is shown in
 test_mosquitto_config.py (every broker there gets its users from this tool);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.users import (
+from gazewire.cli.users import (
     UserError,
     UserStore,
     add_users_command,
@@ -41,7 +41,7 @@ def store(tmp_path: Path) -> UserStore:
 
 def run_cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gazewire.users", *args, "--dir", str(tmp_path)],
+        [sys.executable, "-m", "gazewire.cli.users", *args, "--dir", str(tmp_path)],
         check=False, input=stdin, capture_output=True, text=True, cwd=REPO, timeout=60,
     )
 
@@ -78,7 +78,7 @@ def test_shipped_acl_agent_patterns_match_the_tool() -> None:
         "pattern write lab/%u/events", "pattern write lab/%u/cmd/reply", "pattern read lab/%u/cmd",
     ]
     # the same channels as the static agent block, and as the topics module names them
-    from gazewire.topics import Channel
+    from gazewire.wire.topics import Channel
 
     static = role_block("x", "agent", sessions=["S"])
     assert sorted(p.replace("%u", "S").replace("pattern ", "topic ") for p in patterns) == sorted(
@@ -177,7 +177,7 @@ def test_prefix_comes_from_the_acl_patterns(store: UserStore) -> None:
 def test_missing_mosquitto_passwd_is_a_clear_error(store: UserStore, monkeypatch) -> None:
     with pytest.raises(UserError, match="not an executable program"):
         find_mosquitto_passwd("/nonexistent/mosquitto_passwd")
-    monkeypatch.setattr("gazewire.users.MOSQUITTO_PASSWD_CANDIDATES", ("/nonexistent/mosquitto_passwd",))
+    monkeypatch.setattr("gazewire.cli.users.MOSQUITTO_PASSWD_CANDIDATES", ("/nonexistent/mosquitto_passwd",))
     with pytest.raises(UserError, match="mosquitto_passwd was not found.*apt-get install mosquitto"):
         store.add("grafana", "viewer", SECRET)
     assert store.users() == []  # nothing half-written
@@ -239,8 +239,8 @@ def test_module_runs_without_third_party_packages(tmp_path: Path) -> None:
         "    return real(name, *a, **k)\n"
         "builtins.__import__ = guard\n"
         "import runpy\n"
-        f"sys.argv = ['gazewire.users', 'list', '--dir', {str(tmp_path)!r}]\n"
-        "runpy.run_module('gazewire.users', run_name='__main__')\n"
+        f"sys.argv = ['gazewire.cli.users', 'list', '--dir', {str(tmp_path)!r}]\n"
+        "runpy.run_module('gazewire.cli.users', run_name='__main__')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)

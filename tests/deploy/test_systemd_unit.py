@@ -179,8 +179,8 @@ def test_notify_type_with_watchdog_and_restart():
 
 
 def test_watchdog_leaves_room_for_the_pipeline_loop():
-    from agent.config import AgentSettings
-    from agent.service.systemd import WATCHDOG_SHARE
+    from gazewire.agent.config import AgentSettings
+    from gazewire.agent.service.systemd import WATCHDOG_SHARE
 
     watchdog_s = seconds(one("WatchdogSec"))
     # The loop calls watchdog() at least every 1/publish_hz s; pings go out every WATCHDOG_SHARE of it.
@@ -190,7 +190,7 @@ def test_watchdog_leaves_room_for_the_pipeline_loop():
 
 
 def test_stop_timeout_covers_the_agents_flush():
-    from agent.inputs.tobii import JOIN_TIMEOUT_S
+    from gazewire.agent.inputs.tobii import JOIN_TIMEOUT_S
 
     assert one("KillSignal") == "SIGTERM"
     # Agent._close: up to 5 s for acknowledgements, 2 s for the offline status,
@@ -199,7 +199,7 @@ def test_stop_timeout_covers_the_agents_flush():
 
 
 def test_exec_start_is_a_valid_gazewire_command_line():
-    from gazewire.cli import build_parser
+    from gazewire.cli.main import build_parser
 
     argv = exec_start()
     assert argv[0] == "/opt/gazewire/venv/bin/gazewire"
@@ -240,7 +240,7 @@ def test_hardening_directives():
 def test_state_directory_is_where_the_agent_keeps_its_data(monkeypatch):
     """systemd sets $STATE_DIRECTORY=/var/lib/gazewire; the agent's default
     data_dir follows it (outbox and recordings)."""
-    from agent.config import default_data_dir
+    from gazewire.agent.config import default_data_dir
 
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/" + one("StateDirectory"))
     assert default_data_dir() == Path("/var/lib/gazewire")

@@ -1,4 +1,4 @@
-"""The Windows service (agent/service/windows.py, agent/service/cli.py), tested on Linux.
+"""The Windows service (agent/service/windows.py, gazewire/cli/service.py), tested on Linux.
 
 Two kinds of test:
 
@@ -7,7 +7,7 @@ Two kinds of test:
   that names the 'windows' extra and points to the systemd unit.
 - With pywin32 MOCKED: Windows cannot run here, so ``win32service``,
   ``win32serviceutil`` and ``servicemanager`` are replaced in ``sys.modules``
-  by the stand-ins below (:class:`FakeWindows`), and agent.service.windows is
+  by the stand-ins below (:class:`FakeWindows`), and gazewire.agent.service.windows is
   imported again on top of them. They record what the code asks of the
   Service Control Manager, the registry and the event log, following
   pywin32's signatures (InstallService, SetServiceCustomOption,
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-import agent.service as service_package
+import gazewire.agent.service as service_package
 from gazewire.cli import main
 from tests.support.lab_device import LabDevice
 
@@ -49,7 +49,7 @@ ACTIONS = ["install", "remove", "start", "stop", "status"]
 
 def test_modules_import_on_linux_without_pywin32():
     code = (
-        "import sys, agent.service.windows as w, agent.service.cli as c\n"
+        "import sys, gazewire.agent.service.windows as w, gazewire.cli.service as c\n"
         "assert not any(m in sys.modules for m in ('win32service', 'win32serviceutil', 'servicemanager'))\n"
         "print(w.pywin32_available(), w.GazewireAgentService.__name__, callable(c.add_service_commands))\n"
     )
@@ -62,7 +62,7 @@ def test_modules_import_on_linux_without_pywin32():
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_service_commands_fail_cleanly_on_linux(action, capsys):
-    from agent.service.windows import NEEDS_WINDOWS
+    from gazewire.agent.service.windows import NEEDS_WINDOWS
 
     assert main(["agent", "service", action]) == 1
     out, err = capsys.readouterr()
@@ -85,7 +85,7 @@ def test_service_command_exit_code_from_the_real_entry_point():
 
 
 def test_the_service_class_refuses_to_run_without_pywin32():
-    from agent.service.windows import GazewireAgentService, ServiceError
+    from gazewire.agent.service.windows import GazewireAgentService, ServiceError
 
     with pytest.raises(ServiceError, match="pip install gazewire"):
         GazewireAgentService(["gazewire-agent"])
@@ -282,18 +282,18 @@ class FakeWindows:
 
 @pytest.fixture
 def fake_windows(monkeypatch, tmp_path):
-    """pywin32 mocked through sys.modules, agent.service.windows imported on top
+    """pywin32 mocked through sys.modules, gazewire.agent.service.windows imported on top
     of it, %PROGRAMDATA% in tmp_path; everything restored afterwards."""
     fake = FakeWindows()
-    names = ["agent.service.windows", "agent.service.cli", *fake.modules()]
+    names = ["gazewire.agent.service.windows", "gazewire.cli.service", *fake.modules()]
     saved = {name: sys.modules.get(name) for name in names}
     saved_attr = service_package.__dict__.get("windows")
     for name, module in fake.modules().items():
         sys.modules[name] = module
-    sys.modules.pop("agent.service.windows", None)
-    sys.modules.pop("agent.service.cli", None)
+    sys.modules.pop("gazewire.agent.service.windows", None)
+    sys.modules.pop("gazewire.cli.service", None)
     try:
-        windows = importlib.import_module("agent.service.windows")
+        windows = importlib.import_module("gazewire.agent.service.windows")
         assert windows.pywin32_available()
         monkeypatch.setenv("PROGRAMDATA", str(tmp_path / "ProgramData"))
         for key in [k for k in list(os.environ) if k.startswith("GAZEWIRE_")]:
@@ -333,7 +333,7 @@ def test_install_passes_name_display_name_startup_and_config(fake_windows, tmp_p
     assert main(["agent", "service", "install", "--config", str(config), "--startup", startup,
                  "--name", "gazewire-agent-2"]) == 0
     service = fake_windows.services["gazewire-agent-2"]
-    assert service["class"] == "agent.service.windows.GazewireAgentService"
+    assert service["class"] == "gazewire.agent.service.windows.GazewireAgentService"
     assert service["display_name"] == "gazewire agent (gazewire-agent-2)"
     assert service["start_type"] == getattr(fake_windows.win32service, start_type)
     assert service["delayed"] is delayed
@@ -559,9 +559,9 @@ def test_stop_before_the_agent_exists_still_stops(fake_windows, tmp_path):
 def test_winsw_config_runs_the_same_agent_command():
     import xml.etree.ElementTree as ET
 
-    from agent.inputs.tobii import JOIN_TIMEOUT_S
-    from agent.service.windows import DEFAULT_SERVICE_NAME
-    from gazewire.cli import build_parser
+    from gazewire.agent.inputs.tobii import JOIN_TIMEOUT_S
+    from gazewire.agent.service.windows import DEFAULT_SERVICE_NAME
+    from gazewire.cli.main import build_parser
 
     root = ET.parse(REPO / "deploy" / "windows" / "gazewire-agent.xml").getroot()
     assert root.tag == "service"

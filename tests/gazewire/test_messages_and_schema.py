@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from gazewire.errors import InvalidCommand, InvalidPayload
-from gazewire.messages import GazeBatch, LiveGaze, MESSAGES, parse_command, parse_message
-from gazewire.schema import contract_schema, contract_schema_text
+from gazewire.wire.messages import GazeBatch, LiveGaze, MESSAGES, parse_command, parse_message
+from gazewire.wire.schema import contract_schema, contract_schema_text
 from tests.conftest import REPO
 
 

@@ -1,8 +1,8 @@
 import pytest
 
 from gazewire.errors import InvalidSessionId, InvalidTopic
-from gazewire.sessions import validate_session_id
-from gazewire.topics import Channel, Topics, validate_prefix
+from gazewire.wire.sessions import validate_session_id
+from gazewire.wire.topics import Channel, Topics, validate_prefix
 
 
 @pytest.mark.parametrize("session", ["a", "P01", "room-1_run.2", "x" * 64, "..a", "-"])

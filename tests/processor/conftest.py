@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from agent.config import AgentSettings
-from agent.inputs.simulated import SimulatedTracker
-from agent.runtime import Agent
+from gazewire.agent.config import AgentSettings
+from gazewire.agent.inputs.simulated import SimulatedTracker
+from gazewire.agent.runtime import Agent
 from gazewire.mqtt import MqttSettings
-from processor.config import ProcessorSettings
-from processor.runtime import Processor
+from gazewire.processor.config import ProcessorSettings
+from gazewire.processor.runtime import Processor
 from tests.support.influx import ServerUnavailable, TimeSeriesServer, open_time_series_server
 from tests.support.mosquitto import MosquittoBroker
 

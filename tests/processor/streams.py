@@ -12,16 +12,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from agent.inputs.sdk import invalid_gaze
-from agent.inputs.simulation import GroundTruth, simulate_recording
-from agent.pipeline.batch import BatchBuilder
-from agent.pipeline.combine import combine_eyes
-from gazewire.messages import AgentStatus, DisplayArea, GazeBatch, TrackerInfo
-from processor.config import AlertSettings, ProcessorSettings
-from processor.dispatch import Dispatcher
-from processor.outcome import Outcome
-from processor.session import SessionConfig
-from gazewire.topics import Topics
+from gazewire.agent.inputs.sdk import invalid_gaze
+from gazewire.agent.inputs.simulation import GroundTruth, simulate_recording
+from gazewire.agent.pipeline.batch import BatchBuilder
+from gazewire.agent.pipeline.combine import combine_eyes
+from gazewire.wire.messages import AgentStatus, DisplayArea, GazeBatch, TrackerInfo
+from gazewire.processor.config import AlertSettings, ProcessorSettings
+from gazewire.processor.pipeline.dispatch import Dispatcher
+from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.pipeline.session import SessionConfig
+from gazewire.wire.topics import Topics
 
 UTC_OFFSET_US = 1_700_000_000_000_000  # the "UTC" of system time 0 in these streams
 START_SYSTEM_US = 50_000_000

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import pytest
 
-from processor.aoi import Aoi
-from processor.config import AlertSettings, ProcessorSettings
+from gazewire.processor.pipeline.aoi import Aoi
+from gazewire.processor.config import AlertSettings, ProcessorSettings
 from tests.processor.streams import (
     UTC_OFFSET_US,
     batch_payloads,

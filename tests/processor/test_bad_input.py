@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gazewire.messages import BATCH_COLUMNS, MAX_BATCH_SAMPLES
-from processor.config import ProcessorSettings
+from gazewire.wire.messages import BATCH_COLUMNS, MAX_BATCH_SAMPLES
+from gazewire.processor.config import ProcessorSettings
 from tests.processor.streams import (
     batch_payloads,
     dispatcher,
@@ -94,7 +94,7 @@ def test_sessions_not_configured_are_unknown_and_too_many_sessions_are_refused()
 
 def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
     d = dispatcher()
-    with caplog.at_level(logging.WARNING, logger="processor.inputs.bad_input"):
+    with caplog.at_level(logging.WARNING, logger="gazewire.processor.inputs.bad_input"):
         for _ in range(100):
             d.handle("lab/s1/gaze/batch", b"{oops")
             d.handle("lab/s2/gaze/batch", b"{oops")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processor.config import ProcessorSettings
+from gazewire.processor.config import ProcessorSettings
 from tests.processor.streams import (
     UTC_OFFSET_US,
     batch_payloads,

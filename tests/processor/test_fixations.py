@@ -1,4 +1,4 @@
-"""Tests of the pure fixation-detection core, :mod:`processor.fixations`."""
+"""Tests of the pure fixation-detection core, :mod:`gazewire.processor.pipeline.eye_movements`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processor.fixations import (
+from gazewire.processor.pipeline.eye_movements import (
     ALGORITHMS,
     FixationEnded,
     FixationStarted,
@@ -25,10 +25,10 @@ from processor.fixations import (
     normalised_to_degrees,
     pixels_to_degrees,
 )
-from processor.fixations.gapfill import BREAK, GapFiller
-from processor.fixations.geometry import direction_angle_deg, gaze_direction
-from processor.fixations.smoothing import NoiseReduction
-from processor.fixations.velocity import VelocityWindow
+from gazewire.processor.pipeline.eye_movements.gapfill import BREAK, GapFiller
+from gazewire.processor.pipeline.eye_movements.geometry import direction_angle_deg, gaze_direction
+from gazewire.processor.pipeline.eye_movements.smoothing import NoiseReduction
+from gazewire.processor.pipeline.eye_movements.velocity import VelocityWindow
 
 # ------------------------------------------------------------------------------------------------
 # Synthetic gaze

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from processor.config import InfluxSettings
-from processor.outputs.files import LineProtocolFiles
-from processor.outputs.influx import InfluxWriter, WriteRefused
-from processor.outputs.measurements import GAZE
+from gazewire.processor.config import InfluxSettings
+from gazewire.processor.outputs.files import LineProtocolFiles
+from gazewire.processor.outputs.influx import InfluxWriter, WriteRefused
+from gazewire.processor.outputs.measurements import GAZE
 
 
 class FakeServer:
@@ -63,7 +63,7 @@ def test_points_are_written_in_batches_and_in_order(tmp_path):
 def test_an_outage_buffers_logs_once_at_start_and_end_and_drops_only_the_oldest(tmp_path, caplog):
     server = FakeServer()
     w = writer(server, tmp_path, buffer_points=500)
-    with caplog.at_level(logging.INFO, logger="processor.outputs.influx"):
+    with caplog.at_level(logging.INFO, logger="gazewire.processor.outputs.influx"):
         server.up = False
         w.write(points(0, 300))
         server.wait(lambda: server.attempts >= 3)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.messages import Alert, AoiEvent, FixationEvent, GazeBatch, ProcessorStatus
+from gazewire.wire.messages import Alert, AoiEvent, FixationEvent, GazeBatch, ProcessorStatus
 from tests.support.lab_device import LabDevice, Received
 
 pytestmark = pytest.mark.broker

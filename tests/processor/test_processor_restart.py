@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.messages import ProcessorStatus
+from gazewire.wire.messages import ProcessorStatus
 from tests.conftest import REPO, gazewire_command
 from tests.support.lab_device import LabDevice
 

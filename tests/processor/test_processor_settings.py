@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gazewire.cli import main
-from processor.aoi import AoiFileError, load_aoi_file, parse_aois
-from processor.cli import sample_config_text
+from gazewire.processor.pipeline.aoi import AoiFileError, load_aoi_file, parse_aois
+from gazewire.cli.processor import sample_config_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def test_the_committed_sample_config_is_up_to_date():
 
 
 def test_every_setting_says_what_it_trades_off():
-    from processor.config import ProcessorSettings
+    from gazewire.processor.config import ProcessorSettings
 
     def walk(model, prefix=""):
         for name, field in model.model_fields.items():

@@ -1,6 +1,6 @@
 """Sequence tracking: duplicates, gaps, late batches, agent restarts, resets."""
 
-from processor.sequence import BatchNumbers, SequenceTracker, Verdict
+from gazewire.processor.pipeline.sequence import BatchNumbers, SequenceTracker, Verdict
 
 
 def take(tracker: SequenceTracker, run: str | None, batch_seq: int, first_seq: int, count: int = 10):

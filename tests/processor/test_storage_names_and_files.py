@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from processor.outputs.files import LineProtocolFiles
-from processor.outputs.lineprotocol import EmptyPointError, encode_line
-from processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownNameError, markdown_table, measurement
+from gazewire.processor.outputs.files import LineProtocolFiles
+from gazewire.processor.outputs.lineprotocol import EmptyPointError, encode_line
+from gazewire.processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownNameError, markdown_table, measurement
 from tests.processor.streams import batch_payloads, dispatcher, feed, parse, simulated, status_payload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_points_only_use_names_their_measurement_defines():
 
 def test_the_docs_storage_table_is_generated_from_the_definitions():
     doc = (REPO / "docs" / "processor.md").read_text()
-    assert markdown_table() in doc, "docs/processor.md: paste processor.outputs.measurements.markdown_table()"
+    assert markdown_table() in doc, "docs/processor.md: paste gazewire.processor.outputs.measurements.markdown_table()"
 
 
 def test_a_batch_gives_one_gaze_point_per_sample_with_the_samples_values_and_the_same_lines_twice():

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from processor.config import InfluxSettings
+from gazewire.processor.config import InfluxSettings
 from tests.support.influx import wait_for_series, wait_until
 from tests.support.lab_device import LabDevice
 
@@ -58,7 +58,7 @@ def test_points_written_to_influxdb_or_victoriametrics_through_the_v2_write_api_
     processor.wait_for(lambda: processor.counters()["duplicate_batches"] == 1, what="the duplicate dropped")
     processor.wait_for(lambda: processor.counters()["points_buffered"] == 0, what="the writer to catch up")
 
-    from gazewire.messages import GazeBatch
+    from gazewire.wire.messages import GazeBatch
 
     sent = {}
     for message in {m.payload: m for m in lab.messages}.values():

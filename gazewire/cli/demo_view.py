@@ -1,0 +1,223 @@
+"""The demo's live console view: rates, status, fixations and alerts per
+session, computed from what any MQTT subscriber sees under ``<prefix>/#``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from gazewire.mqtt import MqttSettings, connect_async, create_client
+from gazewire.wire.topics import SYSTEM_LEVEL, Channel, Topics
+
+WINDOW_S = 2.0
+
+
+@dataclass
+class SessionView:
+    state: str = "?"
+    tracker: str = ""
+    frequency_hz: float | None = None
+    live: deque = field(default_factory=deque)  # arrival times
+    samples: deque = field(default_factory=deque)  # (arrival, count)
+    batches: int = 0
+    samples_total: int = 0
+    x: float | None = None
+    y: float | None = None
+    fixations: int = 0
+    last_fixation: str = ""
+    active_alerts: dict[str, str] = field(default_factory=dict)
+    alerts_total: int = 0
+    last_alert: str = ""
+    aoi: str = ""
+    markers: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def rates(self, now: float) -> tuple[float, float]:
+        while self.live and now - self.live[0] > WINDOW_S:
+            self.live.popleft()
+        while self.samples and now - self.samples[0][0] > WINDOW_S:
+            self.samples.popleft()
+        return len(self.live) / WINDOW_S, sum(count for _, count in self.samples) / WINDOW_S
+
+
+class ConsoleView:
+    def __init__(self, mqtt: MqttSettings, prefix: str, *, plain: bool) -> None:
+        self.topics = Topics(prefix)
+        self.prefix = prefix
+        self.plain = plain
+        self.sessions: dict[str, SessionView] = {}
+        self.processor: dict[str, Any] = {}
+        self._lock = threading.Condition()
+        self._last_message = time.monotonic()
+        self._last_plain = 0.0
+        self._live_display: Any = None
+        self._client = create_client(
+            mqtt.model_copy(update={"session_expiry_s": 0}), client_id=f"gazewire-demo-view-{int(time.time())}"
+        )
+        self._client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/#", qos=0)
+        self._client.on_message = self._on_message
+        self._mqtt = mqtt
+
+    def start(self) -> None:
+        connect_async(self._client, self._mqtt.model_copy(update={"session_expiry_s": 0}))
+        self._client.loop_start()
+        if not self.plain:
+            try:
+                from rich.live import Live
+
+                self._live_display = Live(self._table(), refresh_per_second=4, transient=False)
+                self._live_display.start()
+            except ImportError:
+                self.plain = True
+
+    def stop(self) -> None:
+        if self._live_display is not None:
+            self._live_display.stop()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_quiet(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until nothing has arrived for a quarter of a second."""
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            while time.monotonic() < deadline:
+                if time.monotonic() - self._last_message > 0.25:
+                    return
+                self._lock.wait(0.05)
+
+    # ------------------------------------------------------------------ messages
+
+    def _on_message(self, client, userdata, message) -> None:
+        now = time.monotonic()
+        try:
+            data = json.loads(message.payload)
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        with self._lock:
+            self._last_message = now
+            if message.topic.startswith(f"{self.prefix}/{SYSTEM_LEVEL}/processor/"):
+                self.processor = data
+                return
+            try:
+                session, channel = self.topics.parse(message.topic)
+            except ValueError:
+                return
+            view = self.sessions.setdefault(session, SessionView())
+            self._apply(view, channel, data, now)
+            self._lock.notify_all()
+
+    def _apply(self, view: SessionView, channel: Channel, data: dict[str, Any], now: float) -> None:
+        if channel is Channel.GAZE:
+            view.live.append(now)
+            view.x, view.y = data.get("x"), data.get("y")
+        elif channel is Channel.GAZE_BATCH:
+            count = int(data.get("count", 0))
+            view.samples.append((now, count))
+            view.batches += 1
+            view.samples_total += count
+        elif channel is Channel.STATUS:
+            view.state = str(data.get("state", "?"))
+            tracker = data.get("tracker") or {}
+            view.tracker = str(tracker.get("model") or "")
+            view.frequency_hz = tracker.get("frequency_hz")
+            view.counters = data.get("counters") or {}
+            view.warnings = data.get("warnings") or []
+        elif channel is Channel.FIXATIONS:
+            if data.get("event") == "end":
+                view.fixations += 1
+                view.last_fixation = (
+                    f"{data.get('duration_ms', 0):.0f} ms @ {_fmt(data.get('x'))},{_fmt(data.get('y'))}"
+                )
+        elif channel is Channel.ALERTS:
+            kind = str(data.get("type"))
+            if data.get("state") == "raised":
+                view.alerts_total += 1
+                view.active_alerts[kind] = str(data.get("severity", ""))
+                view.last_alert = f"{kind} raised"
+            else:
+                view.active_alerts.pop(kind, None)
+                view.last_alert = f"{kind} cleared"
+        elif channel is Channel.AOI:
+            view.aoi = f"{data.get('event')} {data.get('aoi')}"
+        elif channel is Channel.EVENTS:
+            view.markers += 1
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if self._live_display is not None:
+            self._live_display.update(self._table())
+            return
+        if not final and now - self._last_plain < 2.0:
+            return
+        self._last_plain = now
+        with self._lock:
+            for session, view in sorted(self.sessions.items()):
+                live_rate, sample_rate = view.rates(now)
+                alerts = ",".join(view.active_alerts) or (f"({view.last_alert})" if view.last_alert else "-")
+                print(
+                    f"{session}: {view.state:<19} live {live_rate:4.1f}/s  samples {sample_rate:6.1f}/s "
+                    f"total {view.samples_total:>7}  fixations {view.fixations:>4}  alerts {alerts:<26} "
+                    f"AOI {view.aoi or '-'}",
+                    flush=True,
+                )
+
+    def _table(self):
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title="gazewire demo: what the lab network sees", expand=False, box=box.SIMPLE_HEAD)
+        # The numbers keep their width; the free-text columns give way on narrow terminals.
+        for column, width in (("session", 7), ("state", 8), ("live/s", 6), ("samples/s", 9), ("fixations", 9),
+                              ("alerts", 13), ("AOI", None), ("last fixation", None), ("gaze x,y", None)):
+            table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width)
+        now = time.monotonic()
+        with self._lock:
+            for session, view in sorted(self.sessions.items()):
+                live_rate, sample_rate = view.rates(now)
+                alerts = ", ".join(f"[red]{k}[/red]" for k in view.active_alerts) or view.last_alert or "-"
+                state_style = "green" if view.state == "tracking" else "yellow"
+                table.add_row(
+                    session,
+                    f"[{state_style}]{view.state}[/{state_style}]",
+                    f"{live_rate:.1f}",
+                    f"{sample_rate:.0f}",
+                    str(view.fixations),
+                    alerts,
+                    view.aoi,
+                    view.last_fixation,
+                    f"{_fmt(view.x)},{_fmt(view.y)}",
+                )
+            if self.processor:
+                counters = self.processor.get("counters", {})
+                table.caption = (
+                    f"processor {self.processor.get('processor')}: {self.processor.get('state')}; "
+                    + ", ".join(f"{k} {counters[k]}" for k in ("samples", "fixations", "alerts_raised",
+                                                              "points_written", "bad_input") if k in counters)
+                )
+        return table
+
+    def summary(self) -> str:
+        with self._lock:
+            lines = ["", "summary:"]
+            for session, view in sorted(self.sessions.items()):
+                c = view.counters
+                lines.append(
+                    f"  {session}: {view.samples_total} samples in {view.batches} batches on the wire; "
+                    f"agent counted {c.get('samples_in', '?')} in, {c.get('samples_published', '?')} acknowledged, "
+                    f"{c.get('samples_dropped_queue', 0) + c.get('samples_dropped_outbox', 0)} dropped; "
+                    f"{view.fixations} fixations, {view.alerts_total} alerts; final state {view.state}"
+                )
+            return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"

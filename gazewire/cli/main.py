@@ -1,0 +1,99 @@
+"""The ``gazewire`` command.
+
+    gazewire schema                     JSON Schema of every message
+    gazewire agent run|config|sample-config|list-trackers
+    gazewire processor run|config|sample-config
+    gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
+    gazewire status                     the agents and processors on the broker
+    gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
+    gazewire demo                       broker + simulated agents + processor, live view
+
+Exit codes: 0 success, 1 runtime failure, 2 bad settings or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gazewire import __version__
+from gazewire.errors import GazewireError
+from gazewire.settings import SettingsError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from gazewire.wire.schema import contract_schema_text, message_schema
+
+    if args.message:
+        try:
+            text = json.dumps(message_schema(args.message), indent=2, sort_keys=True) + "\n"
+        except ValueError as error:
+            print(f"gazewire schema: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        text = contract_schema_text()
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gazewire",
+        description="Tobii Pro eye trackers on the lab network: gaze over MQTT, fixations, alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"gazewire {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the wire contract")
+    schema.add_argument("--message", metavar="CHANNEL", help="only this message (gaze, gaze/batch, status, cmd, ...)")
+    schema.set_defaults(handler=_schema)
+
+    from gazewire.cli.agent import add_agent_commands
+
+    add_agent_commands(commands)
+    try:
+        from gazewire.cli.processor import add_processor_commands
+    except ImportError:  # the processor is optional on tracker PCs
+        pass
+    else:
+        add_processor_commands(commands)
+    from gazewire.cli.send import add_send_command
+
+    add_send_command(commands)
+    from gazewire.cli.status import add_status_command
+
+    add_status_command(commands)
+    from gazewire.cli.users import add_users_command
+
+    add_users_command(commands)
+    try:
+        from gazewire.cli.demo import add_demo_command
+    except ImportError:
+        pass
+    else:
+        add_demo_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except SettingsError as error:
+        print(f"gazewire: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except GazewireError as error:
+        print(f"gazewire: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,468 @@
+"""JSON messages of the wire contract, v1.
+
+One pydantic model per message. The agent builds them, the processor parses
+them, ``gazewire schema`` turns them into JSON Schema, and docs/protocol.md
+describes them. Every message carries ``v`` (the protocol version, 1).
+
+Time: ``utc_us`` is integer microseconds since the Unix epoch, ``utc`` the same
+moment as ISO 8601 text. Tracker clocks keep the SDK's names:
+``device_time_us`` (the tracker's own clock) and ``system_time_us`` (the host
+clock of ``tobii_research.get_system_time_stamp()``).
+
+Gaze positions ``x``, ``y`` are normalised to the display area: (0, 0) is the
+top-left corner, (1, 1) the bottom-right. Gaze off the display gives values
+outside 0..1; they are kept, not clipped.
+
+Values that do not exist (an invalid eye, an unknown pupil) are ``null``,
+never NaN: JSON has no NaN, and consumers must not have to guess.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gazewire.errors import InvalidCommand, InvalidPayload
+from gazewire.wire.sessions import validate_session_id
+
+PROTOCOL_VERSION = 1
+MAX_BATCH_SAMPLES = 20_000  # ~16 s at 1200 Hz; a larger batch is refused as bad input
+MAX_NAME_LENGTH = 200
+
+SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Eye = Literal["both", "left", "right"]
+EyeOrNone = Literal["both", "left", "right", "none"]
+
+
+class WireModel(BaseModel):
+    """Base of every message: unknown fields are ignored (forward compatible
+    within v1), NaN and infinity are refused."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=False)
+
+    v: Literal[1] = PROTOCOL_VERSION
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+# --------------------------------------------------------------------------- agent → lab
+
+
+class LiveGaze(WireModel):
+    """``<prefix>/<session>/gaze``: the latest valid combined sample, at most
+    ``publish_hz`` times a second, QoS 0. Meant for live views: a message
+    that is lost is simply replaced by the next one."""
+
+    session: SessionId
+    device: str = Field(description="Serial number of the eye tracker.")
+    seq: int = Field(ge=0, description="Number of this live message, counting from 0 per agent run.")
+    sample_seq: int = Field(ge=0, description="The sample's number in the lossless batch stream.")
+    utc: str
+    utc_us: int
+    device_time_us: int
+    system_time_us: int
+    x: float = Field(description="Combined gaze x, normalised to the display area.")
+    y: float = Field(description="Combined gaze y, normalised to the display area.")
+    eye: Eye = Field(description="Which eye(s) the combined position comes from.")
+    left_pupil: float | None = Field(description="Left pupil diameter in mm, null when invalid.")
+    right_pupil: float | None = Field(description="Right pupil diameter in mm, null when invalid.")
+    pupil: float | None = Field(description="Mean of the valid pupil diameters in mm.")
+    samples: int = Field(ge=0, description="Samples received since the previous live message.")
+
+
+BATCH_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "device_time_us",
+    "system_time_us",
+    "utc_us",
+    "x",
+    "y",
+    "eye",
+    "left_x",
+    "left_y",
+    "left_valid",
+    "left_pupil",
+    "left_pupil_valid",
+    "left_origin_x",
+    "left_origin_y",
+    "left_origin_z",
+    "left_origin_valid",
+    "right_x",
+    "right_y",
+    "right_valid",
+    "right_pupil",
+    "right_pupil_valid",
+    "right_origin_x",
+    "right_origin_y",
+    "right_origin_z",
+    "right_origin_valid",
+)
+
+
+class BatchColumns(BaseModel):
+    """One list per field, all of the batch's length; index i is sample i.
+
+    ``x``/``y``/``eye`` are the combined gaze (null / ``none`` when neither
+    eye is valid). ``left_x``/``left_y`` are the eye's gaze point on the
+    display area; ``*_origin_*`` the eye's position in the tracker's user
+    coordinate system (mm; ``z`` is roughly the eye-to-tracker distance).
+    Validity flags are the SDK's 0/1.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    seq: list[int]
+    device_time_us: list[int]
+    system_time_us: list[int]
+    utc_us: list[int]
+    x: list[float | None]
+    y: list[float | None]
+    eye: list[EyeOrNone]
+    left_x: list[float | None]
+    left_y: list[float | None]
+    left_valid: list[Literal[0, 1]]
+    left_pupil: list[float | None]
+    left_pupil_valid: list[Literal[0, 1]]
+    left_origin_x: list[float | None]
+    left_origin_y: list[float | None]
+    left_origin_z: list[float | None]
+    left_origin_valid: list[Literal[0, 1]]
+    right_x: list[float | None]
+    right_y: list[float | None]
+    right_valid: list[Literal[0, 1]]
+    right_pupil: list[float | None]
+    right_pupil_valid: list[Literal[0, 1]]
+    right_origin_x: list[float | None]
+    right_origin_y: list[float | None]
+    right_origin_z: list[float | None]
+    right_origin_valid: list[Literal[0, 1]]
+
+
+class GazeBatch(WireModel):
+    """``<prefix>/<session>/gaze/batch``: every sample since the previous
+    batch, valid or not, columnar, QoS 1. Together the batches are the
+    complete record: ``seq`` runs without gaps across batches, and
+    ``batch_seq`` counts batches, so a consumer can see what it missed and
+    drop what it saw twice (QoS 1 delivers at least once)."""
+
+    session: SessionId
+    device: str
+    run: str | None = Field(
+        default=None, max_length=64, description="Id of the agent process that recorded the batch."
+    )
+    batch_seq: int = Field(ge=0)
+    first_seq: int = Field(ge=0, description="seq of the first sample in this batch.")
+    count: int = Field(ge=0, le=MAX_BATCH_SAMPLES)
+    clock_offset_us: int = Field(description="utc_us - system_time_us used for this batch.")
+    sample_rate_hz: float | None = Field(default=None, description="The tracker's nominal rate.")
+    columns: BatchColumns
+
+    @model_validator(mode="after")
+    def _columns_have_count_rows(self) -> GazeBatch:
+        for name in BATCH_COLUMNS:
+            column = getattr(self.columns, name)
+            if len(column) != self.count:
+                raise ValueError(f"column {name!r} has {len(column)} values, count is {self.count}")
+        seqs = self.columns.seq
+        if seqs and (seqs[0] != self.first_seq or seqs[-1] != self.first_seq + self.count - 1):
+            raise ValueError("seq column does not run from first_seq to first_seq + count - 1")
+        return self
+
+
+AgentState = Literal["online", "tracking", "waiting_for_tracker", "tracker_lost", "stopped", "offline"]
+
+
+class TrackerInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    model: str | None = None
+    serial: str | None = None
+    address: str | None = None
+    name: str | None = None
+    firmware: str | None = None
+    frequency_hz: float | None = None
+    source: str = Field(description="tobii, simulated or replay.")
+
+
+class DisplayArea(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    width_mm: float = Field(gt=0)
+    height_mm: float = Field(gt=0)
+
+
+class ClockInfo(BaseModel):
+    """How tracker time maps to UTC: ``utc_us = system_time_us + offset_us``."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    offset_us: int
+    round_trip_us: int = Field(ge=0, description="Round trip of the best probe: the offset's uncertainty bound.")
+    measured_utc: str
+
+
+class AgentCounters(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    samples_in: int = 0
+    samples_invalid: int = 0
+    samples_published: int = Field(0, description="Samples in batches the broker acknowledged.")
+    samples_dropped_queue: int = Field(0, description="Lost because the SDK queue was full.")
+    samples_dropped_outbox: int = Field(0, description="Lost because the full outbox evicted them.")
+    samples_malformed: int = Field(0, description="Dropped because the source delivered a malformed sample.")
+    live_published: int = 0
+    batches_published: int = 0
+    outbox_depth: int = Field(0, description="Batches waiting on disk for the broker's PUBACK.")
+    outbox_evicted: int = 0
+    reconnects: int = 0
+    markers: int = 0
+
+
+class AgentStatus(WireModel):
+    """``<prefix>/<session>/status``, retained. Refreshed periodically; the
+    broker publishes the ``offline`` last will when the agent vanishes."""
+
+    session: SessionId
+    state: AgentState
+    utc: str | None = Field(description="When this status was made; null in the last will.")
+    agent_version: str
+    host: str
+    run: str | None = Field(default=None, description="Id of this agent process (changes on restart).")
+    reason: str | None = None
+    publish_hz: float | None = None
+    tracker: TrackerInfo | None = None
+    display_area: DisplayArea | None = None
+    clock: ClockInfo | None = None
+    counters: AgentCounters = Field(default_factory=AgentCounters)
+    warnings: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- commands
+
+CommandName = Literal["start", "stop", "marker", "ping"]
+
+
+class Command(BaseModel):
+    """``<prefix>/<session>/cmd``: ``{"command": "marker", "name": "stimulus_on"}``.
+
+    ``id`` is echoed in the reply so the sender can match them.
+    ``utc_ns`` (marker only) is the moment of the marker in UTC nanoseconds
+    (e.g. ``time.time_ns()`` in PsychoPy); without it the agent uses the time
+    the command arrived.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    v: Literal[1] = PROTOCOL_VERSION
+    id: str | None = Field(default=None, max_length=64)
+    command: CommandName
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
+    utc_ns: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _marker_needs_a_name(self) -> Command:
+        if self.command == "marker" and not self.name:
+            raise ValueError("marker needs a 'name'")
+        if self.command != "marker" and (self.name is not None or self.utc_ns is not None):
+            raise ValueError(f"'{self.command}' takes no 'name' or 'utc_ns'")
+        return self
+
+
+class CommandReply(WireModel):
+    """``<prefix>/<session>/cmd/reply``: one per command, good or bad."""
+
+    session: SessionId
+    id: str | None = None
+    command: str | None = None
+    ok: bool
+    error: str | None = None
+    state: AgentState | None = None
+    result: dict[str, Any] | None = None
+    utc: str
+
+
+class Marker(WireModel):
+    """``<prefix>/<session>/events``: an event marker, also written to the
+    local recording. ``system_time_us`` places it on the tracker's host clock,
+    next to the samples."""
+
+    session: SessionId
+    device: str | None = None
+    kind: Literal["marker"] = "marker"
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    utc: str
+    utc_ns: int
+    system_time_us: int | None = None
+    source: Literal["command", "local"] = "command"
+
+
+# --------------------------------------------------------------------------- processor → lab
+
+
+class FixationEvent(WireModel):
+    """``<prefix>/<session>/fixations``, QoS 1. ``start`` is sent as soon as
+    the fixation is certain, ``end`` when it is over. ``x``/``y`` are
+    normalised like the gaze; ``*_deg`` are degrees of visual angle from the
+    display centre."""
+
+    session: SessionId
+    device: str | None = None
+    event: Literal["start", "end"]
+    fixation: int = Field(ge=1, description="Fixation number within the session.")
+    algorithm: Literal["ivt", "idt"]
+    start_utc_us: int
+    end_utc_us: int | None = None
+    duration_ms: float = Field(ge=0, description="So far on start, total on end.")
+    x: float | None
+    y: float | None
+    x_deg: float
+    y_deg: float
+    dispersion_deg: float | None = None
+    samples: int = Field(ge=0)
+    utc: str = Field(description="When the processor published this event.")
+    confirmed_utc_us: int | None = Field(
+        default=None,
+        description="start only: time of the sample that made the fixation certain "
+        "(its duration reached the detector's minimum).",
+    )
+    detected_utc_us: int | None = Field(
+        default=None,
+        description="Time of the newest sample the processor had when it emitted the event; "
+        "minus confirmed_utc_us (start) or end_utc_us (end) it is the detector's look-ahead.",
+    )
+
+
+AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class Alert(WireModel):
+    """``<prefix>/<session>/alerts``, QoS 1: one message when a condition
+    starts (``raised``) and one when it ends (``cleared``)."""
+
+    session: SessionId
+    type: AlertType
+    state: Literal["raised", "cleared"]
+    severity: Severity
+    utc: str
+    utc_us: int
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AoiEvent(WireModel):
+    """``<prefix>/<session>/aoi``, QoS 1: gaze entered or left a named area of interest."""
+
+    session: SessionId
+    aoi: str
+    event: Literal["enter", "exit"]
+    utc: str
+    utc_us: int
+    dwell_ms: float | None = Field(default=None, description="Time spent inside, on exit.")
+
+
+class ProcessorStatus(WireModel):
+    """``<prefix>/_sys/processor/<id>/status``, retained, with counters."""
+
+    processor: str
+    state: Literal["online", "offline"]
+    utc: str | None
+    version: str
+    host: str
+    algorithm: str | None = None
+    counters: dict[str, int] = Field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sink: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- helpers
+
+MESSAGES: dict[str, type[BaseModel]] = {
+    "gaze": LiveGaze,
+    "gaze/batch": GazeBatch,
+    "status": AgentStatus,
+    "cmd": Command,
+    "cmd/reply": CommandReply,
+    "events": Marker,
+    "fixations": FixationEvent,
+    "alerts": Alert,
+    "aoi": AoiEvent,
+    "processor/status": ProcessorStatus,
+}
+
+
+def parse_command(payload: bytes | str) -> Command:
+    """Parse a command payload; raise InvalidCommand with one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        return Command.model_validate_json(payload)
+    except ValidationError as error:
+        raise InvalidCommand(describe_validation_error(error)) from None
+
+
+def parse_message(model: type[WireModel], payload: bytes | str) -> Any:
+    """Parse ``payload`` as ``model``; raise InvalidPayload naming the problem and its kind."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else ""
+        kind = "schema"
+        if first["type"] == "json_invalid":
+            kind = "json"
+        elif first["type"] == "finite_number":
+            kind = "non_finite"
+        elif field == "v":
+            kind = "version"
+        elif first["type"] == "less_than_equal" and field == "count":
+            kind = "too_large"
+        raise InvalidPayload(describe_validation_error(error), kind=kind) from None
+
+
+def describe_validation_error(error: Any) -> str:
+    """The first problem of a pydantic ValidationError as one line: ``field: message``."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
+    message = first.get("msg", "invalid")
+    more = error.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+    return f"{where}: {message}{suffix}"
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """NaN and infinities become None, so they serialise as JSON null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "BATCH_COLUMNS",
+    "LiveGaze",
+    "GazeBatch",
+    "BatchColumns",
+    "AgentStatus",
+    "AgentCounters",
+    "TrackerInfo",
+    "DisplayArea",
+    "ClockInfo",
+    "Command",
+    "CommandReply",
+    "Marker",
+    "FixationEvent",
+    "Alert",
+    "AoiEvent",
+    "ProcessorStatus",
+    "MESSAGES",
+    "parse_command",
+    "parse_message",
+    "finite_or_none",
+    "validate_session_id",
+]

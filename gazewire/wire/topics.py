@@ -1,0 +1,128 @@
+"""Topic names of the wire contract, v1.
+
+Every topic is ``<prefix>/<session>/<channel>``; the prefix defaults to ``lab``
+and may have several levels (``lab/room-2``). One place builds and parses them,
+so the agent, the processor, the tests and the docs cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from gazewire.errors import InvalidSessionId, InvalidTopic
+from gazewire.wire.sessions import validate_session_id
+
+DEFAULT_PREFIX = "lab"
+SYSTEM_LEVEL = "_sys"  # lab/_sys/processor/<id>/status; never a session id
+
+
+class Channel(str, Enum):
+    """What a topic below ``<prefix>/<session>/`` carries."""
+
+    GAZE = "gaze"  # live view, throttled, QoS 0
+    GAZE_BATCH = "gaze/batch"  # lossless record, QoS 1
+    STATUS = "status"  # agent status, retained
+    CMD = "cmd"  # commands to the agent
+    CMD_REPLY = "cmd/reply"  # the agent's replies
+    EVENTS = "events"  # event markers
+    FIXATIONS = "fixations"  # processor: fixation start/end
+    ALERTS = "alerts"  # processor: alert raised/cleared
+    AOI = "aoi"  # processor: AOI enter/exit
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is a usable topic prefix, else raise InvalidTopic."""
+    if not isinstance(prefix, str) or prefix == "":
+        raise InvalidTopic("topic prefix must be a non-empty string")
+    if prefix.startswith("$"):
+        raise InvalidTopic(f"topic prefix {prefix!r} must not start with '$' (reserved by brokers)")
+    for level in prefix.split("/"):
+        if level == "":
+            raise InvalidTopic(f"topic prefix {prefix!r} has an empty level (leading, trailing or '//')")
+        for bad in ("+", "#", "\x00"):
+            if bad in level:
+                raise InvalidTopic(f"topic prefix {prefix!r} contains {bad!r}")
+    return prefix
+
+
+def validate_session_level(session: str) -> str:
+    """A session id that may stand as a topic level: valid, and not ``_sys``."""
+    validate_session_id(session)
+    if session == SYSTEM_LEVEL:
+        raise InvalidSessionId(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
+    return session
+
+
+class Topics:
+    """Builds and parses the topics of one deployment (one prefix)."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = validate_prefix(prefix)
+        self._depth = prefix.count("/") + 1
+
+    def __repr__(self) -> str:
+        return f"Topics(prefix={self.prefix!r})"
+
+    def for_session(self, session: str, channel: Channel) -> str:
+        validate_session_level(session)
+        return f"{self.prefix}/{session}/{Channel(channel).value}"
+
+    def gaze(self, session: str) -> str:
+        return self.for_session(session, Channel.GAZE)
+
+    def gaze_batch(self, session: str) -> str:
+        return self.for_session(session, Channel.GAZE_BATCH)
+
+    def status(self, session: str) -> str:
+        return self.for_session(session, Channel.STATUS)
+
+    def cmd(self, session: str) -> str:
+        return self.for_session(session, Channel.CMD)
+
+    def cmd_reply(self, session: str) -> str:
+        return self.for_session(session, Channel.CMD_REPLY)
+
+    def events(self, session: str) -> str:
+        return self.for_session(session, Channel.EVENTS)
+
+    def fixations(self, session: str) -> str:
+        return self.for_session(session, Channel.FIXATIONS)
+
+    def alerts(self, session: str) -> str:
+        return self.for_session(session, Channel.ALERTS)
+
+    def aoi(self, session: str) -> str:
+        return self.for_session(session, Channel.AOI)
+
+    def every_session(self, channel: Channel) -> str:
+        """Subscription filter for ``channel`` of all sessions, e.g. ``lab/+/gaze/batch``."""
+        return f"{self.prefix}/+/{Channel(channel).value}"
+
+    def processor_status(self, processor_id: str) -> str:
+        validate_session_id(processor_id)  # same character rules
+        return f"{self.prefix}/{SYSTEM_LEVEL}/processor/{processor_id}/status"
+
+    def every_processor_status(self) -> str:
+        return f"{self.prefix}/{SYSTEM_LEVEL}/processor/+/status"
+
+    def parse(self, topic: str) -> tuple[str, Channel]:
+        """Split a session topic into ``(session, channel)``; raise InvalidTopic otherwise."""
+        levels = topic.split("/")
+        head, rest = levels[: self._depth], levels[self._depth :]
+        if "/".join(head) != self.prefix:
+            raise InvalidTopic(f"topic {topic!r} is not under prefix {self.prefix!r}")
+        if len(rest) < 2:
+            raise InvalidTopic(f"topic {topic!r} has no channel after the session")
+        session, channel_name = rest[0], "/".join(rest[1:])
+        if session == SYSTEM_LEVEL:
+            raise InvalidTopic(f"topic {topic!r} is a system topic, not a session topic")
+        try:
+            validate_session_id(session)
+        except InvalidSessionId as error:
+            raise InvalidTopic(f"topic {topic!r}: {error}") from None
+        try:
+            channel = Channel(channel_name)
+        except ValueError:
+            known = ", ".join(c.value for c in Channel)
+            raise InvalidTopic(f"topic {topic!r}: unknown channel {channel_name!r} (known: {known})") from None
+        return session, channel

@@ -1,0 +1,63 @@
+"""``gaze_lost``: no valid gaze for ``gaze_lost_s`` while the agent is tracking.
+
+The tracker runs but sees no eye: the participant looked away, turned, left.
+Raised at the first sample that makes the invalid stretch reach the
+threshold; cleared at the next valid sample, or when the stream stops (the
+agent is no longer tracking, batches went missing, the stream ended) - then
+at the last sample seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from gazewire.wire.messages import Alert
+from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, keep
+
+UtcOf = Callable[[float], int]
+
+
+class GazeLost:
+    def __init__(self, session: str, threshold_s: float) -> None:
+        self.threshold_s = threshold_s
+        self.condition = Condition(session, "gaze_lost", "warning")
+        self._lost_since: float | None = None
+        self._last_s: float | None = None
+
+    def samples(self, t_s: np.ndarray, valid: np.ndarray, utc_of: UtcOf) -> list[Alert]:
+        alerts: list[Alert] = []
+        if t_s.size == 0:
+            return alerts
+        condition = self.condition
+        threshold = self.threshold_s
+        lost_since = self._lost_since
+        for t, ok in zip(t_s.tolist(), valid.tolist()):
+            if ok:
+                if lost_since is not None:
+                    if condition.active:
+                        alerts += keep(condition.clear(utc_of(t), {"lost_ms": round((t - lost_since) * 1000.0, 3)}))
+                    lost_since = None
+            else:
+                if lost_since is None:
+                    lost_since = t
+                if not condition.active and t - lost_since >= threshold - TIME_TOLERANCE_S:
+                    alerts += keep(condition.raise_(
+                        utc_of(t),
+                        {"since_utc_us": utc_of(lost_since), "threshold_ms": round(threshold * 1000.0, 3)},
+                    ))
+        self._lost_since = lost_since
+        self._last_s = float(t_s[-1])
+        return alerts
+
+    def interrupt(self, reason: str, utc_of: UtcOf | None) -> list[Alert]:
+        """The stream stopped or has a hole: forget the invalid stretch, clear if raised."""
+        alerts: list[Alert] = []
+        if self.condition.active and utc_of is not None and self._last_s is not None:
+            lost_ms = (self._last_s - self._lost_since) * 1000.0 if self._lost_since is not None else None
+            alerts += keep(self.condition.clear(
+                utc_of(self._last_s), {"reason": reason, "lost_ms": None if lost_ms is None else round(lost_ms, 3)}
+            ))
+        self._lost_since = None
+        return alerts

@@ -1,0 +1,193 @@
+"""The processor's entry point for every message: parse it, find (or start) its
+session, let the session handle it, count what went wrong.
+
+Pure and single-threaded: no broker, no database; the clocks are passed in.
+:meth:`Dispatcher.handle` never raises, whatever the topic and payload - the
+fuzz tests hold it to that - and a problem in one session's message never
+touches another session.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from gazewire.wire.messages import AgentStatus, GazeBatch, Marker
+from gazewire.wire.timeutil import utc_now_us
+from gazewire.wire.topics import Topics
+from gazewire.processor.inputs.bad_input import BadInput, BadInputKind, BadInputLedger
+from gazewire.processor.inputs.payloads import parse_inbound
+from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.pipeline.session import Session, SessionConfig, SessionCounters
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR_LOG_INTERVAL_S = 60.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        topics: Topics,
+        max_payload_bytes: int,
+        allowed_sessions: tuple[str, ...] = (),
+        max_sessions: int = 1000,
+        idle_session_s: float = 3600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        utc_us: Callable[[], int] = utc_now_us,
+    ) -> None:
+        self.config = config
+        self.topics = topics
+        self.max_payload_bytes = max_payload_bytes
+        self.allowed_sessions = frozenset(allowed_sessions)
+        self.max_sessions = max_sessions
+        self.idle_session_s = idle_session_s
+        self._monotonic = monotonic
+        self._utc_us = utc_us
+        self.sessions: OrderedDict[str, Session] = OrderedDict()  # least recently active first
+        self._last_active: dict[str, float] = {}
+        self.bad_input = BadInputLedger(clock=monotonic, max_sessions=2 * max_sessions)
+        self.retired = SessionCounters()  # counters of forgotten sessions
+        self.forgotten_sessions = 0
+        self.messages = 0
+        self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
+        self._made_room = Outcome()  # what ending a session forgotten to make room produced
+
+    # ------------------------------------------------------------------ the entry point
+
+    def handle(self, topic: str, payload: bytes, *, retained: bool = False) -> Outcome:
+        """Handle one message; never raises."""
+        outcome = self._handle(topic, payload, retained)
+        if self._made_room:
+            outcome = self._made_room.merge(outcome)
+            self._made_room = Outcome()
+        return outcome
+
+    def _handle(self, topic: str, payload: bytes, retained: bool) -> Outcome:
+        self.messages += 1
+        session_name: str | None = None
+        try:
+            inbound = parse_inbound(
+                self.topics,
+                topic,
+                payload,
+                max_bytes=self.max_payload_bytes,
+                allowed_sessions=self.allowed_sessions,
+            )
+            session_name = inbound.session
+            session = self._session(inbound.session)
+            message = inbound.message
+            now = self._utc_us()
+            if isinstance(message, GazeBatch):
+                return session.handle_batch(message, now)
+            if isinstance(message, AgentStatus):
+                return session.handle_status(message, retained=retained, received_utc_us=now, now_utc_us=now)
+            if isinstance(message, Marker):
+                return session.handle_marker(message)
+            raise AssertionError(f"unhandled message {type(message).__name__}")  # pragma: no cover
+        except BadInput as problem:
+            self.bad_input.record(problem, topic)
+        except Exception as error:  # a processor bug: count it, keep going, keep other sessions
+            self._internal_error(topic, session_name, error)
+        return Outcome()
+
+    def housekeeping(self) -> Outcome:
+        """Forget sessions idle for ``idle_session_s`` (their open fixations end)."""
+        outcome = Outcome()
+        now = self._monotonic()
+        for name in list(self.sessions):
+            if now - self._last_active[name] < self.idle_session_s:
+                break  # ordered by activity: the rest are younger
+            outcome.merge(self._forget(name, "idle"))
+        return outcome
+
+    def end_all(self, reason: str) -> Outcome:
+        """End every session's stream (clean shutdown); the sessions are kept."""
+        outcome = Outcome()
+        now = self._utc_us()
+        for session in self.sessions.values():
+            try:
+                outcome.merge(session.end(reason, now))
+            except Exception as error:  # one broken session must not stop the others
+                self._internal_error("(shutdown)", session.name, error)
+        return outcome
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        now = self._monotonic()
+        if session is None:
+            if len(self.sessions) >= self.max_sessions:
+                oldest = next(iter(self.sessions))
+                if now - self._last_active[oldest] < self.idle_session_s / 60.0:
+                    raise BadInput(
+                        BadInputKind.TOO_MANY_SESSIONS,
+                        f"{len(self.sessions)} sessions are active (max_sessions); session {name!r} is ignored",
+                        name,
+                    )
+                self._made_room.merge(self._forget(oldest, "to make room"))
+            session = self.sessions[name] = Session(name, self.config)
+            log.info("new session %r", name)
+        else:
+            self.sessions.move_to_end(name)
+        self._last_active[name] = now
+        return session
+
+    def _forget(self, name: str, why: str) -> Outcome:
+        session = self.sessions.pop(name)
+        self._last_active.pop(name, None)
+        outcome = Outcome()
+        try:
+            outcome = session.end(f"session forgotten ({why})", self._utc_us())
+        except Exception as error:  # forgetting must not fail on a broken session
+            self._internal_error("(forget)", name, error)
+        self.retired.add(session.counters)
+        self.bad_input.forget(name)
+        self.forgotten_sessions += 1
+        log.info("forgot session %r (%s)", name, why)
+        return outcome
+
+    def _internal_error(self, topic: str, session_name: str | None, error: Exception) -> None:
+        now = self._monotonic()
+        if now - self._internal_error_logged >= INTERNAL_ERROR_LOG_INTERVAL_S:
+            self._internal_error_logged = now
+            log.exception("processor bug while handling a message on %s; counted, going on", topic)
+        self.bad_input.record(
+            BadInput(BadInputKind.INTERNAL_ERROR, f"{type(error).__name__}: {error}", session_name), topic
+        )
+        session = self.sessions.get(session_name) if session_name else None
+        if session is not None:
+            session.drop_stream()
+
+    # ------------------------------------------------------------------ status
+
+    def counters(self) -> dict[str, int]:
+        total = SessionCounters()
+        total.add(self.retired)
+        for session in list(self.sessions.values()):  # a snapshot: status may be read from another thread
+            total.add(session.counters)
+        counters = asdict(total)
+        counters["messages"] = self.messages
+        counters["sessions"] = len(self.sessions)
+        counters["sessions_forgotten"] = self.forgotten_sessions
+        bad = self.bad_input.totals
+        counters["bad_input"] = sum(bad.values())
+        for kind in BadInputKind:
+            counters[f"bad_input_{kind.value}"] = bad.get(kind.value, 0)
+        return counters
+
+    def session_summaries(self) -> dict[str, dict[str, Any]]:
+        summaries = {
+            name: session.summary(self.bad_input.for_session(name)) for name, session in list(self.sessions.items())
+        }
+        for name, counts in list(self.bad_input.counts.items()):
+            if name not in summaries:  # sessions never started (invalid, unknown, refused)
+                summaries[name] = {"bad_input": dict(counts)}
+        return summaries

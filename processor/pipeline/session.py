@@ -1,0 +1,439 @@
+"""Everything the processor knows about one session, and what it does with
+each message of it. Pure: no broker, no database, no wall clock (the caller
+passes the time), so it is tested without servers.
+
+A *stream* is one continuous run of samples of the session, with its own
+time base and detector. It ends (the detector is flushed: open fixations end,
+visits end, alerts that need samples clear) when the agent stops tracking, and
+is replaced when the agent starts its numbering over or its clock restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gazewire.wire.messages import AgentStatus, Alert, AoiEvent, FixationEvent, GazeBatch, Marker
+from gazewire.wire.timeutil import iso_from_utc_us, utc_us_from_iso
+from gazewire.processor.pipeline.alerts import AgentOffline, AoiDwell, GazeLost, LongFixation, SampleRateLow
+from gazewire.processor.pipeline.aoi import Aoi
+from gazewire.processor.config import AlertSettings
+from gazewire.processor.pipeline.detection import Detection
+from gazewire.processor.pipeline.eye_distance import EyeDistance
+from gazewire.processor.pipeline.eye_movements import FixationEnded, FixationStarted
+from gazewire.processor.pipeline.eye_movements import FixationEvent as DetectorEvent
+from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
+from gazewire.processor.inputs.columns import SampleColumns
+from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.outputs.points import (
+    agent_status_point,
+    alert_point,
+    fixation_point,
+    gaze_points,
+    marker_point,
+    visit_point,
+)
+from gazewire.processor.pipeline.sequence import BatchNumbers, SequenceTracker, Verdict
+from gazewire.processor.pipeline.timebase import Timebase
+from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
+
+NOT_STREAMING = {"stopped", "offline", "waiting_for_tracker", "tracker_lost"}
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What every session needs from the settings."""
+
+    algorithm: str
+    parameters: dict[str, object]
+    display_mm: tuple[float, float]
+    eye_distance_mm: float
+    alerts: AlertSettings
+    aois_for: Callable[[str], tuple[Aoi, ...]] = lambda session: ()
+
+
+@dataclass
+class SessionCounters:
+    batches: int = 0  # batches taken (new or late)
+    samples: int = 0
+    duplicate_batches: int = 0  # dropped: seen before
+    duplicate_samples: int = 0
+    gap_batches: int = 0  # batches that never came before a later one
+    missing_samples: int = 0
+    late_batches: int = 0  # missing ones that came after all: stored, not detected
+    late_samples: int = 0
+    rejected_batches: int = 0  # bad input (counted by kind in the bad-input ledger too)
+    rejected_samples: int = 0
+    resets: int = 0  # the agent started its numbering over
+    fixations: int = 0
+    alerts_raised: int = 0
+    aoi_visits: int = 0
+    statuses: int = 0
+    markers: int = 0
+
+    def add(self, other: SessionCounters) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass
+class _Stream:
+    timebase: Timebase
+    detection: Detection
+    eye: EyeDistance
+    last_system_us: int
+    last_s: float = 0.0
+    last_utc_us: int = 0
+    pending: bool = False  # samples fed since the last flush
+    started: dict[int, FixationStarted] = field(default_factory=dict)  # open fixations by session number
+
+
+class Session:
+    def __init__(self, name: str, config: SessionConfig) -> None:
+        self.name = name
+        self.config = config
+        self.counters = SessionCounters()
+        self.sequence = SequenceTracker()
+        self.device: str | None = None
+        self.run: str | None = None
+        self.agent_state: str | None = None
+        self.display_mm: tuple[float, float] | None = None  # from the agent's status
+        self.nominal_hz: float | None = None
+        self.last_sample_utc_us: int | None = None
+        self._stream: _Stream | None = None
+        self._fixation_base = 0  # fixations numbered before the current detector
+        self._last_number = 0
+        enabled = set(config.alerts.enabled)
+        alerts = config.alerts
+        self.long_fixation = LongFixation(name, alerts.long_fixation_s) if "long_fixation" in enabled else None
+        self.gaze_lost = GazeLost(name, alerts.gaze_lost_s) if "gaze_lost" in enabled else None
+        self.sample_rate = (
+            SampleRateLow(name, alerts.sample_rate_window_s, alerts.sample_rate_low_ratio)
+            if "sample_rate_low" in enabled
+            else None
+        )
+        self.agent_offline = AgentOffline(name) if "agent_offline" in enabled else None
+        aois = config.aois_for(name)
+        self.visits = AoiVisits(aois)
+        self.dwell = (
+            {aoi.name: AoiDwell(name, aoi.name, aoi.dwell_s or alerts.aoi_dwell_s) for aoi in aois}
+            if "aoi_dwell" in enabled
+            else {}
+        )
+
+    # ================================================================== messages
+
+    def handle_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
+        """Take one gaze batch; raise BadInput (state unchanged) if it cannot be used."""
+        try:
+            outcome = self._take_batch(batch, now_utc_us)
+        except BadInput:
+            self.counters.rejected_batches += 1
+            self.counters.rejected_samples += batch.count
+            raise
+        return self._finish(outcome)
+
+    def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
+        outcome = Outcome(points=[agent_status_point(status, received_utc_us)])
+        self.counters.statuses += 1
+        previous = self.agent_state
+        self.agent_state = status.state
+        if status.display_area is not None:
+            self.display_mm = (status.display_area.width_mm, status.display_area.height_mm)
+        if status.tracker is not None and status.tracker.frequency_hz:
+            self.nominal_hz = status.tracker.frequency_hz
+        if status.state in NOT_STREAMING:
+            outcome.merge(self._end_stream(f"agent {status.state}", now_utc_us))
+        if self.agent_offline is not None:
+            utc_us = received_utc_us
+            if status.utc is not None:
+                try:
+                    utc_us = utc_us_from_iso(status.utc)
+                except ValueError:
+                    pass
+            outcome.alerts += self.agent_offline.status(
+                status.state,
+                utc_us,
+                retained=retained and previous is None,
+                last_will=status.utc is None,
+                reason=status.reason,
+                run=status.run,
+            )
+        return self._finish(outcome)
+
+    def handle_marker(self, marker: Marker) -> Outcome:
+        self.counters.markers += 1
+        return Outcome(points=[marker_point(marker)])
+
+    def end(self, reason: str, now_utc_us: int) -> Outcome:
+        """The processor stops or forgets this session: end everything open."""
+        return self._finish(self._end_stream(reason, now_utc_us))
+
+    def drop_stream(self) -> None:
+        """After a processor bug while handling this session: start afresh with the next batch."""
+        self._stream = None
+
+    # ================================================================== batches
+
+    def _take_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
+        columns = SampleColumns.from_batch(batch)
+        numbers = BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count)
+        verdict = self.sequence.classify(numbers)
+        counters = self.counters
+        if verdict.verdict is Verdict.DUPLICATE:
+            counters.duplicate_batches += 1
+            counters.duplicate_samples += batch.count
+            return Outcome()
+        if verdict.verdict is Verdict.LATE:
+            self.sequence.accept(numbers, verdict)
+            counters.batches += 1
+            counters.samples += batch.count
+            counters.late_batches += 1
+            counters.late_samples += batch.count
+            return Outcome(points=gaze_points(batch))
+
+        stream = self._stream
+        restart: str | None = None
+        if verdict.verdict is Verdict.RESET:
+            restart = "the agent started its numbering over"
+        elif stream is not None and columns.count and int(columns.system_us[0]) <= stream.last_system_us:
+            if not verdict.new_run:
+                raise BadInput(
+                    BadInputKind.TIME_BACKWARDS,
+                    f"batch {batch.batch_seq} starts at system_time_us {int(columns.system_us[0])}, "
+                    f"not after the previous sample's {stream.last_system_us}",
+                    self.name,
+                )
+            restart = "the agent restarted and its clock started over"
+
+        # From here on the batch is taken: nothing below refuses it.
+        self.sequence.accept(numbers, verdict)
+        outcome = Outcome()
+        if restart is not None:
+            outcome.merge(self._end_stream(restart, now_utc_us))
+            self._retire_stream()
+            if verdict.verdict is Verdict.RESET:
+                counters.resets += 1
+        counters.batches += 1
+        counters.samples += batch.count
+        if verdict.missing_batches or verdict.missing_samples:
+            counters.gap_batches += verdict.missing_batches
+            counters.missing_samples += verdict.missing_samples
+            outcome.alerts += self._interrupt_alerts("samples missing before this batch")
+        self.device = batch.device
+        self.run = batch.run
+        if batch.sample_rate_hz:
+            self.nominal_hz = batch.sample_rate_hz
+        if columns.count == 0:
+            return outcome
+        outcome.points += gaze_points(batch)
+        outcome.merge(self._detect(columns, now_utc_us))
+        return outcome
+
+    def _detect(self, columns: SampleColumns, now_utc_us: int) -> Outcome:
+        stream = self._stream
+        if stream is None:
+            config = self.config
+            stream = self._stream = _Stream(
+                timebase=Timebase(int(columns.system_us[0])),
+                detection=Detection(config.algorithm, config.parameters),
+                eye=EyeDistance(config.eye_distance_mm),
+                last_system_us=int(columns.system_us[0]) - 1,
+            )
+        timebase = stream.timebase
+        timebase.note_offsets(columns.system_us, columns.utc_us)
+        t = timebase.seconds(columns.system_us)
+        distance = stream.eye.per_sample(
+            columns.left_z, columns.left_origin_valid, columns.right_z, columns.right_origin_valid
+        )
+        events = stream.detection.feed(t, columns.x, columns.y, distance, self.display_mm or self.config.display_mm)
+        stream.last_system_us = int(columns.system_us[-1])
+        stream.last_s = float(t[-1])
+        stream.last_utc_us = int(columns.utc_us[-1])
+        stream.pending = True
+        self.last_sample_utc_us = stream.last_utc_us
+
+        outcome = self._fixation_events(stream, events, now_utc_us)
+        utc_of = timebase.utc_us
+        if self.gaze_lost is not None and self.agent_state in (None, "tracking", "online"):
+            alerts = self.gaze_lost.samples(t, columns.valid, utc_of)
+            outcome.alerts += alerts
+            if any(a.state == "raised" for a in alerts):
+                outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
+        if self.sample_rate is not None:
+            outcome.alerts += self.sample_rate.samples(t, self.nominal_hz, utc_of)
+        horizon = stream.last_s - stream.detection.latency_bound_s(self.nominal_hz)
+        if self.long_fixation is not None:
+            outcome.alerts += self.long_fixation.progress(horizon, utc_of)
+        for aoi, start_s, certain_s in self.visits.progress(horizon):
+            dwell = self.dwell.get(aoi.name)
+            if dwell is not None:
+                outcome.alerts += dwell.progress(start_s, certain_s, utc_of)
+        return outcome
+
+    # ================================================================== fixations, visits
+
+    def _fixation_events(self, stream: _Stream, events: list[DetectorEvent], now_utc_us: int) -> Outcome:
+        outcome = Outcome()
+        utc_of = stream.timebase.utc_us
+        published = iso_from_utc_us(now_utc_us)
+        for event in events:
+            number = self._fixation_base + event.number
+            self._last_number = max(self._last_number, number)
+            x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
+            common = {  # what a start and an end event of this fixation say alike
+                "session": self.name,
+                "device": self.device,
+                "fixation": number,
+                "algorithm": stream.detection.algorithm,
+                "start_utc_us": utc_of(event.start_s),
+                "x": x,
+                "y": y,
+                "x_deg": event.x_deg,
+                "y_deg": event.y_deg,
+                "samples": event.n_samples,
+                "utc": published,
+                "detected_utc_us": stream.last_utc_us,
+            }
+            if isinstance(event, FixationStarted):
+                stream.started[number] = event
+                outcome.fixations.append(
+                    FixationEvent(
+                        **common,
+                        event="start",
+                        duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
+                        confirmed_utc_us=utc_of(event.confirmed_s),
+                    )
+                )
+                if self.long_fixation is not None:
+                    outcome.alerts += self.long_fixation.started(number, event.start_s, event.confirmed_s, x, y, utc_of)
+                outcome.merge(self._visit_changes(
+                    self.visits.fixation_started(number, event.start_s, event.confirmed_s, x, y), utc_of
+                ))
+            elif isinstance(event, FixationEnded):
+                stream.started.pop(number, None)
+                message = FixationEvent(
+                    **common,
+                    event="end",
+                    end_utc_us=utc_of(event.end_s),
+                    duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
+                    dispersion_deg=event.dispersion_deg,
+                )
+                outcome.fixations.append(message)
+                outcome.points.append(fixation_point(message))
+                self.counters.fixations += 1
+                if self.long_fixation is not None:
+                    outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
+                self.visits.fixation_ended(number, event.end_s)
+        return outcome
+
+    def _visit_changes(self, changes: list[VisitChange], utc_of: Callable[[float], int]) -> Outcome:
+        outcome = Outcome()
+        for change in changes:
+            name = change.aoi.name
+            start_utc = utc_of(change.start_s)
+            if change.change is Change.ENTER:
+                outcome.aoi.append(
+                    AoiEvent(session=self.name, aoi=name, event="enter", utc=iso_from_utc_us(start_utc), utc_us=start_utc)
+                )
+                continue
+            assert change.end_s is not None
+            end_utc = utc_of(change.end_s)
+            outcome.aoi.append(
+                AoiEvent(
+                    session=self.name,
+                    aoi=name,
+                    event="exit",
+                    utc=iso_from_utc_us(end_utc),
+                    utc_us=end_utc,
+                    dwell_ms=(end_utc - start_utc) / 1000.0,
+                )
+            )
+            outcome.points.append(visit_point(self.name, name, start_utc, end_utc, change.fixations))
+            self.counters.aoi_visits += 1
+            dwell = self.dwell.get(name)
+            if dwell is not None:
+                outcome.alerts += dwell.visit_ended(change.start_s, change.end_s, utc_of)
+        return outcome
+
+    # ================================================================== stream ends
+
+    def _end_stream(self, reason: str, now_utc_us: int) -> Outcome:
+        """Flush the detector and end what needs samples to go on; the stream's clock stays."""
+        stream = self._stream
+        if stream is None or not stream.pending:
+            return Outcome(alerts=self._interrupt_alerts(reason))
+        stream.pending = False
+        outcome = self._fixation_events(stream, stream.detection.flush(), now_utc_us)
+        utc_of = stream.timebase.utc_us
+        outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
+        outcome.alerts += self._interrupt_alerts(reason)
+        return outcome
+
+    def _retire_stream(self) -> None:
+        """Start a new time base and detector with the next batch; numbers go on."""
+        self._fixation_base = self._last_number
+        self._stream = None
+
+    def _interrupt_alerts(self, reason: str) -> list[Alert]:
+        utc_of = self._stream.timebase.utc_us if self._stream is not None else None
+        alerts: list[Alert] = []
+        if self.gaze_lost is not None:
+            alerts += self.gaze_lost.interrupt(reason, utc_of)
+        if self.sample_rate is not None:
+            alerts += self.sample_rate.interrupt(reason, utc_of)
+        return alerts
+
+    def _finish(self, outcome: Outcome) -> Outcome:
+        for alert in outcome.alerts:
+            outcome.points.append(alert_point(alert))
+            if alert.state == "raised":
+                self.counters.alerts_raised += 1
+        return outcome
+
+    # ================================================================== status
+
+    def active_alerts(self) -> list[str]:
+        active = []
+        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline):
+            if machine is not None and machine.condition.active:
+                active.append(machine.condition.type)
+        active += [f"aoi_dwell:{name}" for name, dwell in self.dwell.items() if dwell.condition.active]
+        return active
+
+    def summary(self, bad_input: dict[str, int]) -> dict[str, Any]:
+        stream = self._stream
+        return {
+            "agent_state": self.agent_state,
+            "device": self.device,
+            "run": self.run,
+            **asdict(self.counters),
+            "bad_input": bad_input,
+            "active_alerts": self.active_alerts(),
+            "last_sample_utc": iso_from_utc_us(self.last_sample_utc_us) if self.last_sample_utc_us else None,
+            "nominal_hz": self.nominal_hz,
+            "observed_hz": self.sample_rate.observed_hz if self.sample_rate is not None else None,
+            "display_mm": list(self.display_mm or self.config.display_mm),
+            "display_from_agent": self.display_mm is not None,
+            "eye_distance_mm": stream.eye.last_mm if stream is not None else None,
+            "next_batch_seq": self.sequence.next_batch_seq,
+            # The rectangles in force for this session, so live views can draw them.
+            "aois": [
+                {"name": a.name, "x_min": a.x_min, "y_min": a.y_min, "x_max": a.x_max, "y_max": a.y_max}
+                for a in self.config.aois_for(self.name)
+            ],
+        }
+
+
+def _elapsed_ms(timebase: Timebase, start_s: float, end_s: float) -> float:
+    """Milliseconds between two detector times, exact to the microsecond of the samples."""
+    return max(0, timebase.system_us(end_s) - timebase.system_us(start_s)) / 1000.0
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return float(value)
