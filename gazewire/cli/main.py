@@ -18,8 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from gazewire import __version__
-from gazewire.errors import GazewireError
-from gazewire.settings import SettingsError
+from gazewire.errors import GazewireError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
