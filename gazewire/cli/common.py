@@ -199,11 +199,11 @@ def add_program_commands(commands: argparse._SubParsersAction, program: Program)
     return sub
 
 
-def print_effective_settings(settings: Any, component: str) -> None:
-    """``gazewire <component> config``: the settings in force, as TOML, secrets masked."""
+def print_effective_settings(settings: Any, program: str) -> None:
+    """``gazewire <program> config``: the settings in force, as TOML, secrets masked."""
     from gazewire.settings import masked_settings, to_toml
 
-    sys.stdout.write(f"# effective {component} settings (secrets masked)\n")
+    sys.stdout.write(f"# effective {program} settings (secrets masked)\n")
     sys.stdout.write(to_toml(masked_settings(settings)))
 
 
