@@ -74,3 +74,12 @@ def test_a_switch_not_given_overrides_nothing() -> None:
 def test_sample_configs_are_titled_by_program() -> None:
     assert AGENT.sample_config().startswith("# gazewire agent: sample configuration (agent.toml)\n")
     assert PROCESSOR.sample_config().startswith("# gazewire processor: sample configuration (processor.toml)\n")
+
+
+def test_the_package_main_is_the_function_even_after_its_module_is_imported() -> None:
+    import importlib
+
+    importlib.import_module("gazewire.cli.main")
+    from gazewire.cli import main
+
+    assert callable(main) and main.__module__ == "gazewire.cli.main"
