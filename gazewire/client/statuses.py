@@ -72,6 +72,8 @@ def read_statuses(
         exact = {topics.processor_status(processor_id) for processor_id in processor_ids}
         subscriptions.extend(sorted(exact))
     statuses = Statuses()
+    if not subscriptions:  # nothing asked for
+        return statuses
     changed = threading.Condition()
     last_retained = [0.0]
 

@@ -109,3 +109,9 @@ def test_parse_status_says_whose_status_it_is():
         parse_status(LAB, "lab/room1/gaze", b"{}")
     with pytest.raises(InvalidPayload, match="^payload: Invalid JSON"):
         parse_status(LAB, "lab/room1/status", b"not json")
+
+
+def test_asking_for_nothing_needs_no_broker():
+    nowhere = MqttSettings(host="127.0.0.1", port=free_port())
+    statuses = read_statuses(nowhere, LAB, agents=False, processor_ids=[], timeout_s=1)
+    assert (statuses.agents, statuses.processors, statuses.unreadable) == ({}, {}, {})
