@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from gazewire.processor.pipeline.eye_movements import FixationEvent, make_detector, normalised_to_degrees
+from gazewire.processor.pipeline.eye_movements import MovementEvent, make_detector, normalised_to_degrees
 
 SLOWEST_TRACKER_HZ = 60.0  # Tobii Pro Spark/Nano: the longest sample interval to allow for
 
@@ -72,12 +72,12 @@ class Detection:
         y: np.ndarray,
         distance_mm: np.ndarray,
         display_mm: tuple[float, float],
-    ) -> list[FixationEvent]:
+    ) -> list[MovementEvent]:
         """Feed normalised gaze (NaN: invalid) at detector times ``t_s``; return the events."""
         x_deg, y_deg = to_degrees(x, y, distance_mm, *display_mm)
         return self.detector.feed(t_s, x_deg, y_deg, extra={"x": x, "y": y})
 
-    def flush(self) -> list[FixationEvent]:
+    def flush(self) -> list[MovementEvent]:
         return self.detector.flush()
 
     def latency_bound_s(self, sample_rate_hz: float | None) -> float:

@@ -23,8 +23,7 @@ from gazewire.processor.pipeline.aoi import Aoi
 from gazewire.processor.config import AlertSettings
 from gazewire.processor.pipeline.detection import Detection
 from gazewire.processor.pipeline.eye_distance import EyeDistance
-from gazewire.processor.pipeline.eye_movements import FixationEnded, FixationStarted
-from gazewire.processor.pipeline.eye_movements import FixationEvent as DetectorEvent
+from gazewire.processor.pipeline.eye_movements import FixationEnded, FixationStarted, MovementEvent
 from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 from gazewire.processor.inputs.columns import SampleColumns
 from gazewire.processor.pipeline.outcome import Outcome
@@ -276,7 +275,7 @@ class Session:
 
     # ================================================================== fixations, visits
 
-    def _fixation_events(self, stream: _Stream, events: list[DetectorEvent], now_utc_us: int) -> Outcome:
+    def _fixation_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
         outcome = Outcome()
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)

@@ -10,7 +10,7 @@ the same detectors. Gaze positions are in degrees of visual angle relative to th
 centre, see :mod:`gazewire.processor.pipeline.eye_movements.geometry` for the conversions.
 """
 
-from .events import FixationEnded, FixationEvent, FixationStarted
+from .events import FixationEnded, FixationStarted, MovementEvent
 from .factory import ALGORITHMS, make_detector
 from .geometry import angular_distance_deg, normalised_to_degrees, pixels_to_degrees
 from .idt import IDTDetector, IDTParameters
@@ -20,12 +20,12 @@ from .labels import label_samples
 __all__ = [
     "ALGORITHMS",
     "FixationEnded",
-    "FixationEvent",
     "FixationStarted",
     "IDTDetector",
     "IDTParameters",
     "IVTDetector",
     "IVTParameters",
+    "MovementEvent",
     "angular_distance_deg",
     "label_samples",
     "make_detector",
