@@ -56,7 +56,6 @@ def main() -> None:
     settings = load_settings(ProcessorSettings, overrides={"processor_id": "bench"})
     dispatcher = Dispatcher(
         SessionConfig(
-            algorithm=settings.algorithm,
             parameters=settings.detector_parameters,
             display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
             eye_distance_mm=settings.default_eye_distance_mm,

@@ -77,7 +77,6 @@ class Processor:
         self.aois = load_aois(settings)
         self.dispatcher = Dispatcher(
             SessionConfig(
-                algorithm=settings.algorithm,
                 parameters=settings.detector_parameters,
                 display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
                 eye_distance_mm=settings.default_eye_distance_mm,

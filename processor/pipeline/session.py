@@ -23,7 +23,7 @@ from gazewire.processor.pipeline.aoi import Aoi
 from gazewire.processor.config import AlertSettings
 from gazewire.processor.pipeline.detection import Detection
 from gazewire.processor.pipeline.eye_distance import EyeDistance
-from gazewire.processor.pipeline.eye_movements import FixationEnded, FixationStarted, MovementEvent
+from gazewire.processor.pipeline.eye_movements import DetectorParameters, FixationEnded, FixationStarted, MovementEvent
 from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 from gazewire.processor.inputs.columns import SampleColumns
 from gazewire.processor.pipeline.outcome import Outcome
@@ -46,8 +46,7 @@ NOT_STREAMING = {"stopped", "offline", "waiting_for_tracker", "tracker_lost"}
 class SessionConfig:
     """What every session needs from the settings."""
 
-    algorithm: str
-    parameters: dict[str, object]
+    parameters: DetectorParameters  # the detector's, which also says which detector
     display_mm: tuple[float, float]
     eye_distance_mm: float
     alerts: AlertSettings
@@ -238,7 +237,7 @@ class Session:
             config = self.config
             stream = self._stream = _Stream(
                 timebase=Timebase(int(columns.system_us[0])),
-                detection=Detection(config.algorithm, config.parameters),
+                detection=Detection(config.parameters),
                 eye=EyeDistance(config.eye_distance_mm),
                 last_system_us=int(columns.system_us[0]) - 1,
             )

@@ -108,7 +108,6 @@ def dispatcher(**alerts: Any) -> Dispatcher:
 
 def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) -> Dispatcher:
     config = SessionConfig(
-        algorithm=settings.algorithm,
         parameters=settings.detector_parameters,
         display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
         eye_distance_mm=settings.default_eye_distance_mm,
