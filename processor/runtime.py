@@ -38,6 +38,7 @@ from gazewire.processor.inputs.link import Delivery, ProcessorLink
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.influx import InfluxWriter
+from gazewire.processor.outputs.points import points_of
 from gazewire.processor.outputs.publisher import Publisher
 from gazewire.processor.outputs.sink import Sink
 from gazewire.processor.pipeline.session import SessionConfig
@@ -215,8 +216,9 @@ class Processor:
         self.link.acknowledge(delivery)  # only now: handled, published, stored (or buffered)
 
     def _emit(self, outcome: Outcome) -> None:
-        if outcome.points:
-            self.sink.write(outcome.points)
+        points = points_of(outcome)
+        if points:
+            self.sink.write(points)
         for channel, message in outcome.messages():
             self.publisher.event(channel, message)
             self._notify(channel.value, message)

@@ -26,15 +26,7 @@ from gazewire.processor.pipeline.eye_distance import EyeDistance
 from gazewire.processor.pipeline.eye_movements import DetectorParameters, FixationEnded, FixationStarted, MovementEvent
 from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 from gazewire.processor.inputs.columns import SampleColumns
-from gazewire.processor.pipeline.outcome import Outcome
-from gazewire.processor.outputs.points import (
-    agent_status_point,
-    alert_point,
-    fixation_point,
-    gaze_points,
-    marker_point,
-    visit_point,
-)
+from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
 from gazewire.processor.pipeline.sequence import BatchNumbers, SequenceTracker, Verdict
 from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
@@ -135,7 +127,7 @@ class Session:
         return self._finish(outcome)
 
     def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
-        outcome = Outcome(points=[agent_status_point(status, received_utc_us)])
+        outcome = Outcome(statuses=[ReceivedStatus(status, received_utc_us)])
         self.counters.statuses += 1
         previous = self.agent_state
         self.agent_state = status.state
@@ -164,7 +156,7 @@ class Session:
 
     def handle_marker(self, marker: Marker) -> Outcome:
         self.counters.markers += 1
-        return Outcome(points=[marker_point(marker)])
+        return Outcome(markers=[marker])
 
     def end(self, reason: str, now_utc_us: int) -> Outcome:
         """The processor stops or forgets this session: end everything open."""
@@ -191,7 +183,7 @@ class Session:
             counters.samples += batch.count
             counters.late_batches += 1
             counters.late_samples += batch.count
-            return Outcome(points=gaze_points(batch))
+            return Outcome(batches=[batch] if batch.count else [])
 
         stream = self._stream
         restart: str | None = None
@@ -227,7 +219,7 @@ class Session:
             self.nominal_hz = batch.sample_rate_hz
         if columns.count == 0:
             return outcome
-        outcome.points += gaze_points(batch)
+        outcome.batches.append(batch)
         outcome.merge(self._detect(columns, now_utc_us))
         return outcome
 
@@ -298,7 +290,7 @@ class Session:
             }
             if isinstance(event, FixationStarted):
                 stream.started[number] = event
-                outcome.fixations.append(
+                outcome.fixation_events.append(
                     FixationEvent(
                         **common,
                         event="start",
@@ -320,8 +312,7 @@ class Session:
                     duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
                     dispersion_deg=event.dispersion_deg,
                 )
-                outcome.fixations.append(message)
-                outcome.points.append(fixation_point(message))
+                outcome.fixation_events.append(message)
                 self.counters.fixations += 1
                 if self.long_fixation is not None:
                     outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
@@ -334,13 +325,13 @@ class Session:
             name = change.aoi.name
             start_utc = utc_of(change.start_s)
             if change.change is Change.ENTER:
-                outcome.aoi.append(
+                outcome.aoi_events.append(
                     AoiEvent(session=self.name, aoi=name, event="enter", utc=iso_from_utc_us(start_utc), utc_us=start_utc)
                 )
                 continue
             assert change.end_s is not None
             end_utc = utc_of(change.end_s)
-            outcome.aoi.append(
+            outcome.aoi_events.append(
                 AoiEvent(
                     session=self.name,
                     aoi=name,
@@ -350,7 +341,7 @@ class Session:
                     dwell_ms=(end_utc - start_utc) / 1000.0,
                 )
             )
-            outcome.points.append(visit_point(self.name, name, start_utc, end_utc, change.fixations))
+            outcome.aoi_visits.append(AoiVisit(self.name, name, start_utc, end_utc, change.fixations))
             self.counters.aoi_visits += 1
             dwell = self.dwell.get(name)
             if dwell is not None:
@@ -386,10 +377,7 @@ class Session:
         return alerts
 
     def _finish(self, outcome: Outcome) -> Outcome:
-        for alert in outcome.alerts:
-            outcome.points.append(alert_point(alert))
-            if alert.state == "raised":
-                self.counters.alerts_raised += 1
+        self.counters.alerts_raised += sum(alert.state == "raised" for alert in outcome.alerts)
         return outcome
 
     # ================================================================== status
