@@ -26,6 +26,7 @@ from gazewire.agent.pipeline.combine import combine_eyes  # noqa: E402
 from gazewire.settings import load_settings  # noqa: E402
 from gazewire.wire.topics import Topics  # noqa: E402
 from gazewire.processor.config import ProcessorSettings  # noqa: E402
+from gazewire.processor.inputs.payloads import PayloadParser  # noqa: E402
 from gazewire.processor.pipeline.dispatch import Dispatcher  # noqa: E402
 from gazewire.processor.pipeline.session import SessionConfig  # noqa: E402
 from gazewire.processor.outputs.points import points_of  # noqa: E402
@@ -63,8 +64,7 @@ def main() -> None:
             eye_distance_mm=settings.default_eye_distance_mm,
             alerts=settings.alerts,
         ),
-        topics=Topics(),
-        max_payload_bytes=settings.max_payload_bytes,
+        PayloadParser(Topics(), max_bytes=settings.max_payload_bytes),
     )
     streams = [batches(f"bench-{i}", i, args.seconds, args.frequency, args.publish_hz) for i in range(args.sessions)]
     interleaved = [message for group in zip(*streams) for message in group]

@@ -35,6 +35,7 @@ from gazewire.processor.pipeline.aoi import NO_AOIS, AoiFileError, AoiSet, load_
 from gazewire.processor.config import ProcessorSettings
 from gazewire.processor.pipeline.dispatch import Dispatcher
 from gazewire.processor.inputs.link import Delivery, ProcessorLink
+from gazewire.processor.inputs.payloads import PayloadParser
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.influx import InfluxWriter
@@ -84,9 +85,9 @@ class Processor:
                 alerts=settings.alerts,
                 aois_for=self.aois.for_session,
             ),
-            topics=self.topics,
-            max_payload_bytes=settings.max_payload_bytes,
-            allowed_sessions=tuple(settings.sessions),
+            PayloadParser(
+                self.topics, max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions
+            ),
             max_sessions=settings.max_sessions,
             idle_session_s=settings.idle_session_s,
         )

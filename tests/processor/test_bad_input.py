@@ -94,7 +94,7 @@ def test_sessions_not_configured_are_unknown_and_too_many_sessions_are_refused()
 
 def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
     d = dispatcher()
-    with caplog.at_level(logging.WARNING, logger="gazewire.processor.inputs.bad_input"):
+    with caplog.at_level(logging.WARNING, logger="gazewire.processor.pipeline.bad_input"):
         for _ in range(100):
             d.handle("lab/s1/gaze/batch", b"{oops")
             d.handle("lab/s2/gaze/batch", b"{oops")
