@@ -31,7 +31,8 @@ from gazewire.wire.messages import ProcessorStatus, WireModel
 from gazewire.mqtt import default_client_id
 from gazewire.settings import SettingsError
 from gazewire.wire.topics import Channel, Topics
-from gazewire.processor.pipeline.aoi import NO_AOIS, AoiFileError, AoiSet, load_aoi_file
+from gazewire.processor.aoi_file import AoiFileError, load_aoi_file
+from gazewire.processor.pipeline.aoi import NO_AOIS, AoiSet
 from gazewire.processor.config import ProcessorSettings
 from gazewire.processor.pipeline.dispatch import Dispatcher
 from gazewire.processor.inputs.link import Delivery, ProcessorLink
