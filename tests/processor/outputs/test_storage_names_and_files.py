@@ -12,7 +12,7 @@ from gazewire.processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownN
 from gazewire.processor.outputs.points import points_of
 from tests.processor.streams import batch_payloads, dispatcher, feed, parse, simulated, status_payload
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_line_protocol_escapes_and_leaves_out_missing_values():
