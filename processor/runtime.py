@@ -1,12 +1,13 @@
-"""The running processor: wires the MQTT link, the dispatcher (pure logic), the
-publisher and the sink together.
+"""The running processor: wires the MQTT link and the parser (inputs), the
+dispatcher (the pure core), the publisher and the sink (outputs) together.
 
 Threads, and what each one does:
 
 - paho's network thread receives messages and only enqueues them
   (:class:`~gazewire.processor.inputs.link.ProcessorLink`);
 - the processing thread (:meth:`Processor.run`) takes them in order, lets the
-  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the points to the
+  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the
+  points of the outcome (:func:`~gazewire.processor.outputs.points.points_of`) to the
   sink, publishes the fixation, AOI and alert messages, tells the observers,
   and only then acknowledges the message to the broker; it also refreshes the
   retained status and forgets idle sessions;
