@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS batches (
     samples    INTEGER NOT NULL,
     created_s  REAL    NOT NULL
 );
+CREATE INDEX IF NOT EXISTS batches_by_age ON batches (created_s);
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
