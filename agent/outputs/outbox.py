@@ -19,13 +19,14 @@ the outbox, and counts them.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from gazewire.agent.outputs.disk import disk_problem
 
 log = logging.getLogger(__name__)
 
@@ -297,25 +298,6 @@ class Outbox:
                 except sqlite3.Error as error:
                     log.warning("closing the outbox failed: %s", _reason(error))
             self.error = self.error or "the outbox is closed"
-
-
-def disk_problem(path: Path) -> str:
-    """What is wrong with the disk under ``path``, as a suffix for an error
-    message (SQLite only says "unable to open database file")."""
-    directory = Path(path).parent
-    while not directory.exists() and directory != directory.parent:
-        directory = directory.parent
-    try:
-        stats = os.statvfs(directory)
-    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
-        return ""
-    if stats.f_flag & os.ST_RDONLY:
-        return f" ({directory} is on a read-only file system)"
-    if stats.f_bavail == 0:
-        return f" (the disk of {directory} is full)"
-    if not os.access(directory, os.W_OK):
-        return f" (no permission to write in {directory})"
-    return ""
 
 
 def _rollback(db: sqlite3.Connection) -> None:

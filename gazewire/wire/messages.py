@@ -219,6 +219,17 @@ class AgentCounters(BaseModel):
     outbox_evicted: int = 0
     reconnects: int = 0
     markers: int = 0
+    samples_unsaved: int = Field(
+        0,
+        description="Sent without the durable outbox because its disk failed; in samples_published once "
+        "acknowledged, in samples_dropped_unsaved if the agent stopped first.",
+    )
+    samples_dropped_unsaved: int = Field(
+        0, description="Sent without the outbox and not acknowledged before the agent stopped: lost."
+    )
+    samples_not_recorded: int = Field(
+        0, description="Missing from the local recording because its disk failed (the batches have them)."
+    )
 
 
 class AgentStatus(WireModel):
