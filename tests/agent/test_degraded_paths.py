@@ -129,3 +129,23 @@ def test_an_unwritable_outbox_still_sends_every_batch_and_warns(broker, tmp_path
     c = final.counters
     assert c.samples_unsaved == c.samples_published == 240, "sent without the outbox, then acknowledged"
     assert c.samples_dropped_unsaved == 0
+
+
+def test_batches_the_disk_cannot_delete_after_their_puback_count_as_published_and_go_later(
+    broker, tmp_path, lab_devices, monkeypatch
+):
+    original = Outbox.remove
+    refusals = {"n": 0}
+
+    def disk_refuses_deletes_for_a_while(self, batch_seq):  # fault injection: the first 3 deletes fail
+        if refusals["n"] < 3:
+            refusals["n"] += 1
+            raise OutboxError("cannot delete from outbox: database or disk is full")
+        return original(self, batch_seq)
+
+    monkeypatch.setattr(Outbox, "remove", disk_refuses_deletes_for_a_while)
+    agent, final, batches = run_agent(broker, tmp_path, GazeSimulator(frequency_hz=120).next_samples(240), lab_devices)
+    assert refusals["n"] == 3
+    assert final.counters.samples_published == 240
+    assert sorted({s for b in batches for s in b.columns.seq}) == list(range(240))
+    assert len(batches) == len({b.batch_seq for b in batches}), "an undeleted batch is not sent again"
