@@ -37,6 +37,7 @@ from gazewire.agent.commands import handle_command
 from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.clock import ClockOffset, measure_offset
 from gazewire.agent.pipeline.combine import CombinedGaze, combine_eyes
+from gazewire.agent.pipeline.gaps import SampleGaps
 from gazewire.agent.pipeline.live import live_gaze_payload
 from gazewire.agent.pipeline.throttle import LiveThrottle
 from gazewire.agent.status import Counters, build_status, last_will
@@ -53,7 +54,10 @@ from gazewire.wire.topics import Topics
 
 log = logging.getLogger(__name__)
 
-_MARKER = "marker"  # queue items are SDK dicts or (_MARKER, name, system_time_us)
+# Queue items are SDK dicts, (_MARKER, name, system_time_us), or (_BREAK, None, None)
+# where the tracker's stream was interrupted on purpose (its timestamps jump there).
+_MARKER = "marker"
+_BREAK = "break"
 
 
 @dataclass
@@ -139,6 +143,7 @@ class Agent:
         self._clock_due = True
         self._status_due = True
         self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
+        self._gaps = SampleGaps()
         self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze]] = LiveThrottle(settings.publish_hz)
         self._live_seq = 0
         self.loop_errors = 0
@@ -160,6 +165,7 @@ class Agent:
 
     def tracker_state(self, state: TrackerState, detail: str | None = None) -> None:
         log.info("tracker %s%s", state.value, f": {detail}" if detail else "")
+        self._stream_break()
         self._tracker_state, self._tracker_detail = state, detail
         if state is TrackerState.TRACKING:
             self._clock_due = True
@@ -170,10 +176,17 @@ class Agent:
 
     def tracker_info(self, info: TrackerInfo, display_area: DisplayArea | None) -> None:
         self.tracker, self.display_area = info, display_area
+        self._stream_break()  # the rate may have changed
         self._builder.device = info.serial or "unknown"
         self._clock_due = True
         self._status_due = True
         self._wake.set()
+
+    def _stream_break(self) -> None:
+        try:
+            self.samples.put_nowait((_BREAK, None, None))
+        except queue.Full:
+            pass  # at worst one hole across the break is counted
 
     def marker(self, name: str, system_time_us: int) -> None:
         try:
@@ -197,6 +210,7 @@ class Agent:
         if not self.streaming:
             log.info("starting %s tracker", self.source.name)
             self.streaming = True
+            self._stream_break()
             self.source.start(self)
             self._status_due = True
 
@@ -333,7 +347,7 @@ class Agent:
     def _take_samples(self) -> None:
         clock = self.clock
         offset = clock.offset_us if clock else 0
-        builder, throttle, counters = self._builder, self._throttle, self.counters
+        builder, throttle, counters, gaps = self._builder, self._throttle, self.counters, self._gaps
         get = self.samples.get_nowait
         while True:
             try:
@@ -341,8 +355,12 @@ class Agent:
             except queue.Empty:
                 return
             if type(item) is tuple:
-                _, name, system_time_us = item
-                self.add_marker(name, (system_time_us + offset) * 1000, source="local")
+                kind, name, system_time_us = item
+                if kind is _BREAK:
+                    gaps.restart()
+                    gaps.set_rate(self.tracker.frequency_hz if self.tracker else None)
+                else:
+                    self.add_marker(name, (system_time_us + offset) * 1000, source="local")
                 continue
             seq = self.next_seq
             try:  # everything that can fail on a malformed sample, before anything is stored
@@ -357,6 +375,10 @@ class Agent:
                 continue
             self.next_seq = seq + 1
             counters.samples_in += 1
+            missing = gaps.missing_before(batch_row[1])  # device_time_us
+            if missing:
+                counters.samples_dropped_sdk += missing
+                builder.note_sdk_gap(seq, missing)
             if not gaze.valid:
                 counters.samples_invalid += 1
             if csv_row is not None:
@@ -501,6 +523,9 @@ class Agent:
             samples_unsaved=c.samples_unsaved,
             samples_dropped_unsaved=c.samples_dropped_unsaved,
             samples_not_recorded=self.recording.samples_lost if self.recording is not None else 0,
+            samples_dropped_sdk=c.samples_dropped_sdk,
+            sdk_buffer_overflows=self.source.buffer_overflows,
+            tracker_connection_losses=self.source.connection_losses,
         )
 
     def warnings(self) -> list[str]:
@@ -514,6 +539,13 @@ class Agent:
             )
         if self.counters.samples_malformed:
             found.append(f"{self.counters.samples_malformed} malformed samples from the source dropped")
+        if self.counters.samples_dropped_sdk or self.source.buffer_overflows:
+            found.append(
+                f"about {self.counters.samples_dropped_sdk} samples lost inside the tracker's SDK "
+                f"({self.source.buffer_overflows} stream buffer overflows reported): see sdk_gaps in the batches"
+            )
+        if self.source.connection_losses:
+            found.append(f"tracker connection lost {self.source.connection_losses} times")
         if self.sender.counters.last_refusal:
             found.append(
                 f"{self.sender.counters.batches_refused} batch sends refused by the broker (kept, retried); "

@@ -47,6 +47,9 @@ class TrackerSource(ABC):
     """A source of SDK gaze dictionaries. ``start`` returns at once; ``stop`` joins."""
 
     name: str = "source"
+    # What the tracker's SDK reported lost (a source without an SDK keeps 0).
+    buffer_overflows: int = 0
+    connection_losses: int = 0
 
     @abstractmethod
     def start(self, events: TrackerEvents) -> None: ...

@@ -141,6 +141,16 @@ class BatchColumns(BaseModel):
     right_origin_valid: list[Literal[0, 1]]
 
 
+class SdkGap(BaseModel):
+    """A hole in the tracker's stream: samples the SDK lost before the agent
+    got them (its stream buffer overflowed), found from ``device_time_us``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    before_seq: int = Field(ge=0, description="seq of the first sample after the hole.")
+    samples: int = Field(ge=1, description="Samples missing: the step in device_time_us at sample_rate_hz.")
+
+
 class GazeBatch(WireModel):
     """``<prefix>/<session>/gaze/batch``: every sample since the previous
     batch, valid or not, columnar, QoS 1. Together the batches are the
@@ -159,6 +169,11 @@ class GazeBatch(WireModel):
     clock_offset_us: int = Field(description="utc_us - system_time_us used for this batch.")
     sample_rate_hz: float | None = Field(default=None, description="The tracker's nominal rate.")
     columns: BatchColumns
+    sdk_gaps: list[SdkGap] = Field(
+        default_factory=list,
+        description="Holes in the tracker's stream within this batch: seq runs on without a gap, "
+        "but the SDK lost these samples before they reached the agent.",
+    )
 
     @model_validator(mode="after")
     def _columns_have_count_rows(self) -> GazeBatch:
@@ -230,6 +245,13 @@ class AgentCounters(BaseModel):
     samples_not_recorded: int = Field(
         0, description="Missing from the local recording because its disk failed (the batches have them)."
     )
+    samples_dropped_sdk: int = Field(
+        0,
+        description="Lost inside the tracker's SDK before reaching the agent (stream buffer overflow), "
+        "estimated from holes in device_time_us at the nominal rate; each hole is in a batch's sdk_gaps.",
+    )
+    sdk_buffer_overflows: int = Field(0, description="Stream buffer overflows the SDK reported.")
+    tracker_connection_losses: int = Field(0, description="Times the connection to the tracker was lost.")
 
 
 class AgentStatus(WireModel):
@@ -459,6 +481,7 @@ __all__ = [
     "LiveGaze",
     "GazeBatch",
     "BatchColumns",
+    "SdkGap",
     "AgentStatus",
     "AgentCounters",
     "TrackerInfo",
