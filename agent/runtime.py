@@ -138,6 +138,7 @@ class Agent:
         self.display_area: DisplayArea | None = None
         self._tracker_state: TrackerState | None = None
         self._tracker_detail: str | None = None
+        self._stopped_by = "waiting for a start command (autostart is off)"
         self.streaming = False
         self.clock: ClockOffset | None = None
         self._clock_due = True
@@ -206,10 +207,24 @@ class Agent:
             return "stopped"
         return self._tracker_state.value
 
+    @property
+    def reason(self) -> str | None:
+        """Why the agent is in its state, made from the state now (never a
+        leftover of an earlier one): None while all is well."""
+        state = self.state
+        if state in (TrackerState.WAITING.value, TrackerState.LOST.value):
+            return self._tracker_detail
+        if state == "stopped":
+            if self._tracker_state is TrackerState.FINISHED:
+                return "the source finished (end of the replay, or the sample limit)"
+            return self._stopped_by
+        return None
+
     def start_streaming(self) -> None:
         if not self.streaming:
             log.info("starting %s tracker", self.source.name)
             self.streaming = True
+            self._tracker_state, self._tracker_detail = None, None
             self._stream_break()
             self.source.start(self)
             self._status_due = True
@@ -217,6 +232,7 @@ class Agent:
     def stop_streaming(self) -> None:
         if self.streaming:
             log.info("stopping %s tracker", self.source.name)
+            self._stopped_by = "stopped by a stop command; a start command resumes"
             self.source.stop()
             self.streaming = False
             self._take_samples()
@@ -554,6 +570,7 @@ class Agent:
         found.extend(self._disk_warnings())
         if self.loop_errors:
             found.append(f"{self.loop_errors} internal errors in the agent loop (see its log)")
+        found.extend(self.source.warnings())
         if self.clock is None:
             found.append("clock offset not measured yet")
         return found
@@ -601,7 +618,7 @@ class Agent:
             session=self.session,
             state=state or self.state,
             run=self.run_id,
-            reason=reason if reason is not None else self._tracker_detail,
+            reason=reason if reason is not None else self.reason,
             publish_hz=self.settings.publish_hz,
             tracker=self.tracker,
             display_area=self.display_area,

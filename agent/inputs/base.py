@@ -57,6 +57,11 @@ class TrackerSource(ABC):
     @abstractmethod
     def stop(self) -> None: ...
 
+    def warnings(self) -> list[str]:
+        """What the agent's status should say about the source now (e.g. a
+        frequency the tracker does not support); empty when all is well."""
+        return []
+
     def system_time_us(self) -> int:
         """Now on the clock of the samples' ``system_time_stamp`` (µs).
 

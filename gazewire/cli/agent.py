@@ -23,7 +23,8 @@ def _add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("agent")
     group.add_argument("--session", "-s", help="session id (letters, digits, . _ -)")
     group.add_argument("--source", choices=["tobii", "simulated", "replay"], help="where gaze comes from")
-    group.add_argument("--tracker-address", metavar="ADDRESS", help="Tobii tracker address; default: first found")
+    group.add_argument("--tracker-address", metavar="ADDRESS", help="Tobii tracker address; default: search")
+    group.add_argument("--tracker-serial", metavar="SERIAL", help="Tobii tracker serial number; default: lowest found")
     group.add_argument("--frequency", type=str, metavar="HZ", help="gaze output frequency to request")
     group.add_argument("--seed", type=str, help="simulated tracker seed")
     group.add_argument("--replay-file", metavar="CSV", help="recording to replay (source replay)")
@@ -38,6 +39,7 @@ def _add_agent_arguments(parser: argparse.ArgumentParser) -> None:
 def _agent_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = flag_overrides(args, {
         "session": "session", "source": "source", "tracker_address": "tracker_address",
+        "tracker_serial": "tracker_serial",
         "frequency": "frequency_hz", "seed": "seed", "replay_file": "replay_file", "speed": "speed",
         "sample_limit": "sample_limit", "publish_hz": "publish_hz", "data_dir": "data_dir",
     })

@@ -19,7 +19,16 @@ from gazewire.agent.inputs.tobii import TobiiTracker
 from gazewire.agent.runtime import Agent
 from gazewire.settings import load_settings
 from gazewire.wire.messages import AgentStatus, GazeBatch
-from tests.support.fake_tobii import BUFFER_OVERFLOW, LOST, RESTORED, FakeEyeTracker, FakeNetwork, clock_us, fake_sdk
+from tests.support.fake_tobii import (
+    BUFFER_OVERFLOW,
+    FREQUENCY_CHANGED,
+    LOST,
+    RESTORED,
+    FakeEyeTracker,
+    FakeNetwork,
+    clock_us,
+    fake_sdk,
+)
 from tests.support.lab_device import LabDevice
 
 pytestmark = pytest.mark.broker
@@ -122,4 +131,31 @@ def test_samples_the_sdk_lost_are_counted_and_marked_in_the_batch_stream(network
     assert status.counters.tracker_connection_losses == 1
     assert status.counters.samples_dropped_sdk == 300
     assert any("tracker connection lost 1 times" in w for w in status.warnings)
+    run.stop()
+
+
+def test_status_reason_and_warnings_follow_the_tracker_and_never_go_stale(network, run_agent):
+    tracker = FakeEyeTracker("TPSP1-0002", frequencies=(60.0, 300.0, 600.0), frequency=600.0)
+    network.trackers += [tracker, FakeEyeTracker("TPSP1-0003")]
+    run = run_agent(TobiiTracker(frequency_hz=1200, retry_initial_s=0.05))
+    status = run.status(lambda s: s.state == "tracking", "tracking")
+    assert status.reason is None and status.tracker is not None and status.tracker.frequency_hz == 600.0
+    assert "eye tracker TPSP1-0002 does not support 1200 Hz (supported: 60, 300, 600); keeping 600 Hz" in status.warnings
+    assert any(w.startswith("2 eye trackers found (TPSP1-0002, TPSP1-0003); using TPSP1-0002") for w in status.warnings)
+
+    tracker.frequency = 300.0  # changed from outside (e.g. Tobii Pro Eye Tracker Manager)
+    tracker.notify(FREQUENCY_CHANGED, gaze_output_frequency=300.0)
+    status = run.status(lambda s: s.tracker is not None and s.tracker.frequency_hz == 300.0, "300 Hz in status")
+    assert status.reason is None
+
+    tracker.notify(LOST)
+    status = run.status(lambda s: s.state == "tracker_lost", "tracker_lost")
+    assert status.reason == "the SDK reported the connection to the tracker lost"
+    tracker.notify(RESTORED)
+    status = run.status(lambda s: s.state == "tracking" and s.utc > status.utc, "restored")
+    assert status.reason is None, "no 'connection restored' forever"
+
+    run.watcher.publish(f"lab/{run.session}/cmd", {"command": "stop", "id": "s1"})
+    status = run.status(lambda s: s.state == "stopped", "stopped")
+    assert status.reason == "stopped by a stop command; a start command resumes"
     run.stop()

@@ -252,13 +252,16 @@ def test_unsupported_frequency_warns_and_keeps_the_current_one(
     tracker = FakeEyeTracker("TPSP1-0005", frequencies=(60.0, 120.0, 250.0), frequency=60.0)
     network.trackers.append(tracker)
     recorder = Recorder()
-    started(sources, recorder, frequency_hz=300)
+    source = started(sources, recorder, frequency_hz=300)
 
     recorder.wait(tracking)
     assert tracker.set_calls == []
     assert recorder.infos[0][0].frequency_hz == 60.0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("300 Hz" in m and "60, 120, 250" in m and "keeping 60 Hz" in m for m in warnings)
+    assert source.warnings() == [
+        "eye tracker TPSP1-0005 does not support 300 Hz (supported: 60, 120, 250); keeping 60 Hz"
+    ], "the agent's status says it too"
 
 
 def test_connection_lost_and_restored_map_to_states(
@@ -433,3 +436,80 @@ def test_missing_sdk_messages_for_both_cases() -> None:
     assert "pip install 'gazewire[tobii]'" in same
     broken = missing_sdk_message((3, 10), ImportError("libtobii_research.so: cannot open"))
     assert "libtobii_research.so" in broken
+
+
+def test_a_tracker_is_chosen_by_serial_and_what_was_found_is_logged_once(
+    network: FakeNetwork, sources: list[TobiiTracker], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gazewire.agent.inputs.tobii")
+    network.trackers += [FakeEyeTracker("TPSP1-0001"), FakeEyeTracker("TPSP1-0002")]
+    recorder = Recorder()
+    source = started(sources, recorder, serial="TPSP1-0003", retry_initial_s=0.01, retry_max_s=0.01)
+
+    recorder.wait(lambda r: count(TrackerState.WAITING)(r) >= 3)
+    detail = recorder.states[0][1] or ""
+    assert detail.startswith("eye tracker TPSP1-0003 not found (found: TPSP1-0001, TPSP1-0002)")
+    network.trackers.append(FakeEyeTracker("TPSP1-0003"))
+    recorder.wait(tracking)
+    assert recorder.infos[-1][0].serial == "TPSP1-0003"
+    assert [t.subscriptions() == {} for t in network.trackers] == [True, True, False]
+    found = [r.getMessage() for r in caplog.records if r.getMessage().startswith("found ")]
+    assert len(found) == 2, "once per change in what was found, not per retry"
+    assert found[0].endswith("none of them is tracker_serial")
+    assert "found 3 eye trackers: TPSP1-0001 (Tobii Pro Spectrum, tobii-prp://TPSP1-0001)" in found[1]
+    assert found[1].endswith("using TPSP1-0003 (its serial number, tracker_serial)")
+    assert source.warnings() == []
+
+
+def test_with_several_trackers_and_none_chosen_the_status_says_which_was_taken(
+    network: FakeNetwork, sources: list[TobiiTracker]
+) -> None:
+    network.trackers += [FakeEyeTracker("TPSP1-0002"), FakeEyeTracker("TPSP1-0001")]
+    recorder = Recorder()
+    source = started(sources, recorder)
+    recorder.wait(tracking)
+    assert source.warnings() == [
+        "2 eye trackers found (TPSP1-0001, TPSP1-0002); using TPSP1-0001, the lowest serial number: "
+        "set tracker_serial to choose"
+    ]
+
+
+def test_a_connection_the_sdk_does_not_restore_is_dropped_and_the_tracker_found_again(
+    network: FakeNetwork, sources: list[TobiiTracker]
+) -> None:
+    tracker = FakeEyeTracker("TPSP1-0015")
+    network.trackers.append(tracker)
+    recorder = Recorder()
+    source = started(sources, recorder, retry_initial_s=0.01, retry_max_s=0.01, lost_timeout_s=0.2)
+    recorder.wait(tracking)
+
+    network.trackers.remove(tracker)  # unplugged: the SDK reports the loss and never a restore
+    tracker.notify(LOST)
+    recorder.wait(lambda r: count(TrackerState.LOST)(r) >= 2 and r.last_state is TrackerState.WAITING)
+    lost = [detail for state, detail in recorder.states if state is TrackerState.LOST]
+    assert lost == [
+        "the SDK reported the connection to the tracker lost",
+        "connection lost for 0.2 s; searching for the tracker again",
+    ]
+    assert tracker.subscriptions() == {}, "the dead connection's subscriptions are dropped"
+
+    network.trackers.append(tracker)  # plugged in again
+    recorder.wait(lambda r: count(TrackerState.TRACKING)(r) >= 2)
+    assert GAZE in tracker.subscriptions()
+    tracker.emit_gaze(valid_sample(1))
+    assert len(recorder.samples) == 1
+    assert source.connection_losses == 1
+
+
+def test_a_restored_connection_keeps_the_subscriptions(network: FakeNetwork, sources: list[TobiiTracker]) -> None:
+    tracker = FakeEyeTracker("TPSP1-0016")
+    network.trackers.append(tracker)
+    recorder = Recorder()
+    started(sources, recorder, lost_timeout_s=30.0)
+    recorder.wait(tracking)
+    searches = len(network.searches)
+    tracker.notify(LOST)
+    tracker.notify(RESTORED)
+    assert recorder.states[-1] == (TrackerState.TRACKING, None), "no stale 'connection restored' reason"
+    tracker.emit_gaze(valid_sample(1))
+    assert len(recorder.samples) == 1 and len(network.searches) == searches
