@@ -48,6 +48,7 @@ from gazewire.wire.messages import (
     Marker,
     TrackerInfo,
 )
+from gazewire.logs import RateLimitedLog
 from gazewire.mqtt import default_client_id
 from gazewire.wire.timeutil import iso_from_utc_us
 from gazewire.wire.topics import Topics
@@ -115,6 +116,7 @@ class Agent:
         self.outbox_error: str | None = self.outbox.error
         if self.outbox_error:
             log.error("%s; sending batches without the durable outbox until it opens", self.outbox_error)
+        self._carried_over: tuple[str, int] | None = self._take_over_backlog()
         self.recording = (
             Recording(recording_path(settings.data_dir, self.session)) if settings.record else None
         )
@@ -149,6 +151,7 @@ class Agent:
         self._live_seq = 0
         self.loop_errors = 0
         self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
+        self._refusals = RateLimitedLog(log, interval_s=60.0)
         self._disk_state: tuple[object, ...] = ()
         self._wake = threading.Event()
         self._shutdown = threading.Event()
@@ -449,8 +452,38 @@ class Agent:
                 waiting.append((info, count))
         self._unsaved = waiting
 
+    def _take_over_backlog(self) -> tuple[str, int] | None:
+        """Say what an earlier run left in the outbox, and for which broker:
+        it goes to the broker configured now. Returns (text, its last batch_seq)."""
+        broker = f"{self.settings.mqtt.host}:{self.settings.mqtt.port}"
+        try:
+            backlog = self.outbox.backlog()
+            before = self.outbox.note("broker")
+            if before != broker and self.outbox.is_open:
+                self.outbox.set_note("broker", broker)
+        except OutboxError as error:
+            log.warning("cannot read what the outbox holds: %s", error)
+            return None
+        if backlog is None:
+            return None
+        text = (
+            f"{backlog.batches} batches ({backlog.samples} samples) carried over from an earlier run, written "
+            f"{iso_from_utc_us(int(backlog.oldest_s * 1e6))} to {iso_from_utc_us(int(backlog.newest_s * 1e6))} "
+            f"while the agent sent to broker {before or '(not recorded: an older agent)'}"
+        )
+        if before != broker:
+            text += f"; sending them to {broker} now"
+        log.warning("outbox: %s", text)
+        return text, backlog.last_batch_seq
+
     def _housekeeping(self) -> None:
         """Once a second: expire old batches, retry a failed disk, count acknowledgements."""
+        if self._carried_over is not None:
+            oldest = self.outbox.oldest_batch_seq()
+            if oldest is None or oldest > self._carried_over[1]:
+                log.info("the batches carried over from an earlier run are sent (or evicted, and counted)")
+                self._carried_over = None
+                self._status_due = True
         self._note_evictions(self.outbox.evict_expired())
         if not self.outbox.is_open and self.outbox.reopen():
             self._outbox_opened()
@@ -472,6 +505,7 @@ class Agent:
             self.next_seq = max(stored_seq, self.next_seq)
             self.next_batch_seq = max(stored_batch_seq, self.next_batch_seq)
         self._counters_unknown = False
+        self._carried_over = self._take_over_backlog()  # all it holds is from earlier runs
         self.sender.wake()
 
     def _check_disks(self) -> None:
@@ -506,6 +540,12 @@ class Agent:
             except queue.Empty:
                 return
             reply = handle_command(payload, self)
+            if not reply.ok:
+                self.counters.commands_refused += 1
+                self._refusals.log(
+                    logging.WARNING, "command", "command %s refused: %s (%d so far)",
+                    reply.command or "?", reply.error, self.counters.commands_refused,
+                )
             self.link.publish(self.topics.cmd_reply(self.session), reply.to_json(), qos=1)
 
     def _measure_clock(self) -> None:
@@ -542,6 +582,7 @@ class Agent:
             samples_dropped_sdk=c.samples_dropped_sdk,
             sdk_buffer_overflows=self.source.buffer_overflows,
             tracker_connection_losses=self.source.connection_losses,
+            commands_refused=c.commands_refused,
         )
 
     def warnings(self) -> list[str]:
@@ -571,6 +612,8 @@ class Agent:
         if self.loop_errors:
             found.append(f"{self.loop_errors} internal errors in the agent loop (see its log)")
         found.extend(self.source.warnings())
+        if self._carried_over is not None:
+            found.append(self._carried_over[0])
         if self.clock is None:
             found.append("clock offset not measured yet")
         return found

@@ -25,6 +25,7 @@ class Counters:
     samples_dropped_unsaved: int = 0  # of those, not acknowledged when the agent stopped
     live_published: int = 0
     markers: int = 0
+    commands_refused: int = 0  # answered ok: false (invalid, or failed)
 
 
 def build_status(
