@@ -7,8 +7,13 @@ exactly as shipped. The ACL is deploy/mosquitto/acl, and the users are added to
 it by gazewire.cli.users, the same tool a lab engineer runs.
 
 When the tests run as root (CI containers), Mosquitto drops to the
-``mosquitto`` user, as it does in the official image: the broker's directory
-is then handed to that user, like the image's entrypoint does with /mosquitto.
+``mosquitto`` user, as it does in the official image (uid 1883), so that the
+tests keep proving what the image needs (e.g. files readable by the broker's
+user). Everything it reads or writes (config, passwords, ACL, certificates,
+a copy of the live page for http_dir, persistence, log) is therefore placed
+in a directory that user can enter, outside the checkout (which may be under
+/root or in a 0700 directory), and handed to that user, like the image's
+entrypoint does with /mosquitto.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gazewire.errors import GazewireError
 from gazewire.cli.users import UserStore, find_mosquitto_passwd
-from tests.support.mosquitto import find_mosquitto
+from tests.support.mosquitto import directory_for_the_broker_user, find_mosquitto
 from tests.support.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,6 +120,8 @@ class ShippedBroker:
     def prepare(self) -> None:
         for where in ("config", "data", "log", "certs"):
             (self.root / where).mkdir(parents=True, exist_ok=True)
+        # http_dir: a copy, as the checkout may be closed to the broker's user (compose mounts it).
+        shutil.copytree(self.http_dir, self.root / "www")
         shutil.copyfile(SHIPPED / "acl", self.root / "config" / "acl")
         store = UserStore(self.root / "config" / "passwords", self.root / "config" / "acl")
         for name, (role, password, sessions) in self.users.items():
@@ -123,7 +129,7 @@ class ShippedBroker:
         self.config_path.write_text(
             shipped_config(
                 (SHIPPED / "mosquitto.conf").read_text(), self.root,
-                mqtt_port=self.port, websocket_port=self.websocket_port, http_dir=self.http_dir,
+                mqtt_port=self.port, websocket_port=self.websocket_port, http_dir=self.root / "www",
                 tls_port=self.tls_port, require_certificate=self.require_certificate,
             )
         )
@@ -168,9 +174,8 @@ class ShippedBroker:
 
 @pytest.fixture
 def broker_root() -> Iterator[Path]:
-    """A private directory outside pytest's (root-only) tmp tree, removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="gazewire-mosquitto-"))
-    os.chmod(root, 0o755)
+    """A directory outside pytest's (root-only) tmp tree that the mosquitto user can enter, removed afterwards."""
+    root = directory_for_the_broker_user("gazewire-mosquitto-")
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
