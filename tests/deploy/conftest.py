@@ -33,6 +33,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gazewire.errors import GazewireError
 from gazewire.cli.users import UserStore, find_mosquitto_passwd
@@ -50,12 +52,13 @@ LAB_USERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pc-static": ("agent", "static-agent-secret", ("P01", "P02")),
     "processor": ("processor", "processor-secret", ()),
     "viewer": ("viewer", "viewer-secret", ()),
+    "healthcheck": ("viewer", "healthcheck-secret", ()),  # the processor's health check: its own user
     "operator": ("operator", "operator-secret", ()),
 }
 
 TLS_LINES = re.compile(
     r"^#(listener 8883|protocol mqtt|cafile |certfile |keyfile |tls_version |require_certificate |"
-    r"use_identity_as_username )"
+    r"use_identity_as_username |use_username_as_clientid )"
 )
 
 
@@ -218,16 +221,19 @@ class Client:
     and every message, and lets a test wait for them without sleeping."""
 
     def __init__(self, broker: ShippedBroker, user: str | None, password: str | None = None, *,
-                 transport: str = "tcp", port: int | None = None, tls: dict | None = None) -> None:
+                 transport: str = "tcp", port: int | None = None, tls: dict | None = None,
+                 client_id: str | None = None, clean_start: bool = True) -> None:
         self.user = user
         self.connack = None  # ReasonCode of the CONNACK (or of the refusal)
+        self.session_present: bool | None = None  # the CONNACK's flag: the broker resumed a session
+        self.disconnects: list[str] = []  # reasons of connections lost after a CONNACK
         self.pubacks: dict[int, int] = {}  # mid -> reason code value
         self.messages: list = []
         self.subacks: list[list[int]] = []
         self._condition = threading.Condition()
         self.client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5, transport=transport,
-            client_id=f"test-{user or 'anonymous'}-{id(self)}",
+            client_id=client_id or f"test-{user or 'anonymous'}-{id(self)}",
         )
         if transport == "websockets":
             self.client.ws_set_options(path="/mqtt")
@@ -242,7 +248,12 @@ class Client:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         default_port = broker.websocket_port if transport == "websockets" else broker.port
-        self.client.connect(broker.host, port or default_port, keepalive=10)
+        properties = None
+        if not clean_start:  # ask for a persistent session, as the processor does
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 3600
+        self.client.connect(broker.host, port or default_port, keepalive=10, clean_start=clean_start,
+                            properties=properties)
         self.client.loop_start()
         self.wait(lambda: self.connack is not None, what=f"the CONNACK for {user!r}")
 
@@ -255,11 +266,15 @@ class Client:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             client.disconnect()  # no reconnect loop against a refusing broker
-        self._set(connack=reason_code)
+        self._set(connack=reason_code, session_present=bool(flags.session_present))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connack is None:
             self._set(connack=reason_code)
+        else:
+            with self._condition:
+                self.disconnects.append(str(reason_code))
+                self._condition.notify_all()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._condition:
