@@ -143,7 +143,7 @@ class Demo:
         self.processor: Any = None
         self.broker: LocalBroker | None = None
         # Without --data-dir the demo's files (recordings, outboxes, time series, broker log:
-        # about 9 MB a minute with the defaults) go to a new temporary directory, removed when the demo ends.
+        # about 10 MB a minute with the defaults) go to a new temporary directory, removed when the demo ends.
         self.temporary = not args.data_dir
         self.work = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="gazewire-demo-"))
 

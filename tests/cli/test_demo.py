@@ -73,7 +73,7 @@ def test_demo_broker_listens_on_loopback_only(tmp_path):
 
 
 def test_demo_removes_its_temporary_data_and_says_where_it_is(tmp_path):
-    """Without --data-dir the demo writes to a temporary directory (about 9 MB a minute),
+    """Without --data-dir the demo writes to a temporary directory (about 10 MB a minute),
     prints it at the start and removes it when it stops."""
     temporary = tmp_path / "tmp"
     temporary.mkdir()
