@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from gazewire.agent.outputs.disk import disk_problem
+from gazewire.errors import GazewireError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Eviction:
     reason: str
 
 
-class OutboxError(Exception):
+class OutboxError(GazewireError):
     """The outbox database cannot be opened or written."""
 
 

@@ -1,101 +1,24 @@
 """The local recording: every sample at full rate, one CSV per session.
 
-``<data_dir>/recordings/<session>.csv``, appended across agent restarts, with
-markers as rows of their own (``kind`` = ``marker``). Columns are the SDK's
-keys with tuples spread into ``_x``/``_y``/``_z`` columns, plus the agent's
-``seq``, ``utc_us`` and combined gaze. Invalid values are empty cells, which
-pandas, R and Excel read as missing. The replay source reads these files.
+Appends to ``<data_dir>/recordings/<session>.csv`` across agent restarts; the
+columns and rows are defined in :mod:`gazewire.agent.recording_format`, which
+the replay source reads with.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import math
 import os
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from gazewire.agent.inputs.sdk import EYE_KEYS, GazeDict
+from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.agent.pipeline.combine import CombinedGaze
+from gazewire.agent.recording_format import RECORDING_COLUMNS, gaze_row, marker_row
 
 log = logging.getLogger(__name__)
-
-_TUPLE_AXES = {
-    "gaze_point_on_display_area": ("x", "y"),
-    "gaze_point_in_user_coordinate_system": ("x", "y", "z"),
-    "gaze_origin_in_user_coordinate_system": ("x", "y", "z"),
-}
-
-
-def _sdk_columns() -> list[str]:
-    columns = ["device_time_stamp", "system_time_stamp"]
-    for side in ("left", "right"):
-        for key in EYE_KEYS:
-            axes = _TUPLE_AXES.get(key)
-            if axes:
-                columns.extend(f"{side}_{key}_{axis}" for axis in axes)
-            else:
-                columns.append(f"{side}_{key}")
-    return columns
-
-
-SDK_COLUMNS: tuple[str, ...] = tuple(_sdk_columns())
-RECORDING_COLUMNS: tuple[str, ...] = (
-    "kind",
-    "seq",
-    "utc_us",
-    *SDK_COLUMNS,
-    "x",
-    "y",
-    "eye",
-    "marker",
-)
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    return value
-
-
-def sdk_row(sample: GazeDict) -> list[Any]:
-    row: list[Any] = [sample["device_time_stamp"], sample["system_time_stamp"]]
-    for side in ("left", "right"):
-        for key in EYE_KEYS:
-            value = sample[f"{side}_{key}"]
-            if key in _TUPLE_AXES:
-                row.extend(_cell(float(v)) for v in value)
-            else:
-                row.append(_cell(value))
-    return row
-
-
-def sdk_dict_from_row(row: dict[str, str]) -> GazeDict:
-    """Rebuild the SDK dictionary from a recording row (the replay source's input)."""
-
-    def number(text: str) -> float:
-        return float(text) if text not in ("", None) else math.nan
-
-    sample: GazeDict = {
-        "device_time_stamp": int(row["device_time_stamp"]),
-        "system_time_stamp": int(row["system_time_stamp"]),
-    }
-    for side in ("left", "right"):
-        for key in EYE_KEYS:
-            axes = _TUPLE_AXES.get(key)
-            if axes:
-                sample[f"{side}_{key}"] = tuple(number(row[f"{side}_{key}_{axis}"]) for axis in axes)
-            elif key.endswith("validity"):
-                sample[f"{side}_{key}"] = int(row[f"{side}_{key}"])
-            else:
-                sample[f"{side}_{key}"] = number(row[f"{side}_{key}"])
-    return sample
-
-
-def recording_path(data_dir: Path, session: str) -> Path:
-    return Path(data_dir) / "recordings" / f"{session}.csv"
 
 
 class Recording:
@@ -104,10 +27,10 @@ class Recording:
     A failing disk (full, read-only, gone) never raises out of here: the
     recording stops (``error`` says why), counts every sample it could not
     keep (``samples_lost``; markers in ``markers_lost``), and :meth:`resume`
-    starts it again; it has recovered once a flush reaches the disk. Rows written since the last
-    successful flush may be partly on disk when a write fails: on resume the
-    file is cut back to its size after that flush, so it never holds a broken
-    row, and those rows are counted as lost.
+    starts it again; it has recovered once a flush reaches the disk. Rows
+    written since the last successful flush may be partly on disk when a
+    write fails: on resume the file is cut back to its size after that flush,
+    so it never holds a broken row, and those rows are counted as lost.
     """
 
     def __init__(self, path: Path, *, retry_s: float = 5.0, clock=time.monotonic) -> None:
@@ -174,13 +97,8 @@ class Recording:
             return False
         return self._open()
 
-    @staticmethod
-    def row(seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> list[Any]:
-        """The CSV row of a sample; raises on a malformed sample before anything is written."""
-        return ["gaze", seq, utc_us, *sdk_row(sample), _cell(gaze.x), _cell(gaze.y), gaze.eye, ""]
-
     def write_row(self, row: list[Any]) -> None:
-        """Write a sample's row (see :meth:`row`)."""
+        """Write a sample's row (``recording_format.gaze_row``)."""
         writer = self._writer
         if writer is None:
             self.samples_lost += 1
@@ -194,17 +112,15 @@ class Recording:
         self.rows += 1
 
     def write_sample(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
-        self.write_row(self.row(seq, utc_us, sample, gaze))
+        self.write_row(gaze_row(seq, utc_us, sample, gaze))
 
     def write_marker(self, name: str, utc_us: int, system_time_us: int | None) -> None:
         if self._writer is None:
             self.markers_lost += 1
             return
-        blanks = [""] * len(SDK_COLUMNS)
-        blanks[1] = system_time_us if system_time_us is not None else ""
         self._unflushed_markers += 1
         try:
-            self._writer.writerow(["marker", "", utc_us, *blanks, "", "", "", name])
+            self._writer.writerow(marker_row(name, utc_us, system_time_us))
         except OSError as error:
             self._stopped(error)
             return

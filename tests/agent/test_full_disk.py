@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.agent.inputs.simulation import GazeSimulator
-from gazewire.agent.outputs.recording import RECORDING_COLUMNS, Recording
+from gazewire.agent.inputs.gaze_model import GazeSimulator
+from gazewire.agent.outputs.recording import Recording
+from gazewire.agent.recording_format import RECORDING_COLUMNS, gaze_row
 from gazewire.agent.pipeline.combine import combine_eyes
 from gazewire.wire.messages import AgentStatus, GazeBatch
 from tests.support.disk import SmallDisk, small_disk_at
@@ -48,7 +49,7 @@ def test_the_recording_stops_on_a_full_disk_counts_its_losses_and_resumes_withou
         nonlocal seq
         for _ in range(count):
             sample = samples[seq]
-            recording.write_row(Recording.row(seq, 1_000_000 + seq, sample, combine_eyes(sample)))
+            recording.write_row(gaze_row(seq, 1_000_000 + seq, sample, combine_eyes(sample)))
             seq += 1
             if seq % 12 == 0:
                 recording.flush()
@@ -83,14 +84,14 @@ def test_a_recording_on_a_read_only_disk_starts_stopped_and_begins_when_it_is_wr
     recording = Recording(path, retry_s=0)
     assert recording.error is not None and "Read-only" in recording.error
     sample = GazeSimulator(frequency_hz=120, seed=5).next_samples(1)[0]
-    row = Recording.row(0, 1, sample, combine_eyes(sample))
+    row = gaze_row(0, 1, sample, combine_eyes(sample))
     recording.write_row(row)
     recording.flush()
     assert recording.samples_lost == 1
 
     small_disk.read_write()
     assert recording.resume()
-    recording.write_row(Recording.row(1, 2, sample, combine_eyes(sample)))
+    recording.write_row(gaze_row(1, 2, sample, combine_eyes(sample)))
     recording.close()
     assert read_recording(path) == ([1], 0)
 
