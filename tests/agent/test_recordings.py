@@ -20,6 +20,7 @@ import pytest
 
 from gazewire.agent.recording_format import RecordingSidecar, recording_path, recordings_dir
 from gazewire.wire.messages import AgentStatus, CommandReply, GazeBatch, LiveGaze, Marker
+from tests.support.disk import small_disk_at
 from tests.support.lab_device import LabDevice, Received
 
 pytestmark = pytest.mark.broker
@@ -344,3 +345,45 @@ def test_without_keep_unrecorded_only_recordings_are_batched_and_the_live_view_g
     assert not recording_path(data, session).exists(), "no session CSV either"
     sidecar, csv_path = sidecar_of(data, session, r1)
     assert read_csv(csv_path)[0] == seqs and sidecar.samples == len(seqs)
+
+
+# --------------------------------------------------------------------------- a disk that fills up mid-recording
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    yield from small_disk_at(tmp_path / "disk", size_kb=16384)
+
+
+def test_a_recording_whose_disk_fills_up_counts_every_sample_it_could_not_keep_in_its_sidecar(
+    broker, start_agent, lab_devices, small_disk
+):
+    session = "rfull-" + uuid.uuid4().hex[:6]
+    station = Station(broker, lab_devices, session)
+    agent = start_agent("--session", session, "--frequency", "250", "--set", "status_interval_s=1",
+                        data_dir=small_disk.path)
+    station.status(lambda s: s.state == "tracking", "tracking")
+    r1 = station.command("start", participant="P01").result["recording"]
+    station.wait_for_samples(r1, 300)
+
+    small_disk.fill()
+    station.status(lambda s: any(w.startswith("local recording stopped") for w in s.warnings)
+                   and any(w.startswith("recording sidecar not written") for w in s.warnings), "disk full")
+    station.wait_for_samples(r1, station.samples_in(r1) + 500)  # the recording goes on in the batches
+    small_disk.free()
+    station.status(lambda s: not any(w.startswith(("local recording stopped", "recording sidecar not written"))
+                                     for w in s.warnings) and s.counters.samples_not_recorded > 0, "disk back")
+    station.wait_for_samples(r1, station.samples_in(r1) + 300)
+    stopped = station.command("stop")
+    assert stopped.ok
+    stop_cleanly(station, agent)
+
+    in_batches = sorted(seq for b in station.batches().values() if b.recording == r1 for seq in b.columns.seq)
+    sidecar, csv_path = sidecar_of(small_disk.path, session, r1)
+    in_file, _ = read_csv(csv_path)
+    assert sidecar.state == "stopped"
+    assert sidecar.samples == stopped.result["samples"] == len(in_batches), "the batches have every sample"
+    assert sidecar.samples_in_file == len(in_file), "the sidecar counts the file's rows"
+    assert in_file == sorted(set(in_file)) and set(in_file) < set(in_batches)
+    assert sidecar.losses["samples_not_recorded"] == len(in_batches) - len(in_file) > 0
+    assert in_file[-1] == in_batches[-1], "the file resumed"
