@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gazewire.cli import main
-from gazewire.processor.pipeline.aoi import AoiFileError, load_aoi_file, parse_aois
+from gazewire.processor.aoi_file import AoiFileError, load_aoi_file, parse_aois
 from gazewire.cli.processor import sample_config_text
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,22 +10,26 @@ the same detectors. Gaze positions are in degrees of visual angle relative to th
 centre, see :mod:`gazewire.processor.pipeline.eye_movements.geometry` for the conversions.
 """
 
-from .events import FixationEnded, FixationEvent, FixationStarted
-from .factory import ALGORITHMS, make_detector
+from .events import FixationEnded, FixationStarted, MovementEvent
+from .factory import ALGORITHMS, Detector, algorithm_of, make_detector
 from .geometry import angular_distance_deg, normalised_to_degrees, pixels_to_degrees
 from .idt import IDTDetector, IDTParameters
 from .ivt import IVTDetector, IVTParameters
 from .labels import label_samples
+from .parameters import DetectorParameters
 
 __all__ = [
     "ALGORITHMS",
+    "Detector",
+    "DetectorParameters",
     "FixationEnded",
-    "FixationEvent",
     "FixationStarted",
     "IDTDetector",
     "IDTParameters",
     "IVTDetector",
     "IVTParameters",
+    "MovementEvent",
+    "algorithm_of",
     "angular_distance_deg",
     "label_samples",
     "make_detector",

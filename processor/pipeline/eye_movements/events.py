@@ -1,4 +1,4 @@
-"""Events emitted by the streaming fixation detectors.
+"""What the streaming detectors emit: eye-movement events (:data:`MovementEvent`).
 
 Every detector emits, per reported fixation, exactly one :class:`FixationStarted` followed
 (later, possibly many feeds later) by exactly one :class:`FixationEnded` with the same
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FixationEnded", "FixationEvent", "FixationStarted"]
+__all__ = ["FixationEnded", "FixationStarted", "MovementEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +87,6 @@ class FixationEnded:
     means: dict[str, float] = field(default_factory=dict, hash=False)
 
 
-FixationEvent = FixationStarted | FixationEnded
+MovementEvent = FixationStarted | FixationEnded
+"""What a detector emits. (Not :class:`gazewire.wire.messages.FixationEvent`, the published
+message the processor builds from these.)"""
