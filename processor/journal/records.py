@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import zstandard
 
@@ -39,6 +40,10 @@ class JournalError(GazewireError):
 
 class CorruptRecord(JournalError):
     """A record's bytes do not match its checksum, or do not decompress."""
+
+    def __init__(self, message: str, position: int = 0) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 class RecordKind(str, Enum):
@@ -66,6 +71,9 @@ class Record:
     samples: int = 0
     recording: str | None = None  # the recording (issue 10); null until recordings exist
     position: int = 0  # the journal's order: assigned when stored, never reused
+    # The parsed message the body was made from, when at hand (never stored): spares a sink
+    # that is caught up parsing the JSON again.
+    value: Any = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str, int] | None:

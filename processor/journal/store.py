@@ -444,7 +444,7 @@ def _with_position(record: Record, position: int) -> Record:
         session=record.session, kind=record.kind, body=record.body, received_utc_us=record.received_utc_us,
         first_utc_us=record.first_utc_us, last_utc_us=record.last_utc_us, run=record.run,
         batch_seq=record.batch_seq, first_seq=record.first_seq, samples=record.samples,
-        recording=record.recording, position=position,
+        recording=record.recording, position=position, value=record.value,
     )
 
 
@@ -454,7 +454,7 @@ def _record(row: tuple) -> Record:
     try:
         decoded = unpack(codec, body, crc)
     except CorruptRecord as error:
-        raise CorruptRecord(f"journal record {position}: {error}") from None
+        raise CorruptRecord(f"journal record {position}: {error}", position) from None
     kind = RecordKind(kind)
     return Record(
         session=session, kind=kind, body=decoded, received_utc_us=received_utc_us,
