@@ -113,20 +113,20 @@ def _parameter_value(value: object) -> object:
 
 if TYPE_CHECKING:  # what create_model makes, spelled out for type checkers
 
-    class IvtSettings(DetectorSettings): ...
+    class IVTSettings(DetectorSettings): ...
 
-    class IdtSettings(DetectorSettings): ...
+    class IDTSettings(DetectorSettings): ...
 
 else:
-    IvtSettings = detector_settings(
+    IVTSettings = detector_settings(
         IVTParameters,
-        "IvtSettings",
+        "IVTSettings",
         "The Tobii I-VT fixation filter (Olsen 2012); defaults are Tobii's published ones.",
         leave_out=("merge_decision",),  # the offline rule; the processor reports fixations while they happen
     )
-    IdtSettings = detector_settings(
+    IDTSettings = detector_settings(
         IDTParameters,
-        "IdtSettings",
+        "IDTSettings",
         "Dispersion-threshold identification (Salvucci & Goldberg 2000), when algorithm = idt.",
     )
 
@@ -298,8 +298,8 @@ class ProcessorSettings(GazewireSettings):
     algorithm: Literal["ivt", "idt"] = Field(
         "ivt", description="Fixation detector: ivt (Tobii I-VT, settings in [ivt]) or idt (dispersion, [idt])."
     )
-    ivt: IvtSettings = Field(default_factory=IvtSettings, description="I-VT fixation filter parameters.")
-    idt: IdtSettings = Field(default_factory=IdtSettings, description="I-DT parameters (algorithm = idt).")
+    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters.")
+    idt: IDTSettings = Field(default_factory=IDTSettings, description="I-DT parameters (algorithm = idt).")
     default_display_width_mm: float = Field(
         527.0,
         gt=0,

@@ -1,5 +1,6 @@
-"""The running processor: wires the MQTT link, the dispatcher (pure logic), the
-journal, the sink feed and the publisher together.
+"""The running processor: wires the MQTT link and the parser (inputs), the
+dispatcher (the pure core), the journal, the sink feed and the publisher
+(outputs) together.
 
 Threads, and what each one does:
 

@@ -27,11 +27,16 @@ from gazewire.processor.pipeline.alerts import (
     SampleRateLow,
 )
 from gazewire.processor.pipeline.aoi import Aoi
-from gazewire.processor.pipeline.detection import Detection
-from gazewire.processor.pipeline.eye_distance import EyeDistance
-from gazewire.processor.pipeline.eye_movements import DetectorParameters, FixationEnded, FixationStarted, MovementEvent
 from gazewire.processor.pipeline.arrays import BatchArrays
 from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind
+from gazewire.processor.pipeline.detection import Detection
+from gazewire.processor.pipeline.eye_distance import EyeDistance
+from gazewire.processor.pipeline.eye_movements import (
+    DetectorParameters,
+    FixationEnded,
+    FixationStarted,
+    MovementEvent,
+)
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
 from gazewire.processor.pipeline.resume import SessionState, alert_key, interrupted_clear, interrupted_end
 from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
@@ -263,33 +268,33 @@ class Session:
             )
         return "the agent restarted and its clock started over"
 
-    def _detect(self, columns: BatchArrays, now_utc_us: int) -> Outcome:
+    def _detect(self, arrays: BatchArrays, now_utc_us: int) -> Outcome:
         stream = self._stream
         if stream is None:
             config = self.config
             stream = self._stream = _Stream(
-                timebase=Timebase(int(columns.system_us[0])),
+                timebase=Timebase(int(arrays.system_us[0])),
                 detection=Detection(config.parameters),
                 eye=EyeDistance(config.eye_distance_mm),
-                last_system_us=int(columns.system_us[0]) - 1,
+                last_system_us=int(arrays.system_us[0]) - 1,
             )
         timebase = stream.timebase
-        timebase.note_offsets(columns.system_us, columns.utc_us)
-        t = timebase.seconds(columns.system_us)
+        timebase.note_offsets(arrays.system_us, arrays.utc_us)
+        t = timebase.seconds(arrays.system_us)
         distance = stream.eye.per_sample(
-            columns.left_z, columns.left_origin_valid, columns.right_z, columns.right_origin_valid
+            arrays.left_z, arrays.left_origin_valid, arrays.right_z, arrays.right_origin_valid
         )
-        events = stream.detection.feed(t, columns.x, columns.y, distance, self.display_mm or self.config.display_mm)
-        stream.last_system_us = int(columns.system_us[-1])
+        events = stream.detection.feed(t, arrays.x, arrays.y, distance, self.display_mm or self.config.display_mm)
+        stream.last_system_us = int(arrays.system_us[-1])
         stream.last_s = float(t[-1])
-        stream.last_utc_us = int(columns.utc_us[-1])
+        stream.last_utc_us = int(arrays.utc_us[-1])
         stream.pending = True
         self.last_sample_utc_us = stream.last_utc_us
 
-        outcome = self._fixation_events(stream, events, now_utc_us)
+        outcome = self._movement_events(stream, events, now_utc_us)
         utc_of = timebase.utc_us
         if self.gaze_lost is not None and self.agent_state in (None, "tracking", "online"):
-            alerts = self.gaze_lost.samples(t, columns.valid, utc_of)
+            alerts = self.gaze_lost.samples(t, arrays.valid, utc_of)
             outcome.alerts += alerts
             if any(a.state == "raised" for a in alerts):
                 outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
@@ -306,7 +311,8 @@ class Session:
 
     # ================================================================== fixations, visits
 
-    def _fixation_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
+    def _movement_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
+        """The detector's events as fixation events, and what they mean for alerts and visits."""
         outcome = Outcome()
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)
@@ -397,7 +403,7 @@ class Session:
         if stream is None or not stream.pending:
             return Outcome(alerts=self._interrupt_alerts(reason))
         stream.pending = False
-        outcome = self._fixation_events(stream, stream.detection.flush(), now_utc_us)
+        outcome = self._movement_events(stream, stream.detection.flush(), now_utc_us)
         utc_of = stream.timebase.utc_us
         outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
         outcome.alerts += self._interrupt_alerts(reason)

@@ -148,3 +148,14 @@ def test_idt_is_the_alternative_detector():
     assert ends and all(e.algorithm == "idt" for e in ends)
     truth = [f for f in stream.truth.fixations if f.duration_ms >= 150]
     assert len(match_truth(ends, truth)) >= 0.9 * len(truth)
+
+
+def test_the_end_latency_bound_reads_the_detector_parameters():
+    from gazewire.processor.pipeline.detection import end_latency_bound_s
+    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters
+
+    default = end_latency_bound_s(IVTParameters(), 120.0)
+    assert default == pytest.approx(0.075 + 0.060 + 0.010 + 0.075 + 4 / 120.0)
+    assert end_latency_bound_s(IVTParameters(merge_max_gap_ms=0), 120.0) == pytest.approx(default - 0.075)
+    assert end_latency_bound_s(IVTParameters(noise_reduction_window=7), 120.0) == pytest.approx(default + 2 / 120.0)
+    assert end_latency_bound_s(IDTParameters(max_gap_ms=10), None) == pytest.approx(0.010 + 3 / 60.0)
