@@ -261,10 +261,7 @@ class Agent:
         now = time.monotonic()
         due = _Deadlines(batch=now + interval, status=now, clock=now, housekeeping=now + 1.0)
         while not self._shutdown.is_set():
-            wake_at = due.batch
-            pending_live = self._throttle.next_allowed_s()
-            if pending_live is not None:
-                wake_at = min(wake_at, pending_live)
+            wake_at = self._next_wake(due)
             self._wake.wait(min(1.0, max(0.0, wake_at - time.monotonic())))  # keeps the watchdog fed
             self._wake.clear()
             try:
@@ -274,6 +271,17 @@ class Agent:
                 log.exception("agent loop failed (%d times so far); continuing", self.loop_errors)
                 self._status_due = True
                 self._shutdown.wait(0.1)
+
+    def _next_wake(self, due: _Deadlines) -> float:
+        """When the loop has work next: the next batch, or a live message that
+        may go out. A live message waits only while the link is up (it cannot go
+        out otherwise, and waking for it would spin); a reconnection wakes the loop."""
+        wake_at = due.batch
+        if self.link.connected.is_set():
+            pending_live = self._throttle.next_allowed_s()
+            if pending_live is not None:
+                wake_at = min(wake_at, pending_live)
+        return wake_at
 
     def _step(self, due: _Deadlines, interval: float) -> None:
         if self.notifier is not None:
