@@ -35,6 +35,7 @@ def build_status(
     clock: ClockInfo | None,
     counters: AgentCounters,
     warnings: list[str],
+    custody: str | None = None,
 ) -> AgentStatus:
     return AgentStatus(
         session=session,
@@ -50,6 +51,7 @@ def build_status(
         clock=clock,
         counters=counters,
         warnings=warnings,
+        custody=custody,  # type: ignore[arg-type]
     )
 
 

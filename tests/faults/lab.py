@@ -161,13 +161,13 @@ class Lab:
         return env
 
     def processor(self, **extra: str) -> Child:
-        env = self._env(
-            GAZEWIRE_PROCESSOR_ID=self.processor_id,
-            GAZEWIRE_DATA_DIR=str(self.processor_dir),
-            GAZEWIRE_MQTT__RECONNECT_MIN_S="0.2",
-            GAZEWIRE_MQTT__RECONNECT_MAX_S="1",
+        env = self._env(**{
+            "GAZEWIRE_PROCESSOR_ID": self.processor_id,
+            "GAZEWIRE_DATA_DIR": str(self.processor_dir),
+            "GAZEWIRE_MQTT__RECONNECT_MIN_S": "0.2",
+            "GAZEWIRE_MQTT__RECONNECT_MAX_S": "1",
             **extra,
-        )
+        })
         if self.victoria is not None:
             env.update({
                 "GAZEWIRE_INFLUX__URL": self.victoria.url,
@@ -187,12 +187,12 @@ class Lab:
                 "--seed", "7", "--publish-hz", str(PUBLISH_HZ), "--data-dir", str(self.agent_dir)]
         if samples is not None:
             args += ["--sample-limit", str(samples), "--exit-when-finished"]
-        env = self._env(
-            GAZEWIRE_MQTT__RECONNECT_MIN_S=str(reconnect_s[0]),
-            GAZEWIRE_MQTT__RECONNECT_MAX_S=str(reconnect_s[1]),
-            GAZEWIRE_AUTOSTART="true" if autostart else "false",
+        env = self._env(**{
+            "GAZEWIRE_MQTT__RECONNECT_MIN_S": str(reconnect_s[0]),
+            "GAZEWIRE_MQTT__RECONNECT_MAX_S": str(reconnect_s[1]),
+            "GAZEWIRE_AUTOSTART": "true" if autostart else "false",
             **extra,
-        )
+        })
         child = Child(gazewire_command("agent", "run", *args), env, self.directory / f"agent-{len(self.children)}.log")
         self.children.append(child)
         return child
@@ -226,9 +226,16 @@ class Lab:
 
     def recorded(self) -> list[int]:
         """Every sample the agent produced: the ``seq`` column of its recording."""
+        return [seq for seq, _ in self.recorded_samples()]
+
+    def recorded_samples(self) -> list[tuple[int, int]]:
+        """Every sample the agent produced as ``(seq, utc_us)`` (unique even where an agent
+        killed mid-batch numbers the samples it never batched again)."""
         path = recording_path(self.agent_dir, self.session)
+        if not path.exists():
+            return []
         with path.open(newline="") as handle:
-            return [int(row["seq"]) for row in csv.DictReader(handle) if row["kind"] == "gaze"]
+            return [(int(row["seq"]), int(row["utc_us"])) for row in csv.DictReader(handle) if row["kind"] == "gaze"]
 
     def outbox_depth(self) -> int:
         path = self.agent_dir / "outbox" / f"{self.session}.sqlite3"
@@ -242,16 +249,21 @@ class Lab:
 
     def journaled(self) -> Counter[int]:
         """Every sample in the processor's journal, by seq (a seq stored twice counts 2)."""
+        return Counter(seq for (seq, _), count in self.journaled_samples().items() for _ in range(count))
+
+    def journaled_samples(self) -> Counter[tuple[int, int]]:
+        """Every sample in the processor's journal as ``(seq, utc_us)``."""
         path = self.processor_dir / "journal.sqlite"
         if not path.exists():
             return Counter()
-        seqs: Counter[int] = Counter()
+        seqs: Counter[tuple[int, int]] = Counter()
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             for codec, crc, body in db.execute(
                 "SELECT codec, crc, body FROM records WHERE kind = 'batch' AND session = ?", (self.session,)
             ):
-                seqs.update(json.loads(unpack(codec, body, crc))["columns"]["seq"])
+                columns = json.loads(unpack(codec, body, crc))["columns"]
+                seqs.update(zip(columns["seq"], columns["utc_us"]))
         finally:
             db.close()
         return seqs
@@ -266,10 +278,30 @@ class Lab:
         return seqs
 
 
-def lost_and_duplicated(truth: list[int], stored: Counter[int]) -> tuple[int, int]:
+def lost_and_duplicated(truth: list, stored: Counter) -> tuple[int, int]:
     """Samples of the ground truth not stored, and stored copies beyond the first."""
     produced = Counter(truth)
     lost = sum(1 for seq in produced if stored[seq] == 0)
     duplicated = sum(count - 1 for count in stored.values() if count > 1)
     extra = sum(count for seq, count in stored.items() if seq not in produced)
     return lost, duplicated + extra
+
+
+def settle(lab: Lab, agent: Child, samples: int, *, victoria: bool = False) -> list[int]:
+    """Let the agent finish its samples and its outbox, wait until every recorded sample is
+    stored, and assert none lost and none stored twice (journal, and VictoriaMetrics)."""
+    assert agent.wait(180) == 0, agent.log()[-3000:]
+    lab.drain_agent_outbox()
+    truth = lab.recorded()
+    assert len(truth) == samples == len(set(truth))
+    stores = {"journal": lab.journaled}
+    if victoria:
+        stores["VictoriaMetrics"] = lab.in_victoria
+    for name, read in stores.items():
+        try:
+            wait_until(lambda read=read: set(read()) >= set(truth), f"every recorded sample in the {name}", 60)
+        except TimeoutError:
+            pass  # the assertion below says how many
+        lost, duplicated = lost_and_duplicated(truth, read())
+        assert (lost, duplicated) == (0, 0), f"{name}: {lost} of {len(truth)} lost, {duplicated} duplicated"
+    return truth
