@@ -234,7 +234,7 @@ class AgentStatus(WireModel):
     session: SessionId
     state: AgentState
     utc: str | None = Field(description="When this status was made; null in the last will.")
-    agent_version: str
+    agent_version: str = Field(description="The gazewire version of the agent (the processor's status calls it version).")
     host: str
     run: str | None = Field(default=None, description="Id of this agent process (changes on restart).")
     reason: str | None = None
@@ -249,6 +249,11 @@ class AgentStatus(WireModel):
         description="What lets a batch leave the outbox: a processor's custody confirmation "
         "(gaze/custody), or, with no processor online, the broker's PUBACK.",
     )
+
+    @property
+    def gazewire_version(self) -> str:
+        """The publisher's gazewire version under one name for both statuses (on the wire: ``agent_version``)."""
+        return self.agent_version
 
 
 # --------------------------------------------------------------------------- commands
@@ -386,7 +391,7 @@ class ProcessorStatus(WireModel):
     processor: str
     state: Literal["online", "offline"]
     utc: str | None
-    version: str
+    version: str = Field(description="The gazewire version of the processor (the agent's status calls it agent_version).")
     host: str
     algorithm: str | None = None
     counters: dict[str, int] = Field(default_factory=dict)
@@ -413,6 +418,11 @@ class Custody(WireModel):
         description="Inclusive [first_batch_seq, last_batch_seq] ranges."
     )
     utc: str
+
+    @property
+    def gazewire_version(self) -> str:
+        """The publisher's gazewire version under one name for both statuses (on the wire: ``version``)."""
+        return self.version
 
 
 # --------------------------------------------------------------------------- helpers
