@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gazewire.agent.outputs.recording import recording_path
+from gazewire.agent.recording_format import recording_path
 from gazewire.processor.journal.records import unpack
 from gazewire.wire.messages import AgentStatus, ProcessorStatus
 from tests.conftest import REPO, gazewire_command
@@ -287,6 +287,23 @@ def lost_and_duplicated(truth: list, stored: Counter) -> tuple[int, int]:
     return lost, duplicated + extra
 
 
+def report(lab: Lab, **numbers: Any) -> None:
+    """With GAZEWIRE_FAULT_REPORT=<file>, append one JSON line per scenario (docs/reliability.md's table)."""
+    path = os.environ.get("GAZEWIRE_FAULT_REPORT")
+    if not path:
+        return
+    processor = lab.processor_status()
+    agent = lab.agent_status()
+    numbers.update(
+        scenario=os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0],
+        duplicate_batches_dropped=processor.counters.get("duplicate_batches") if processor else None,
+        batches_resent=agent.counters.batches_resent if agent else None,
+        processor_missing_samples=processor.counters.get("missing_samples") if processor else None,
+    )
+    with open(path, "a") as handle:
+        handle.write(json.dumps(numbers) + "\n")
+
+
 def settle(lab: Lab, agent: Child, samples: int, *, victoria: bool = False) -> list[int]:
     """Let the agent finish its samples and its outbox, wait until every recorded sample is
     stored, and assert none lost and none stored twice (journal, and VictoriaMetrics)."""
@@ -303,5 +320,6 @@ def settle(lab: Lab, agent: Child, samples: int, *, victoria: bool = False) -> l
         except TimeoutError:
             pass  # the assertion below says how many
         lost, duplicated = lost_and_duplicated(truth, read())
+        report(lab, store=name, recorded=len(truth), lost=lost, duplicated=duplicated)
         assert (lost, duplicated) == (0, 0), f"{name}: {lost} of {len(truth)} lost, {duplicated} duplicated"
     return truth

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.lab import FREQUENCY_HZ, Lab, lost_and_duplicated, settle, wait_until
+from tests.faults.lab import FREQUENCY_HZ, Lab, lost_and_duplicated, report, settle, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -89,6 +89,7 @@ def test_agent_sigkill_with_a_backlog_loses_only_the_batch_it_was_filling(lab_of
     wait_until(lambda: set(lab.journaled_samples()) >= set(truth[len(before):]), "the second run stored")
     stored = lab.journaled_samples()
     lost, duplicated = lost_and_duplicated(truth, stored)
+    report(lab, store="journal", recorded=len(truth), lost=lost, duplicated=duplicated, lost_by_design=lost)
     assert duplicated == 0
     # What a hard stop can lose (docs/agent.md): the samples of the batch being filled, which
     # the recording may have written already but the outbox never got - at most one batch.
@@ -114,5 +115,6 @@ def test_a_full_outbox_evicts_the_oldest_and_counts_exactly_what_it_lost(lab_of)
     dropped = final.counters.samples_dropped_outbox
     wait_until(lambda: sum(lab.journaled().values()) >= len(truth) - dropped, "what the outbox kept, stored")
     lost, duplicated = lost_and_duplicated(truth, lab.journaled())
+    report(lab, store="journal", recorded=len(truth), lost=lost, duplicated=duplicated, counted_in_status=dropped)
     assert dropped > 0 and (lost, duplicated) == (dropped, 0), "every lost sample counted in status, exactly"
     assert any("outbox full" in w for w in final.warnings)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.lab import FREQUENCY_HZ, lost_and_duplicated, settle, wait_until
+from tests.faults.lab import FREQUENCY_HZ, lost_and_duplicated, report, settle, wait_until
 from tests.support.disk import small_disk_at
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -66,6 +66,7 @@ def test_a_journal_at_its_size_limit_evicts_the_oldest_and_counts_exactly_what_i
 
     stored, evicted = wait_until(consistent, "a retention pass over everything received", 40)
     lost, duplicated = lost_and_duplicated(truth, stored)
+    report(lab, store="journal", recorded=len(truth), lost=lost, duplicated=duplicated, counted_in_status=evicted)
     assert (lost, duplicated) == (evicted, 0), "every evicted sample counted in status, exactly"
     assert sorted(set(truth) - set(stored)) == sorted(truth)[:evicted], "the oldest ones"
     status = lab.processor_status()
