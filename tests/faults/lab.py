@@ -299,6 +299,7 @@ def report(lab: Lab, **numbers: Any) -> None:
         duplicate_batches_dropped=processor.counters.get("duplicate_batches") if processor else None,
         batches_resent=agent.counters.batches_resent if agent else None,
         processor_missing_samples=processor.counters.get("missing_samples") if processor else None,
+        processor_late_samples=processor.counters.get("late_samples") if processor else None,
     )
     with open(path, "a") as handle:
         handle.write(json.dumps(numbers) + "\n")
@@ -322,4 +323,9 @@ def settle(lab: Lab, agent: Child, samples: int, *, victoria: bool = False) -> l
         lost, duplicated = lost_and_duplicated(truth, read())
         report(lab, store=name, recorded=len(truth), lost=lost, duplicated=duplicated)
         assert (lost, duplicated) == (0, 0), f"{name}: {lost} of {len(truth)} lost, {duplicated} duplicated"
+    # the gap counter is exact: what it counted missing came late after all (none is still missing)
+    status = wait_until(lambda: (s := lab.processor_status()) and s.state == "online" and s, "a processor status")
+    counters = status.counters
+    assert counters["missing_samples"] - counters["late_samples"] <= 0, counters
+    assert not any("never arrived" in w for w in status.warnings), status.warnings
     return truth
