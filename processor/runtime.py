@@ -330,7 +330,10 @@ class Processor:
         """Store the group durably, then acknowledge, publish, confirm custody, feed the sink."""
         if not group.states:
             group.states = {name: state.to_json() for name, state in self.dispatcher.snapshots().items()}
-        if self.journal is not None:
+        if self.journal is not None and not group.records and not group.states:
+            stored: list[Record] = []  # nothing to keep (bad input, say): no commit, no fsync
+            before = self.journal.last_position
+        elif self.journal is not None:
             before = self.journal.last_position
             try:
                 stored = self.journal.append(group.records, group.states)
