@@ -329,8 +329,8 @@ class ProcessorSettings(GazewireSettings):
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="The processor's files: line-protocol files under lineprotocol/ unless "
-        "lineprotocol_dir says otherwise.",
+        description="The processor's files: the journal (journal.sqlite, unless journal.path says "
+        "otherwise) and line-protocol files under lineprotocol/ (unless lineprotocol_dir does).",
     )
     lineprotocol_dir: Path | None = Field(
         None,

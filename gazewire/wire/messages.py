@@ -404,6 +404,11 @@ class ProcessorStatus(WireModel):
         "retention evicted; null when the processor runs without one.",
     )
 
+    @property
+    def gazewire_version(self) -> str:
+        """The publisher's gazewire version under one name for both statuses (on the wire: ``version``)."""
+        return self.version
+
 
 class Custody(WireModel):
     """``<prefix>/<session>/gaze/custody``, QoS 1, not retained: the batches of one agent
@@ -418,11 +423,6 @@ class Custody(WireModel):
         description="Inclusive [first_batch_seq, last_batch_seq] ranges."
     )
     utc: str
-
-    @property
-    def gazewire_version(self) -> str:
-        """The publisher's gazewire version under one name for both statuses (on the wire: ``version``)."""
-        return self.version
 
 
 # --------------------------------------------------------------------------- helpers
