@@ -19,7 +19,6 @@ the outbox, and counts them.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gazewire.agent.outputs.disk import disk_problem
 from gazewire.errors import GazewireError
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notes (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -53,6 +57,18 @@ class OutboxBatch:
     topic: str
     payload: bytes
     samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the outbox: ``batches`` holding ``samples``, written
+    between ``oldest_s`` and ``newest_s`` (Unix time), up to ``last_batch_seq``."""
+
+    batches: int
+    samples: int
+    oldest_s: float
+    newest_s: float
+    last_batch_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +180,56 @@ class Outbox:
             finally:
                 db.close()
         raise OutboxError(f"cannot read outbox {str(self.path)!r}")
+
+    def note(self, name: str) -> str | None:
+        """A text noted with :meth:`set_note` (e.g. the broker the batches are
+        for), None if none was, or the outbox is closed."""
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error:
+                return None
+        return str(row[0]) if row else None
+
+    def set_note(self, name: str, value: str) -> None:
+        with self._lock:
+            if self._db is None:
+                raise OutboxError(self.error or "the outbox is closed")
+            try:
+                self._db.execute(
+                    "INSERT INTO notes (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, value),
+                )
+            except sqlite3.Error as error:
+                raise OutboxError(f"cannot write outbox {str(self.path)!r}: {_reason(error)}") from None
+
+    def backlog(self) -> Backlog | None:
+        """The batches waiting, None if none (or the outbox is closed)."""
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(samples), 0), MIN(created_s), MAX(created_s), MAX(batch_seq) "
+                    "FROM batches"
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise OutboxError(f"cannot read outbox {str(self.path)!r}: {_reason(error)}") from None
+        if not row[0]:
+            return None
+        return Backlog(int(row[0]), int(row[1]), float(row[2]), float(row[3]), int(row[4]))
+
+    def oldest_batch_seq(self) -> int | None:
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT MIN(batch_seq) FROM batches").fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row[0] is None else int(row[0])
 
     # ------------------------------------------------------------------ batches
 
@@ -322,25 +388,6 @@ class Outbox:
                 except sqlite3.Error as error:
                     log.warning("closing the outbox failed: %s", _reason(error))
             self.error = self.error or "the outbox is closed"
-
-
-def disk_problem(path: Path) -> str:
-    """What is wrong with the disk under ``path``, as a suffix for an error
-    message (SQLite only says "unable to open database file")."""
-    directory = Path(path).parent
-    while not directory.exists() and directory != directory.parent:
-        directory = directory.parent
-    try:
-        stats = os.statvfs(directory)
-    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
-        return ""
-    if stats.f_flag & os.ST_RDONLY:
-        return f" ({directory} is on a read-only file system)"
-    if stats.f_bavail == 0:
-        return f" (the disk of {directory} is full)"
-    if not os.access(directory, os.W_OK):
-        return f" (no permission to write in {directory})"
-    return ""
 
 
 def _rollback(db: sqlite3.Connection) -> None:

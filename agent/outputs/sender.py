@@ -8,7 +8,8 @@ down it sends nothing new; paho retransmits what was in flight when it comes
 back (same message ids), and the sender continues after the last batch it
 handed to paho. A batch the broker refuses (an MQTT 5 PUBACK with an error
 reason, e.g. not authorised) stays in the outbox and is retried with backoff;
-the refusal is reported in status.
+the refusal is reported in status. A batch the broker has but a failing disk
+cannot delete yet counts as published and is deleted when the disk lets it.
 
 Custody. While a processor with a journal is online (its retained status on
 ``<prefix>/_sys/processor/+/status`` says ``online`` with a ``journal``, and is no
@@ -33,7 +34,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from gazewire.agent.outputs.link import AgentLink
-from gazewire.agent.outputs.outbox import Outbox
+from gazewire.agent.outputs.outbox import Outbox, OutboxError
 from gazewire.wire.messages import Custody, ProcessorStatus
 from gazewire.wire.timeutil import utc_us_from_iso
 
@@ -81,11 +82,13 @@ class BatchSender:
         self._clock = clock
         self._wall = wall
         self._awaiting: dict[int, float] = {}  # batch_seq -> when the broker took it: waiting for custody
-        self._processor_seen: dict[str, float] = {}
-        self._resent: set[int] = set()  # sent again: their next PUBACK is not counted twice  # processor id -> wall time of its last online status
+        self._processor_seen: dict[str, float] = {}  # processor id -> wall time of its last online status
+        self._resent: set[int] = set()  # sent again: their next PUBACK is not counted twice
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._in_flight: dict[int, tuple[int, int]] = {}  # mid -> (batch_seq, samples)
+        self._undeleted: set[int] = set()  # acknowledged batch_seqs the outbox could not delete yet
+        self._last_disk_error: str | None = None
         self._cursor = -1  # highest batch_seq handed to paho
         self._tokens = float(window)
         self._tokens_at = clock()
@@ -107,10 +110,10 @@ class BatchSender:
         self._thread.join(timeout_s)
 
     def drain(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (all acknowledged) or the timeout passes."""
+        """Wait until every batch in the outbox is acknowledged or the timeout passes."""
         self._wake.set()
         with self._progress:
-            return self._progress.wait_for(lambda: self.outbox.depth == 0, timeout=timeout_s)
+            return self._progress.wait_for(lambda: self.outbox.depth <= len(self._undeleted), timeout=timeout_s)
 
     # ------------------------------------------------------------------ the loop
 
@@ -122,11 +125,15 @@ class BatchSender:
             try:
                 self._take_custody()
                 self._take_acknowledgements()
+                self._delete_undeleted()
                 self._resend_unconfirmed()
                 if self.link.connected.is_set() and self.link.custody_ready.is_set():
                     self._send_more()
                 with self._progress:
                     self._progress.notify_all()
+            except OutboxError as error:  # the disk: say it once, try again shortly
+                self._disk_failed(error)
+                self._stop.wait(1.0)
             except Exception:
                 log.exception("batch sender failed; retrying")
                 self._stop.wait(1.0)
@@ -148,15 +155,25 @@ class BatchSender:
                 self._cursor = min(self._cursor, batch_seq - 1)
                 self._paused_until = self._clock() + self.refused_retry_s
                 continue
-            if batch_seq in self._resent:
-                self._resent.discard(batch_seq)  # counted when it was first acknowledged
+            resent = batch_seq in self._resent  # counted when it was first acknowledged
+            self._resent.discard(batch_seq)
+            if self.custody == "processor":
+                self._awaiting[batch_seq] = self._clock()  # the outbox keeps it until a processor confirms it
+                counted = not resent
             else:
+                counted = self._release(batch_seq) and not resent
+            if counted:
                 self.counters.batches_published += 1
                 self.counters.samples_published += samples
-            if self.custody == "processor":
-                self._awaiting[batch_seq] = self._clock()  # kept until a processor confirms it
-            else:
-                self.outbox.remove(batch_seq)
+
+    def _release(self, batch_seq: int) -> bool:
+        """Delete a batch someone holds now; False if it was gone already (evicted)."""
+        try:
+            return self.outbox.remove(batch_seq)
+        except OutboxError as error:  # held elsewhere: count it now, delete it later
+            self._disk_failed(error)
+            self._undeleted.add(batch_seq)
+            return True
 
     # ------------------------------------------------------------------ custody
 
@@ -236,12 +253,30 @@ class BatchSender:
 
     def _fall_back_to_broker(self) -> None:
         """No processor online for custody_fallback_s: the broker's PUBACK is custody again."""
-        if self._awaiting:
-            spans = [[seq, seq] for seq in sorted(self._awaiting)]
-            self.outbox.remove_ranges(spans)
-            self._awaiting.clear()
+        for batch_seq in sorted(self._awaiting):
+            self._release(batch_seq)
+        self._awaiting.clear()
         log.warning("no processor with a journal online for %.0f s: batches leave the outbox on the "
                     "broker's PUBACK (custody: broker)", self.custody_fallback_s)
+
+    def _delete_undeleted(self) -> None:
+        for batch_seq in sorted(self._undeleted):
+            try:
+                self.outbox.remove(batch_seq)
+            except OutboxError as error:  # still refused: sending goes on meanwhile
+                self._disk_failed(error)
+                return
+            self._undeleted.discard(batch_seq)
+        if self._last_disk_error is not None and not self._undeleted:
+            log.warning("the outbox's disk works again")
+            self._last_disk_error = None
+
+    def _disk_failed(self, error: OutboxError) -> None:
+        if str(error) != self._last_disk_error:
+            self._last_disk_error = str(error)
+            log.error("%s; acknowledged batches are deleted once the disk lets them", error)
+        if self._undeleted:
+            self._wake_later(1.0)
 
     def _send_more(self) -> None:
         now = self._clock()
@@ -255,7 +290,7 @@ class BatchSender:
             if len(self._in_flight) < self.window:
                 self._wake_later(1.0 / self.rate)
             return
-        in_flight_seqs = {seq for seq, _ in self._in_flight.values()}
+        in_flight_seqs = {seq for seq, _ in self._in_flight.values()} | self._undeleted
         for batch in self.outbox.pending(self._cursor, room):
             if batch.batch_seq in in_flight_seqs or batch.batch_seq in self._awaiting:
                 self._cursor = batch.batch_seq  # sent already, and not yet due again
