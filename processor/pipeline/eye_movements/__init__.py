@@ -1,7 +1,11 @@
-"""Fixation detection: pure, streaming algorithms over numpy arrays (no I/O).
+"""Eye-movement detection: pure, streaming algorithms over numpy arrays (no I/O).
 
 * :class:`IVTDetector` - the Tobii I-VT fixation filter (Olsen 2012), Tobii's defaults;
-* :class:`IDTDetector` - dispersion-threshold identification (Salvucci & Goldberg 2000).
+* :class:`IDTDetector` - dispersion-threshold identification (Salvucci & Goldberg 2000);
+* :class:`MovementClassifier` (``"ivd"``) - fixations, saccades (with post-saccadic
+  oscillations), smooth pursuit and blinks, by velocity and displacement; also emits
+  :class:`Saccade`, :class:`Pursuit` and :class:`Blink`; :func:`classify_samples` labels a
+  whole recording with the codes of Andersson et al. (2017).
 
 Both are fed incrementally (``feed(t, x_deg, y_deg, extra=None)`` then ``flush()``) and emit
 :class:`FixationStarted` / :class:`FixationEnded` events; any split of a recording into batches
@@ -10,15 +14,42 @@ the same detectors. Gaze positions are in degrees of visual angle relative to th
 centre, see :mod:`gazewire.processor.pipeline.eye_movements.geometry` for the conversions.
 """
 
+from .classify import MovementClassifier, MovementParameters, classify_samples, labels_from_events
 from .events import FixationEnded, FixationEvent, FixationStarted
 from .factory import ALGORITHMS, make_detector
 from .geometry import angular_distance_deg, normalised_to_degrees, pixels_to_degrees
 from .idt import IDTDetector, IDTParameters
 from .ivt import IVTDetector, IVTParameters
 from .labels import label_samples
+from .movement_events import (
+    BLINK,
+    FIXATION,
+    PSO,
+    PURSUIT,
+    SACCADE,
+    UNDEFINED,
+    Blink,
+    MovementEvent,
+    Pursuit,
+    Saccade,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "BLINK",
+    "FIXATION",
+    "PSO",
+    "PURSUIT",
+    "SACCADE",
+    "UNDEFINED",
+    "Blink",
+    "MovementClassifier",
+    "MovementEvent",
+    "MovementParameters",
+    "Pursuit",
+    "Saccade",
+    "classify_samples",
+    "labels_from_events",
     "FixationEnded",
     "FixationEvent",
     "FixationStarted",

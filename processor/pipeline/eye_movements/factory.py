@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from .classify import MovementClassifier, MovementParameters
 from .idt import IDTDetector, IDTParameters
 from .ivt import IVTDetector, IVTParameters
 
 __all__ = ["ALGORITHMS", "make_detector"]
 
-ALGORITHMS: dict[str, tuple[type[IVTDetector | IDTDetector], type]] = {
+ALGORITHMS: dict[str, tuple[type[IVTDetector | IDTDetector | MovementClassifier], type]] = {
     "ivt": (IVTDetector, IVTParameters),
     "idt": (IDTDetector, IDTParameters),
+    # I-VD: identification by velocity (saccades) and displacement (fixation vs pursuit)
+    "ivd": (MovementClassifier, MovementParameters),
 }
 
 
-def make_detector(algorithm: str, **parameters: object) -> IVTDetector | IDTDetector:
-    """A new streaming detector: ``"ivt"`` (Tobii I-VT) or ``"idt"`` (I-DT).
+def make_detector(
+    algorithm: str, **parameters: object
+) -> IVTDetector | IDTDetector | MovementClassifier:
+    """A new streaming detector: ``"ivt"`` (Tobii I-VT), ``"idt"`` (I-DT) or ``"ivd"``.
 
-    ``parameters`` override the defaults of :class:`IVTParameters` / :class:`IDTParameters`.
+    ``"ivd"`` is the :class:`MovementClassifier` (fixations, saccades, smooth pursuit, blinks:
+    identification by velocity and displacement); it emits the same fixation events as the
+    others plus saccade, pursuit and blink events.
+
+    ``parameters`` override the defaults of :class:`IVTParameters` / :class:`IDTParameters` /
+    :class:`MovementParameters`.
 
     Raises
     ------
