@@ -696,7 +696,15 @@ class MovementClassifier:
                 pick = np.flatnonzero(half == k)
                 if pick.shape[0] == 0:
                     continue
-                window = index[pick][:, None] + np.arange(-k, k + 1)
+                centre = index[pick]
+                if k == 1:  # median of three, exactly, without sorting
+                    for source, target in ((xf, xm), (yf, ym)):
+                        a, b, c = source[centre - 1], source[centre], source[centre + 1]
+                        target[pick] = np.maximum(
+                            np.minimum(a, b), np.minimum(np.maximum(a, b), c)
+                        )
+                    continue
+                window = centre[:, None] + np.arange(-k, k + 1)
                 xm[pick] = np.median(xf[window], axis=1)
                 ym[pick] = np.median(yf[window], axis=1)
         self._dx[start:stop] = np.tan(np.radians(xm))
@@ -706,12 +714,16 @@ class MovementClassifier:
     # 3. velocity ------------------------------------------------------------------------------
 
     def _window_velocity(
-        self, index: NDArray[np.int64], half: float, ends: NDArray[np.int64]
+        self,
+        index: NDArray[np.int64],
+        half: float,
+        ends: NDArray[np.int64],
+        mid: NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-        """Velocity of samples ``index`` over a centred window (rule of :mod:`.velocity`)."""
+        """Velocity of samples ``index`` over a centred window (rule of :mod:`.velocity`);
+        ``mid[k]`` is the time half-way between samples ``k`` and ``k + 1``."""
         t = self._t
         n = t.shape[0]
-        mid = (t[:-1] + t[1:]) * 0.5  # mid[k] lies between samples k and k + 1
         ti = t[index]
         seg = self._seg[index] - self._base
         j = np.searchsorted(mid, ti + half, side="right")  # nearest sample to t + half
@@ -739,8 +751,9 @@ class MovementClassifier:
         index = np.arange(start, stop)
         ok = ~np.isnan(self._xf[start:stop])
         ends = np.where(ok, self._segment_ends(index, final), index)
-        vd, ready_d = self._window_velocity(index, self._half_detect, ends)
-        ve, ready_e = self._window_velocity(index, self._half_edge, ends)
+        mid = (self._t[:-1] + self._t[1:]) * 0.5
+        vd, ready_d = self._window_velocity(index, self._half_detect, ends, mid)
+        ve, ready_e = self._window_velocity(index, self._half_edge, ends, mid)
         ready = ~ok | (ready_d & ready_e)
         if not ready.all():
             stop = start + int(np.argmin(ready))
