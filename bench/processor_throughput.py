@@ -2,8 +2,9 @@
 
 Builds real ``gaze/batch`` payloads (the agent's own BatchBuilder over the
 simulated tracker) and feeds them to the processor's single entry point,
-``Dispatcher.handle`` (parse, check, sequence, detect, alerts, AOIs, points),
-then encodes the points as line protocol (what the sinks write). No broker,
+``Dispatcher.handle`` (parse, check, sequence, detect, alerts, AOIs), then
+builds the points of its outcome and encodes them as line protocol (what the
+processor's thread does before handing them to a sink). No broker,
 no database: this is the CPU the processor's thread needs per sample, which
 bounds how many trackers one processor can follow.
 
@@ -25,8 +26,10 @@ from gazewire.agent.pipeline.combine import combine_eyes  # noqa: E402
 from gazewire.settings import load_settings  # noqa: E402
 from gazewire.wire.topics import Topics  # noqa: E402
 from gazewire.processor.config import ProcessorSettings  # noqa: E402
+from gazewire.processor.inputs.payloads import PayloadParser  # noqa: E402
 from gazewire.processor.pipeline.dispatch import Dispatcher  # noqa: E402
 from gazewire.processor.pipeline.session import SessionConfig  # noqa: E402
+from gazewire.processor.outputs.points import points_of  # noqa: E402
 
 OFFSET_US = 1_795_000_000_000_000
 
@@ -56,14 +59,12 @@ def main() -> None:
     settings = load_settings(ProcessorSettings, overrides={"processor_id": "bench"})
     dispatcher = Dispatcher(
         SessionConfig(
-            algorithm=settings.algorithm,
             parameters=settings.detector_parameters,
             display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
             eye_distance_mm=settings.default_eye_distance_mm,
             alerts=settings.alerts,
         ),
-        topics=Topics(),
-        max_payload_bytes=settings.max_payload_bytes,
+        PayloadParser(Topics(), max_bytes=settings.max_payload_bytes),
     )
     streams = [batches(f"bench-{i}", i, args.seconds, args.frequency, args.publish_hz) for i in range(args.sessions)]
     interleaved = [message for group in zip(*streams) for message in group]
@@ -73,11 +74,11 @@ def main() -> None:
         started = time.perf_counter()
         outcome = dispatcher.handle(topic, payload)
         middle = time.perf_counter()
-        lines = [point.line() for point in outcome.points]
+        lines = [point.line() for point in points_of(outcome)]
         encode_s += time.perf_counter() - middle
         handle_s += middle - started
         points += len(lines)
-        fixations += len(outcome.fixations)
+        fixations += len(outcome.fixation_events)
     counters = dispatcher.counters()
     samples = counters["samples"]
     total_s = handle_s + encode_s
@@ -85,8 +86,8 @@ def main() -> None:
     print(f"## processor throughput: {args.sessions} sessions x {args.seconds:g} s at {args.frequency:g} Hz, "
           f"batches of {round(args.frequency / args.publish_hz)}")
     print(f"{samples} samples, {len(interleaved)} batches, {fixations} fixation events, {points} points")
-    print(f"handle (parse, detect, alerts, points): {handle_s / samples * 1e6:.2f} µs/sample; "
-          f"line protocol: {encode_s / samples * 1e6:.2f} µs/sample")
+    print(f"handle (parse, check, detect, alerts): {handle_s / samples * 1e6:.2f} µs/sample; "
+          f"points and line protocol: {encode_s / samples * 1e6:.2f} µs/sample")
     print(f"capacity: {samples / total_s:,.0f} samples/s on one core = "
           f"{samples / total_s / args.frequency:.1f} trackers at {args.frequency:g} Hz; "
           f"{recorded_s / total_s:.0f}x real time for this load")

@@ -10,10 +10,21 @@ demo machine: the processor's own settings have names the agent does not use
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from gazewire.wire.messages import AlertType
 from gazewire.mqtt import MqttSettings
@@ -27,6 +38,13 @@ from gazewire.settings import (
     host_name_id,
 )
 from gazewire.wire.topics import DEFAULT_PREFIX
+from gazewire.processor.pipeline.eye_movements import (
+    DetectorParameters,
+    IDTParameters,
+    IVTParameters,
+    MovementParameters,
+)
+from gazewire.processor.pipeline.eye_movements.parameters import Choice, Flag, Number, OddInteger, Rule, rule_of
 
 ALERT_TYPES: tuple[AlertType, ...] = (
     "long_fixation",
@@ -46,95 +64,90 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class IvtSettings(_Section):
-    """The Tobii I-VT fixation filter (Olsen 2012); defaults are Tobii's published ones."""
+class DetectorSettings(_Section):
+    """Settings of one detector, derived from its parameter dataclass (:func:`detector_settings`)."""
 
-    gap_fill: bool = Field(
-        True, description="Interpolate short gaps of invalid samples (blinks cut short, lost frames)."
-    )
-    max_gap_ms: float = Field(
-        75.0,
-        gt=0,
-        le=1000,
-        description="Longest gap filled in. Longer bridges more tracking loss but can join two "
-        "fixations across a real blink; it also delays events while samples are invalid.",
-    )
-    noise_reduction: Literal["median", "mean", "none"] = Field(
-        "median",
-        description="Moving median (robust to spikes), mean, or none (no smoothing, noisier velocity).",
-    )
-    noise_reduction_window: int = Field(
-        3, ge=3, le=51, description="Samples in the noise-reduction window (odd). Wider smooths more "
-        "but blurs saccade onsets and adds window/2 samples of delay."
-    )
-    velocity_window_ms: float = Field(
-        20.0,
-        gt=0,
-        le=200,
-        description="Window over which velocity is measured. Longer is less noisy but smears short "
-        "saccades and delays every event by half the window.",
-    )
-    velocity_threshold_deg_s: float = Field(
-        30.0,
-        gt=0,
-        le=1000,
-        description="Samples slower than this are fixation samples. Lower misses fewer saccades but "
-        "splits noisy fixations; higher merges small saccades into fixations.",
-    )
-    merge_max_gap_ms: float = Field(
-        75.0,
-        ge=0,
-        le=1000,
-        description="Fixations closer than this in time (and merge_max_angle_deg in space) are "
-        "merged. It is also how long a fixation's end waits before being published; 0 disables merging.",
-    )
-    merge_max_angle_deg: float = Field(
-        0.5, ge=0, le=180, description="Fixations closer than this (mean positions) may be merged."
-    )
-    min_fixation_ms: float = Field(
-        60.0,
-        ge=0,
-        le=1000,
-        description="Shorter fixations are discarded. A fixation start is published once it has "
-        "lasted this long, so higher also delays start events.",
-    )
+    parameter_class: ClassVar[type[DetectorParameters]]
 
-    @field_validator("noise_reduction_window")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError("must be odd")
-        return value
+    def parameters(self) -> DetectorParameters:
+        """The detector's parameters (parameters these settings leave out keep their defaults)."""
+        return self.parameter_class(**{name: _parameter_value(value) for name, value in self.model_dump().items()})
 
-    def parameters(self) -> dict[str, object]:
-        """Keyword arguments of :class:`gazewire.processor.pipeline.eye_movements.IVTParameters`."""
-        values = self.model_dump()
-        values["noise_reduction"] = None if self.noise_reduction == "none" else self.noise_reduction
-        return values
+    @model_validator(mode="after")
+    def _parameters_agree(self) -> DetectorSettings:
+        # rules that join two parameters (e.g. one window at most another) are the dataclass's
+        self.parameters()
+        return self
 
 
-class IdtSettings(_Section):
-    """Dispersion-threshold identification (Salvucci & Goldberg 2000), when algorithm = idt."""
+def detector_settings(
+    parameter_class: type[DetectorParameters], name: str, doc: str, *, leave_out: tuple[str, ...] = ()
+) -> type[DetectorSettings]:
+    """A settings table with the fields of ``parameter_class``: the same names, defaults, allowed
+    values and descriptions, stated once, in the dataclass. A choice of ``None`` is written
+    ``"none"`` (TOML has no null)."""
+    definitions: dict[str, Any] = {}
+    for item in fields(parameter_class):
+        if item.name in leave_out:
+            continue
+        rule = rule_of(item)
+        annotation: Any
+        if isinstance(rule, Choice):
+            annotation = Literal[tuple(_setting_value(choice) for choice in rule.choices)]  # type: ignore[misc]
+        else:
+            annotation = Annotated[_SETTING_TYPES[type(rule)], AfterValidator(partial(_check_setting, rule))]
+        definitions[item.name] = (
+            annotation,
+            Field(_setting_value(item.default), description=item.metadata["description"]),
+        )
+    model = create_model(name, __base__=DetectorSettings, __doc__=doc, __module__=__name__, **definitions)
+    model.parameter_class = parameter_class
+    return model
 
-    dispersion_threshold_deg: float = Field(
-        1.0,
-        gt=0,
-        le=90,
-        description="Largest (max x - min x) + (max y - min y) of a fixation. Larger tolerates "
-        "more noise but swallows small saccades.",
-    )
-    min_duration_ms: float = Field(
-        100.0,
-        gt=0,
-        le=2000,
-        description="Shortest fixation; a start is published once a window this long is found.",
-    )
-    gap_fill: bool = Field(True, description="Interpolate short gaps of invalid samples, as for I-VT.")
-    max_gap_ms: float = Field(75.0, gt=0, le=1000, description="Longest gap filled in, as for I-VT.")
 
-    def parameters(self) -> dict[str, object]:
-        """Keyword arguments of :class:`gazewire.processor.pipeline.eye_movements.IDTParameters`."""
-        return self.model_dump()
+_SETTING_TYPES: dict[type[Rule], type] = {Flag: bool, Number: float, OddInteger: int}
+
+
+def _check_setting(rule: Rule, value: object) -> object:
+    if not rule.accepts(value):
+        raise ValueError(f"must be {rule.allowed()}")
+    return value
+
+
+def _setting_value(value: object) -> object:
+    return "none" if value is None else value
+
+
+def _parameter_value(value: object) -> object:
+    return None if value == "none" else value
+
+
+if TYPE_CHECKING:  # what create_model makes, spelled out for type checkers
+
+    class IVTSettings(DetectorSettings): ...
+
+    class IDTSettings(DetectorSettings): ...
+
+    class IVDSettings(DetectorSettings): ...
+
+else:
+    IVTSettings = detector_settings(
+        IVTParameters,
+        "IVTSettings",
+        "The Tobii I-VT fixation filter (Olsen 2012); defaults are Tobii's published ones.",
+        leave_out=("merge_decision",),  # the offline rule; the processor reports fixations while they happen
+    )
+    IDTSettings = detector_settings(
+        IDTParameters,
+        "IDTSettings",
+        "Dispersion-threshold identification (Salvucci & Goldberg 2000), when algorithm = idt.",
+    )
+    IVDSettings = detector_settings(
+        MovementParameters,
+        "IVDSettings",
+        "Fixations, saccades, smooth pursuit and blinks by velocity and displacement (I-VD), "
+        "when algorithm = ivd.",
+    )
 
 
 class AlertSettings(_Section):
@@ -260,11 +273,14 @@ class ProcessorSettings(GazewireSettings):
         description="Sessions to process; messages of any other session are counted as bad input "
         "(unknown_session). Empty: every session that appears.",
     )
-    algorithm: Literal["ivt", "idt"] = Field(
-        "ivt", description="Fixation detector: ivt (Tobii I-VT, settings in [ivt]) or idt (dispersion, [idt])."
+    algorithm: Literal["ivt", "idt", "ivd"] = Field(
+        "ivt",
+        description="Eye-movement detector: ivt (Tobii I-VT fixations, settings in [ivt]), idt "
+        "(dispersion, [idt]) or ivd (fixations, saccades, smooth pursuit and blinks, [ivd]).",
     )
-    ivt: IvtSettings = Field(default_factory=IvtSettings, description="I-VT fixation filter parameters.")
-    idt: IdtSettings = Field(default_factory=IdtSettings, description="I-DT parameters (algorithm = idt).")
+    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters.")
+    idt: IDTSettings = Field(default_factory=IDTSettings, description="I-DT parameters (algorithm = idt).")
+    ivd: IVDSettings = Field(default_factory=IVDSettings, description="I-VD parameters (algorithm = ivd).")
     default_display_width_mm: float = Field(
         527.0,
         gt=0,
@@ -346,9 +362,10 @@ class ProcessorSettings(GazewireSettings):
         return Path(self.lineprotocol_dir or Path(self.data_dir) / "lineprotocol").expanduser()
 
     @property
-    def detector_parameters(self) -> dict[str, object]:
-        """Keyword arguments of the chosen detector's parameters."""
-        return self.ivt.parameters() if self.algorithm == "ivt" else self.idt.parameters()
+    def detector_parameters(self) -> DetectorParameters:
+        """The chosen detector's parameters."""
+        section: DetectorSettings = getattr(self, self.algorithm)
+        return section.parameters()
 
     @property
     def max_payload_bytes(self) -> int:

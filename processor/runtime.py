@@ -1,12 +1,13 @@
-"""The running processor: wires the MQTT link, the dispatcher (pure logic), the
-publisher and the sink together.
+"""The running processor: wires the MQTT link and the parser (inputs), the
+dispatcher (the pure core), the publisher and the sink (outputs) together.
 
 Threads, and what each one does:
 
 - paho's network thread receives messages and only enqueues them
   (:class:`~gazewire.processor.inputs.link.ProcessorLink`);
 - the processing thread (:meth:`Processor.run`) takes them in order, lets the
-  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the points to the
+  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the
+  points of the outcome (:func:`~gazewire.processor.outputs.points.points_of`) to the
   sink, publishes the fixation, AOI and alert messages, tells the observers,
   and only then acknowledges the message to the broker; it also refreshes the
   retained status and forgets idle sessions;
@@ -31,13 +32,16 @@ from gazewire.wire.messages import ProcessorStatus, WireModel
 from gazewire.mqtt import default_client_id
 from gazewire.settings import SettingsError
 from gazewire.wire.topics import Channel, Topics
-from gazewire.processor.pipeline.aoi import NO_AOIS, AoiFileError, AoiSet, load_aoi_file
+from gazewire.processor.aoi_file import AoiFileError, load_aoi_file
+from gazewire.processor.pipeline.aoi import NO_AOIS, AoiSet
 from gazewire.processor.config import ProcessorSettings
 from gazewire.processor.pipeline.dispatch import Dispatcher
 from gazewire.processor.inputs.link import Delivery, ProcessorLink
+from gazewire.processor.inputs.payloads import PayloadParser
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.influx import InfluxWriter
+from gazewire.processor.outputs.points import points_of
 from gazewire.processor.outputs.publisher import Publisher
 from gazewire.processor.outputs.sink import Sink
 from gazewire.processor.pipeline.session import SessionConfig
@@ -77,16 +81,15 @@ class Processor:
         self.aois = load_aois(settings)
         self.dispatcher = Dispatcher(
             SessionConfig(
-                algorithm=settings.algorithm,
                 parameters=settings.detector_parameters,
                 display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
                 eye_distance_mm=settings.default_eye_distance_mm,
                 alerts=settings.alerts,
                 aois_for=self.aois.for_session,
             ),
-            topics=self.topics,
-            max_payload_bytes=settings.max_payload_bytes,
-            allowed_sessions=tuple(settings.sessions),
+            PayloadParser(
+                self.topics, max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions
+            ),
             max_sessions=settings.max_sessions,
             idle_session_s=settings.idle_session_s,
         )
@@ -216,8 +219,9 @@ class Processor:
         self.link.acknowledge(delivery)  # only now: handled, published, stored (or buffered)
 
     def _emit(self, outcome: Outcome) -> None:
-        if outcome.points:
-            self.sink.write(outcome.points)
+        points = points_of(outcome)
+        if points:
+            self.sink.write(points)
         for channel, message in outcome.messages():
             self.publisher.event(channel, message)
             self._notify(channel.value, message)

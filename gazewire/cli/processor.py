@@ -19,7 +19,7 @@ def _add_processor_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_settings_arguments(parser)
     group = parser.add_argument_group("processor")
     group.add_argument("--id", dest="processor_id", metavar="ID", help="processor id (status topic, client id)")
-    group.add_argument("--algorithm", choices=["ivt", "idt"], help="fixation detector")
+    group.add_argument("--algorithm", choices=["ivt", "idt", "ivd"], help="eye-movement detector")
     group.add_argument("--aoi-file", metavar="TOML", help="areas of interest (see examples/aoi.toml)")
     group.add_argument("--influx-url", metavar="URL", help="InfluxDB 2.x URL; token via GAZEWIRE_INFLUX__TOKEN")
     group.add_argument("--influx-org", metavar="ORG", help="InfluxDB organisation")

@@ -1,5 +1,6 @@
-"""Points built from what the processor received and produced, with the names
-of :mod:`gazewire.processor.outputs.measurements`."""
+"""Storage rows: the points of what the processor received and produced (an
+:class:`~gazewire.processor.pipeline.outcome.Outcome`), with the names of
+:mod:`gazewire.processor.outputs.measurements`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 from gazewire.wire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
 from gazewire.wire.timeutil import utc_us_from_iso
+from gazewire.processor.pipeline.outcome import AoiVisit, Outcome
 from gazewire.processor.outputs.lineprotocol import Point
 from gazewire.processor.outputs.measurements import (
     AGENT_STATE_CODES,
@@ -18,6 +20,19 @@ from gazewire.processor.outputs.measurements import (
     GAZE,
     MARKER,
 )
+
+
+def points_of(outcome: Outcome) -> list[Point]:
+    """Every point to store for ``outcome``: agent statuses, markers, one ``gaze`` point per
+    sample of the batches taken, ended fixations, ended AOI visits, alerts."""
+    points = [agent_status_point(s.status, s.received_utc_us) for s in outcome.statuses]
+    points += [marker_point(marker) for marker in outcome.markers]
+    for batch in outcome.batches:
+        points += gaze_points(batch)
+    points += [fixation_point(event) for event in outcome.fixation_events if event.event == "end"]
+    points += [visit_point(visit) for visit in outcome.aoi_visits]
+    points += [alert_point(alert) for alert in outcome.alerts]
+    return points
 
 
 def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Point]:
@@ -89,14 +104,14 @@ def alert_point(alert: Alert) -> Point:
     )
 
 
-def visit_point(session: str, aoi: str, start_utc_us: int, end_utc_us: int, fixations: int) -> Point:
+def visit_point(visit: AoiVisit) -> Point:
     return AOI_VISIT.point(
-        start_utc_us,
-        {"session": session, "aoi": aoi},
+        visit.start_utc_us,
+        {"session": visit.session, "aoi": visit.aoi},
         {
-            "dwell_ms": (end_utc_us - start_utc_us) / 1000.0,
-            "fixations": fixations,
-            "end_utc_us": end_utc_us,
+            "dwell_ms": (visit.end_utc_us - visit.start_utc_us) / 1000.0,
+            "fixations": visit.fixations,
+            "end_utc_us": visit.end_utc_us,
         },
     )
 

@@ -14,12 +14,22 @@ from itertools import pairwise
 
 import numpy as np
 
-from gazewire.processor.pipeline.eye_movements import FixationEvent, make_detector, normalised_to_degrees
+from gazewire.processor.pipeline.eye_movements import (
+    Detector,
+    DetectorParameters,
+    IDTParameters,
+    IVTParameters,
+    MovementEvent,
+    MovementParameters,
+    algorithm_of,
+    make_detector,
+    normalised_to_degrees,
+)
 
 SLOWEST_TRACKER_HZ = 60.0  # Tobii Pro Spark/Nano: the longest sample interval to allow for
 
 
-def end_latency_bound_s(algorithm: str, parameters: dict[str, object], sample_rate_hz: float | None = None) -> float:
+def end_latency_bound_s(parameters: DetectorParameters, sample_rate_hz: float | None = None) -> float:
     """Upper bound on how long after a fixation's last sample its end event is emitted.
 
     From the detectors' documented latency: I-VT waits ``merge_max_gap_ms`` for a
@@ -29,16 +39,26 @@ def end_latency_bound_s(algorithm: str, parameters: dict[str, object], sample_ra
     with the next sample, plus the gap fill-in. Two samples of slack on top.
     """
     period_s = 1.0 / (sample_rate_hz or SLOWEST_TRACKER_HZ)
-    max_gap_s = float(parameters.get("max_gap_ms", 75.0)) / 1000.0  # type: ignore[arg-type]
-    if algorithm == "idt":
+    max_gap_s = parameters.max_gap_ms / 1000.0
+    if isinstance(parameters, IDTParameters):
         return max_gap_s + 3 * period_s
-    window = int(parameters.get("noise_reduction_window", 3))  # type: ignore[call-overload]
+    if isinstance(parameters, MovementParameters):
+        # the pursuit look-ahead, or the saccade after the fixation and its PSO window
+        # (a saccade of up to 150 ms); the saccade velocity window; the gap fill-in
+        return (
+            max(parameters.pursuit_look_ahead_ms, 150.0 + parameters.max_pso_ms) / 1000.0
+            + parameters.saccade_velocity_window_ms / 2000.0
+            + max_gap_s
+            + (parameters.noise_reduction_window // 2 + 3) * period_s
+        )
+    if not isinstance(parameters, IVTParameters):
+        raise TypeError(f"no latency bound known for {type(parameters).__name__}")
     return (
-        float(parameters.get("merge_max_gap_ms", 75.0)) / 1000.0  # type: ignore[arg-type]
-        + float(parameters.get("min_fixation_ms", 60.0)) / 1000.0  # type: ignore[arg-type]
-        + float(parameters.get("velocity_window_ms", 20.0)) / 2000.0  # type: ignore[arg-type]
+        parameters.merge_max_gap_ms / 1000.0
+        + parameters.min_fixation_ms / 1000.0
+        + parameters.velocity_window_ms / 2000.0
         + max_gap_s
-        + (window // 2 + 3) * period_s
+        + (parameters.noise_reduction_window // 2 + 3) * period_s
     )
 
 
@@ -58,12 +78,18 @@ def to_degrees(
 
 
 class Detection:
-    """A streaming detector plus the unit conversion in front of it."""
+    """A streaming detector plus the unit conversion in front of it.
 
-    def __init__(self, algorithm: str, parameters: dict[str, object]) -> None:
-        self.algorithm = algorithm
-        self.parameters = dict(parameters)
-        self.detector = make_detector(algorithm, **parameters)
+    What the session needs from detection, and all it needs: :meth:`feed` normalised gaze,
+    :meth:`flush` at the end of a stream, :meth:`latency_bound_s`. The detector behind it is
+    any :class:`~gazewire.processor.pipeline.eye_movements.Detector`, chosen by the type of
+    ``parameters``.
+    """
+
+    def __init__(self, parameters: DetectorParameters) -> None:
+        self.parameters = parameters
+        self.algorithm = algorithm_of(parameters)
+        self.detector: Detector = make_detector(self.algorithm, parameters)
 
     def feed(
         self,
@@ -72,13 +98,13 @@ class Detection:
         y: np.ndarray,
         distance_mm: np.ndarray,
         display_mm: tuple[float, float],
-    ) -> list[FixationEvent]:
+    ) -> list[MovementEvent]:
         """Feed normalised gaze (NaN: invalid) at detector times ``t_s``; return the events."""
         x_deg, y_deg = to_degrees(x, y, distance_mm, *display_mm)
         return self.detector.feed(t_s, x_deg, y_deg, extra={"x": x, "y": y})
 
-    def flush(self) -> list[FixationEvent]:
+    def flush(self) -> list[MovementEvent]:
         return self.detector.flush()
 
     def latency_bound_s(self, sample_rate_hz: float | None) -> float:
-        return end_latency_bound_s(self.algorithm, self.parameters, sample_rate_hz)
+        return end_latency_bound_s(self.parameters, sample_rate_hz)

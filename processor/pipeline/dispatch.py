@@ -1,7 +1,9 @@
 """The processor's entry point for every message: parse it, find (or start) its
 session, let the session handle it, count what went wrong.
 
-Pure and single-threaded: no broker, no database; the clocks are passed in.
+Pure and single-threaded: no broker, no database; the clocks and the parser
+are passed in (the parser, with every stateless check, is the input side's:
+:class:`gazewire.processor.inputs.payloads.PayloadParser`).
 :meth:`Dispatcher.handle` never raises, whatever the topic and payload - the
 fuzz tests hold it to that - and a problem in one session's message never
 touches another session.
@@ -13,14 +15,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from gazewire.wire.messages import AgentStatus, GazeBatch, Marker
 from gazewire.wire.timeutil import utc_now_us
-from gazewire.wire.topics import Topics
-from gazewire.processor.inputs.bad_input import BadInput, BadInputKind, BadInputLedger
-from gazewire.processor.inputs.payloads import parse_inbound
+from gazewire.wire.topics import Channel
+from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind, BadInputLedger
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.pipeline.session import Session, SessionConfig, SessionCounters
 
@@ -29,23 +30,32 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR_LOG_INTERVAL_S = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A parsed, checked message of one session."""
+
+    session: str
+    channel: Channel
+    message: GazeBatch | AgentStatus | Marker
+
+
+Parse = Callable[[str, bytes], Inbound]
+"""Topic and payload to a checked message; raises :class:`BadInput` for anything else."""
+
+
 class Dispatcher:
     def __init__(
         self,
         config: SessionConfig,
+        parse: Parse,
         *,
-        topics: Topics,
-        max_payload_bytes: int,
-        allowed_sessions: tuple[str, ...] = (),
         max_sessions: int = 1000,
         idle_session_s: float = 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
         utc_us: Callable[[], int] = utc_now_us,
     ) -> None:
         self.config = config
-        self.topics = topics
-        self.max_payload_bytes = max_payload_bytes
-        self.allowed_sessions = frozenset(allowed_sessions)
+        self._parse = parse
         self.max_sessions = max_sessions
         self.idle_session_s = idle_session_s
         self._monotonic = monotonic
@@ -73,13 +83,7 @@ class Dispatcher:
         self.messages += 1
         session_name: str | None = None
         try:
-            inbound = parse_inbound(
-                self.topics,
-                topic,
-                payload,
-                max_bytes=self.max_payload_bytes,
-                allowed_sessions=self.allowed_sessions,
-            )
+            inbound = self._parse(topic, payload)
             session_name = inbound.session
             session = self._session(inbound.session)
             message = inbound.message

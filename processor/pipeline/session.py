@@ -18,25 +18,27 @@ import numpy as np
 
 from gazewire.wire.messages import AgentStatus, Alert, AoiEvent, FixationEvent, GazeBatch, Marker
 from gazewire.wire.timeutil import iso_from_utc_us, utc_us_from_iso
-from gazewire.processor.pipeline.alerts import AgentOffline, AoiDwell, GazeLost, LongFixation, SampleRateLow
+from gazewire.processor.pipeline.alerts import (
+    AgentOffline,
+    AlertThresholds,
+    AoiDwell,
+    GazeLost,
+    LongFixation,
+    SampleRateLow,
+)
 from gazewire.processor.pipeline.aoi import Aoi
-from gazewire.processor.config import AlertSettings
+from gazewire.processor.pipeline.arrays import BatchArrays
+from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind
 from gazewire.processor.pipeline.detection import Detection
 from gazewire.processor.pipeline.eye_distance import EyeDistance
-from gazewire.processor.pipeline.eye_movements import FixationEnded, FixationStarted
-from gazewire.processor.pipeline.eye_movements import FixationEvent as DetectorEvent
-from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
-from gazewire.processor.inputs.columns import SampleColumns
-from gazewire.processor.pipeline.outcome import Outcome
-from gazewire.processor.outputs.points import (
-    agent_status_point,
-    alert_point,
-    fixation_point,
-    gaze_points,
-    marker_point,
-    visit_point,
+from gazewire.processor.pipeline.eye_movements import (
+    DetectorParameters,
+    FixationEnded,
+    FixationStarted,
+    MovementEvent,
 )
-from gazewire.processor.pipeline.sequence import BatchNumbers, SequenceTracker, Verdict
+from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
+from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
 from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
 
@@ -47,11 +49,10 @@ NOT_STREAMING = {"stopped", "offline", "waiting_for_tracker", "tracker_lost"}
 class SessionConfig:
     """What every session needs from the settings."""
 
-    algorithm: str
-    parameters: dict[str, object]
+    parameters: DetectorParameters  # the detector's, which also says which detector
     display_mm: tuple[float, float]
     eye_distance_mm: float
-    alerts: AlertSettings
+    alerts: AlertThresholds
     aois_for: Callable[[str], tuple[Aoi, ...]] = lambda session: ()
 
 
@@ -137,7 +138,7 @@ class Session:
         return self._finish(outcome)
 
     def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
-        outcome = Outcome(points=[agent_status_point(status, received_utc_us)])
+        outcome = Outcome(statuses=[ReceivedStatus(status, received_utc_us)])
         self.counters.statuses += 1
         previous = self.agent_state
         self.agent_state = status.state
@@ -166,7 +167,7 @@ class Session:
 
     def handle_marker(self, marker: Marker) -> Outcome:
         self.counters.markers += 1
-        return Outcome(points=[marker_point(marker)])
+        return Outcome(markers=[marker])
 
     def end(self, reason: str, now_utc_us: int) -> Outcome:
         """The processor stops or forgets this session: end everything open."""
@@ -179,87 +180,99 @@ class Session:
     # ================================================================== batches
 
     def _take_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
-        columns = SampleColumns.from_batch(batch)
         numbers = BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count)
-        verdict = self.sequence.classify(numbers)
+        classification = self.sequence.classify(numbers)
         counters = self.counters
-        if verdict.verdict is Verdict.DUPLICATE:
+        if classification.verdict is Verdict.DUPLICATE:
             counters.duplicate_batches += 1
             counters.duplicate_samples += batch.count
             return Outcome()
-        if verdict.verdict is Verdict.LATE:
-            self.sequence.accept(numbers, verdict)
+        if classification.verdict is Verdict.LATE:
+            self.sequence.accept(numbers, classification)
             counters.batches += 1
             counters.samples += batch.count
             counters.late_batches += 1
             counters.late_samples += batch.count
-            return Outcome(points=gaze_points(batch))
-
-        stream = self._stream
-        restart: str | None = None
-        if verdict.verdict is Verdict.RESET:
-            restart = "the agent started its numbering over"
-        elif stream is not None and columns.count and int(columns.system_us[0]) <= stream.last_system_us:
-            if not verdict.new_run:
-                raise BadInput(
-                    BadInputKind.TIME_BACKWARDS,
-                    f"batch {batch.batch_seq} starts at system_time_us {int(columns.system_us[0])}, "
-                    f"not after the previous sample's {stream.last_system_us}",
-                    self.name,
-                )
-            restart = "the agent restarted and its clock started over"
+            return Outcome(batches=[batch] if batch.count else [])
+        restart = self._new_stream_reason(batch, classification)
 
         # From here on the batch is taken: nothing below refuses it.
-        self.sequence.accept(numbers, verdict)
+        self.sequence.accept(numbers, classification)
         outcome = Outcome()
         if restart is not None:
             outcome.merge(self._end_stream(restart, now_utc_us))
             self._retire_stream()
-            if verdict.verdict is Verdict.RESET:
+            if classification.verdict is Verdict.RESET:
                 counters.resets += 1
         counters.batches += 1
         counters.samples += batch.count
-        if verdict.missing_batches or verdict.missing_samples:
-            counters.gap_batches += verdict.missing_batches
-            counters.missing_samples += verdict.missing_samples
+        if classification.missing_batches or classification.missing_samples:
+            counters.gap_batches += classification.missing_batches
+            counters.missing_samples += classification.missing_samples
             outcome.alerts += self._interrupt_alerts("samples missing before this batch")
         self.device = batch.device
         self.run = batch.run
         if batch.sample_rate_hz:
             self.nominal_hz = batch.sample_rate_hz
-        if columns.count == 0:
+        if batch.count == 0:
             return outcome
-        outcome.points += gaze_points(batch)
-        outcome.merge(self._detect(columns, now_utc_us))
+        outcome.batches.append(batch)
+        outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
 
-    def _detect(self, columns: SampleColumns, now_utc_us: int) -> Outcome:
+    def _new_stream_reason(self, batch: GazeBatch, classification: Classification) -> str | None:
+        """Why this batch starts a new stream (``None``: it continues the current one); raise
+        BadInput (state unchanged) if it cannot be taken.
+
+        The session's stateful check of a batch - the stateless ones were done on the way in
+        (:mod:`gazewire.processor.inputs.checks`): within one agent run, sample times only go
+        forward, also from one batch to the next. A new run whose clock starts over (its host
+        rebooted) starts a new stream instead.
+        """
+        if classification.verdict is Verdict.RESET:
+            return "the agent started its numbering over"
+        stream = self._stream
+        if stream is None or batch.count == 0:
+            return None
+        first_us = batch.columns.system_time_us[0]
+        if first_us > stream.last_system_us:
+            return None
+        if not classification.new_run:
+            raise BadInput(
+                BadInputKind.TIME_BACKWARDS,
+                f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
+                f"not after the previous sample's {stream.last_system_us}",
+                self.name,
+            )
+        return "the agent restarted and its clock started over"
+
+    def _detect(self, arrays: BatchArrays, now_utc_us: int) -> Outcome:
         stream = self._stream
         if stream is None:
             config = self.config
             stream = self._stream = _Stream(
-                timebase=Timebase(int(columns.system_us[0])),
-                detection=Detection(config.algorithm, config.parameters),
+                timebase=Timebase(int(arrays.system_us[0])),
+                detection=Detection(config.parameters),
                 eye=EyeDistance(config.eye_distance_mm),
-                last_system_us=int(columns.system_us[0]) - 1,
+                last_system_us=int(arrays.system_us[0]) - 1,
             )
         timebase = stream.timebase
-        timebase.note_offsets(columns.system_us, columns.utc_us)
-        t = timebase.seconds(columns.system_us)
+        timebase.note_offsets(arrays.system_us, arrays.utc_us)
+        t = timebase.seconds(arrays.system_us)
         distance = stream.eye.per_sample(
-            columns.left_z, columns.left_origin_valid, columns.right_z, columns.right_origin_valid
+            arrays.left_z, arrays.left_origin_valid, arrays.right_z, arrays.right_origin_valid
         )
-        events = stream.detection.feed(t, columns.x, columns.y, distance, self.display_mm or self.config.display_mm)
-        stream.last_system_us = int(columns.system_us[-1])
+        events = stream.detection.feed(t, arrays.x, arrays.y, distance, self.display_mm or self.config.display_mm)
+        stream.last_system_us = int(arrays.system_us[-1])
         stream.last_s = float(t[-1])
-        stream.last_utc_us = int(columns.utc_us[-1])
+        stream.last_utc_us = int(arrays.utc_us[-1])
         stream.pending = True
         self.last_sample_utc_us = stream.last_utc_us
 
-        outcome = self._fixation_events(stream, events, now_utc_us)
+        outcome = self._movement_events(stream, events, now_utc_us)
         utc_of = timebase.utc_us
         if self.gaze_lost is not None and self.agent_state in (None, "tracking", "online"):
-            alerts = self.gaze_lost.samples(t, columns.valid, utc_of)
+            alerts = self.gaze_lost.samples(t, arrays.valid, utc_of)
             outcome.alerts += alerts
             if any(a.state == "raised" for a in alerts):
                 outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
@@ -276,11 +289,14 @@ class Session:
 
     # ================================================================== fixations, visits
 
-    def _fixation_events(self, stream: _Stream, events: list[DetectorEvent], now_utc_us: int) -> Outcome:
+    def _movement_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
+        """The detector's events as fixation events, and what they mean for alerts and visits."""
         outcome = Outcome()
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)
         for event in events:
+            if not isinstance(event, FixationStarted | FixationEnded):
+                continue  # saccades, pursuit, blinks: not forwarded yet
             number = self._fixation_base + event.number
             self._last_number = max(self._last_number, number)
             x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
@@ -300,7 +316,7 @@ class Session:
             }
             if isinstance(event, FixationStarted):
                 stream.started[number] = event
-                outcome.fixations.append(
+                outcome.fixation_events.append(
                     FixationEvent(
                         **common,
                         event="start",
@@ -322,8 +338,7 @@ class Session:
                     duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
                     dispersion_deg=event.dispersion_deg,
                 )
-                outcome.fixations.append(message)
-                outcome.points.append(fixation_point(message))
+                outcome.fixation_events.append(message)
                 self.counters.fixations += 1
                 if self.long_fixation is not None:
                     outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
@@ -336,13 +351,13 @@ class Session:
             name = change.aoi.name
             start_utc = utc_of(change.start_s)
             if change.change is Change.ENTER:
-                outcome.aoi.append(
+                outcome.aoi_events.append(
                     AoiEvent(session=self.name, aoi=name, event="enter", utc=iso_from_utc_us(start_utc), utc_us=start_utc)
                 )
                 continue
             assert change.end_s is not None
             end_utc = utc_of(change.end_s)
-            outcome.aoi.append(
+            outcome.aoi_events.append(
                 AoiEvent(
                     session=self.name,
                     aoi=name,
@@ -352,7 +367,7 @@ class Session:
                     dwell_ms=(end_utc - start_utc) / 1000.0,
                 )
             )
-            outcome.points.append(visit_point(self.name, name, start_utc, end_utc, change.fixations))
+            outcome.aoi_visits.append(AoiVisit(self.name, name, start_utc, end_utc, change.fixations))
             self.counters.aoi_visits += 1
             dwell = self.dwell.get(name)
             if dwell is not None:
@@ -367,7 +382,7 @@ class Session:
         if stream is None or not stream.pending:
             return Outcome(alerts=self._interrupt_alerts(reason))
         stream.pending = False
-        outcome = self._fixation_events(stream, stream.detection.flush(), now_utc_us)
+        outcome = self._movement_events(stream, stream.detection.flush(), now_utc_us)
         utc_of = stream.timebase.utc_us
         outcome.merge(self._visit_changes(self.visits.end_all(), utc_of))
         outcome.alerts += self._interrupt_alerts(reason)
@@ -388,10 +403,7 @@ class Session:
         return alerts
 
     def _finish(self, outcome: Outcome) -> Outcome:
-        for alert in outcome.alerts:
-            outcome.points.append(alert_point(alert))
-            if alert.state == "raised":
-                self.counters.alerts_raised += 1
+        self.counters.alerts_raised += sum(alert.state == "raised" for alert in outcome.alerts)
         return outcome
 
     # ================================================================== status

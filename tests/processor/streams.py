@@ -18,6 +18,7 @@ from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.combine import combine_eyes
 from gazewire.wire.messages import AgentStatus, DisplayArea, GazeBatch, TrackerInfo
 from gazewire.processor.config import AlertSettings, ProcessorSettings
+from gazewire.processor.inputs.payloads import PayloadParser
 from gazewire.processor.pipeline.dispatch import Dispatcher
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.pipeline.session import SessionConfig
@@ -108,7 +109,6 @@ def dispatcher(**alerts: Any) -> Dispatcher:
 
 def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) -> Dispatcher:
     config = SessionConfig(
-        algorithm=settings.algorithm,
         parameters=settings.detector_parameters,
         display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
         eye_distance_mm=settings.default_eye_distance_mm,
@@ -122,9 +122,7 @@ def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) ->
 
     return Dispatcher(
         config,
-        topics=Topics("lab"),
-        max_payload_bytes=settings.max_payload_bytes,
-        allowed_sessions=tuple(settings.sessions),
+        PayloadParser(Topics("lab"), max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions),
         max_sessions=settings.max_sessions,
         idle_session_s=settings.idle_session_s,
         monotonic=monotonic,

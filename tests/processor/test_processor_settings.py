@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gazewire.cli import main
-from gazewire.processor.pipeline.aoi import AoiFileError, load_aoi_file, parse_aois
+from gazewire.processor.aoi_file import AoiFileError, load_aoi_file, parse_aois
 from gazewire.cli.processor import sample_config_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +39,39 @@ def test_every_setting_says_what_it_trades_off():
                 walk(annotation, f"{prefix}{name}.")
 
     walk(ProcessorSettings)
+
+
+def test_detector_settings_are_the_parameter_dataclasses_fields():
+    import dataclasses
+
+    from gazewire.processor.config import ProcessorSettings
+    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters
+
+    for table, parameter_class, left_out in (("ivt", IVTParameters, {"merge_decision"}), ("idt", IDTParameters, set())):
+        settings_fields = ProcessorSettings.model_fields[table].annotation.model_fields
+        parameters = {f.name: f for f in dataclasses.fields(parameter_class) if f.name not in left_out}
+        assert list(settings_fields) == list(parameters)
+        for name, field in settings_fields.items():
+            expected = parameters[name].default
+            assert field.get_default() == ("none" if expected is None else expected), name
+            assert field.description == parameters[name].metadata["description"], name
+    settings = ProcessorSettings(ivt={"noise_reduction": "none", "min_fixation_ms": 80})
+    assert settings.detector_parameters == IVTParameters(noise_reduction=None, min_fixation_ms=80)
+    assert ProcessorSettings(algorithm="idt").detector_parameters == IDTParameters()
+
+
+@pytest.mark.parametrize(
+    "setting, problem",
+    [
+        ("ivt.max_gap_ms=0", "must be a finite number in (0, 1000]"),
+        ("ivt.noise_reduction_window=4", "must be an odd integer in [3, 51]"),
+        ("idt.dispersion_threshold_deg=nan", "must be a finite number in (0, 90]"),
+    ],
+)
+def test_detector_settings_are_checked_by_the_parameters_rules(setting, problem, capsys):
+    assert main(["processor", "config", "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert f"invalid setting {setting.split('=')[0]}: {problem}" in err, err
 
 
 def test_config_masks_the_influx_token(monkeypatch, capsys):

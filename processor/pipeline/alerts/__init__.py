@@ -6,6 +6,9 @@ time (UTC), never the wall clock, so replaying the same batches gives the
 same alerts. The session (:mod:`gazewire.processor.pipeline.session`) feeds them.
 """
 
+from collections.abc import Collection
+from typing import Protocol
+
 from gazewire.processor.pipeline.alerts.agent_offline import AgentOffline
 from gazewire.processor.pipeline.alerts.aoi_dwell import AoiDwell
 from gazewire.processor.pipeline.alerts.condition import Condition
@@ -13,4 +16,22 @@ from gazewire.processor.pipeline.alerts.gaze_lost import GazeLost
 from gazewire.processor.pipeline.alerts.long_fixation import LongFixation
 from gazewire.processor.pipeline.alerts.sample_rate import SampleRateLow
 
-__all__ = ["AgentOffline", "AoiDwell", "Condition", "GazeLost", "LongFixation", "SampleRateLow"]
+__all__ = ["AgentOffline", "AlertThresholds", "AoiDwell", "Condition", "GazeLost", "LongFixation", "SampleRateLow"]
+
+
+class AlertThresholds(Protocol):
+    """What the machines need from the settings: which alerts are on, and their thresholds
+    (the values, defaults and descriptions are the settings', :class:`gazewire.processor.config.AlertSettings`)."""
+
+    @property
+    def enabled(self) -> Collection[str]: ...
+    @property
+    def long_fixation_s(self) -> float: ...
+    @property
+    def aoi_dwell_s(self) -> float: ...
+    @property
+    def gaze_lost_s(self) -> float: ...
+    @property
+    def sample_rate_window_s(self) -> float: ...
+    @property
+    def sample_rate_low_ratio(self) -> float: ...

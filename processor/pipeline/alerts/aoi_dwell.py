@@ -9,12 +9,8 @@ end is raised and cleared together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from gazewire.wire.messages import Alert
-from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, keep
-
-UtcOf = Callable[[float], int]
+from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, UtcOf, keep
 
 
 class AoiDwell:

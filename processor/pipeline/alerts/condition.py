@@ -7,6 +7,7 @@ nothing, so a machine cannot send two ``raised`` in a row even by mistake.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gazewire.wire.messages import Alert, AlertType, Severity
@@ -15,6 +16,9 @@ from gazewire.wire.timeutil import iso_from_utc_us
 # Sample times are whole microseconds held as float seconds; comparisons with a
 # threshold allow half a microsecond so that 2.3 - 2.0 >= 0.3 holds as it should.
 TIME_TOLERANCE_S = 0.5e-6
+
+UtcOf = Callable[[float], int]
+"""UTC (µs) of a detector time: how the machines turn sample times into alert times."""
 
 
 class Condition:

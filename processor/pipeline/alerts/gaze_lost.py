@@ -9,14 +9,10 @@ at the last sample seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from gazewire.wire.messages import Alert
-from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, keep
-
-UtcOf = Callable[[float], int]
+from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, UtcOf, keep
 
 
 class GazeLost:

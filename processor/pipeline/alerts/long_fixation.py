@@ -11,13 +11,10 @@ exactly one of each.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gazewire.wire.messages import Alert
-from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, keep
-
-UtcOf = Callable[[float], int]
+from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, UtcOf, keep
 
 
 @dataclass(slots=True)

@@ -10,14 +10,10 @@ elsewhere) restarts the count instead of counting as a low rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from gazewire.wire.messages import Alert
-from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, keep
-
-UtcOf = Callable[[float], int]
+from gazewire.processor.pipeline.alerts.condition import TIME_TOLERANCE_S, Condition, UtcOf, keep
 
 
 class SampleRateLow:

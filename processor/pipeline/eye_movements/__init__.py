@@ -1,13 +1,13 @@
 """Eye-movement detection: pure, streaming algorithms over numpy arrays (no I/O).
 
+* :class:`MovementClassifier` (``"ivd"``) - fixations, saccades (with
+  post-saccadic oscillations), smooth pursuit and blinks, by velocity and displacement; besides
+  the fixation events it emits :class:`Saccade`, :class:`Pursuit` and :class:`Blink`;
+  :func:`classify_samples` labels a whole recording with the codes of Andersson et al. (2017);
 * :class:`IVTDetector` - the Tobii I-VT fixation filter (Olsen 2012), Tobii's defaults;
-* :class:`IDTDetector` - dispersion-threshold identification (Salvucci & Goldberg 2000);
-* :class:`MovementClassifier` (``"ivd"``) - fixations, saccades (with post-saccadic
-  oscillations), smooth pursuit and blinks, by velocity and displacement; also emits
-  :class:`Saccade`, :class:`Pursuit` and :class:`Blink`; :func:`classify_samples` labels a
-  whole recording with the codes of Andersson et al. (2017).
+* :class:`IDTDetector` - dispersion-threshold identification (Salvucci & Goldberg 2000).
 
-Both are fed incrementally (``feed(t, x_deg, y_deg, extra=None)`` then ``flush()``) and emit
+All are fed incrementally (``feed(t, x_deg, y_deg, extra=None)`` then ``flush()``) and emit
 :class:`FixationStarted` / :class:`FixationEnded` events; any split of a recording into batches
 gives exactly the same events. :func:`label_samples` gives a per-sample fixation mask through
 the same detectors. Gaze positions are in degrees of visual angle relative to the display
@@ -15,13 +15,7 @@ centre, see :mod:`gazewire.processor.pipeline.eye_movements.geometry` for the co
 """
 
 from .classify import MovementClassifier, MovementParameters, classify_samples, labels_from_events
-from .events import FixationEnded, FixationEvent, FixationStarted
-from .factory import ALGORITHMS, make_detector
-from .geometry import angular_distance_deg, normalised_to_degrees, pixels_to_degrees
-from .idt import IDTDetector, IDTParameters
-from .ivt import IVTDetector, IVTParameters
-from .labels import label_samples
-from .movement_events import (
+from .events import (
     BLINK,
     FIXATION,
     PSO,
@@ -29,10 +23,18 @@ from .movement_events import (
     SACCADE,
     UNDEFINED,
     Blink,
+    FixationEnded,
+    FixationStarted,
     MovementEvent,
     Pursuit,
     Saccade,
 )
+from .factory import ALGORITHMS, Detector, algorithm_of, make_detector
+from .geometry import angular_distance_deg, normalised_to_degrees, pixels_to_degrees
+from .idt import IDTDetector, IDTParameters
+from .ivt import IVTDetector, IVTParameters
+from .labels import label_samples
+from .parameters import DetectorParameters
 
 __all__ = [
     "ALGORITHMS",
@@ -44,19 +46,21 @@ __all__ = [
     "UNDEFINED",
     "Blink",
     "MovementClassifier",
-    "MovementEvent",
     "MovementParameters",
     "Pursuit",
     "Saccade",
     "classify_samples",
     "labels_from_events",
+    "Detector",
+    "DetectorParameters",
     "FixationEnded",
-    "FixationEvent",
     "FixationStarted",
     "IDTDetector",
     "IDTParameters",
     "IVTDetector",
     "IVTParameters",
+    "MovementEvent",
+    "algorithm_of",
     "angular_distance_deg",
     "label_samples",
     "make_detector",

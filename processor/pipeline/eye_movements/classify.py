@@ -13,7 +13,7 @@ Steps (every parameter in :class:`MovementParameters`, defaults with their sourc
 
 1. **Gap fill-in** and **blinks**: runs of invalid samples up to ``max_gap_ms`` (75 ms) are
    filled by linear interpolation (Olsen, A. (2012). *The Tobii I-VT Fixation Filter*, Tobii
-   Technology); every longer run is a :class:`~.movement_events.Blink` (a blink or another loss
+   Technology); every longer run is a :class:`~.events.Blink` (a blink or another loss
    of the eye) and breaks the signal into segments that nothing below reaches across.
 2. **Noise reduction**: moving median over ``noise_reduction_window`` (3) samples (Olsen 2012).
 3. **Velocity**: the angle between the first and the last sample of a window centred on each
@@ -34,7 +34,7 @@ Steps (every parameter in :class:`MovementParameters`, defaults with their sourc
    robust eye-movement classification for dynamic stimulation. *Behavior Research Methods* 53,
    399-414) after the saccade's last sample, the samples up to the last one that is faster than
    the saccade threshold over the short window are the PSO. PSOs are reported with their saccade
-   (:attr:`~.movement_events.Saccade.pso_duration_ms`) and labelled :data:`PSO` per sample.
+   (:attr:`~.events.Saccade.pso_duration_ms`) and labelled :data:`PSO` per sample.
 6. **Fixation or smooth pursuit**, per sample of an intersaccadic interval: a least-squares line
    is fitted to the gap-filled gaze positions of the interval's samples in a window around the
    sample - reaching back up to ``pursuit_window_back_ms`` (400 ms), ahead
@@ -54,7 +54,7 @@ Steps (every parameter in :class:`MovementParameters`, defaults with their sourc
 
 Fixations are reported with the :class:`~.events.FixationStarted` /
 :class:`~.events.FixationEnded` events of the fixation detectors (fixation alerts and AOI dwell
-can keep using them), saccades, pursuit and blinks with the events of :mod:`.movement_events`.
+can keep using them), saccades, pursuit and blinks with the events of :mod:`.events`.
 
 Streaming and vectorised: :meth:`MovementClassifier.feed` works on the columns of a batch at once
 with numpy; only the samples that the windows still need are carried over to the next batch
@@ -67,14 +67,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .checks import check_bool, check_number, check_odd_int
-from .events import FixationEnded, FixationStarted
-from .movement_events import (
+from .events import (
     BLINK,
     FIXATION,
     PSO,
@@ -82,10 +80,13 @@ from .movement_events import (
     SACCADE,
     UNDEFINED,
     Blink,
+    FixationEnded,
+    FixationStarted,
     MovementEvent,
     Pursuit,
     Saccade,
 )
+from .parameters import DetectorParameters, Flag, Number, OddInteger, documented, parameter
 
 __all__ = ["MovementClassifier", "MovementParameters", "classify_samples"]
 
@@ -93,107 +94,119 @@ _REST = 7  # internal label: between saccades, fixation or pursuit not decided y
 _INF = np.iinfo(np.int64).max // 4
 
 
+@documented
 @dataclass(frozen=True)
-class MovementParameters:
-    """Parameters of :class:`MovementClassifier` (see the module docstring for the sources).
+class MovementParameters(DetectorParameters):
+    """Parameters of :class:`MovementClassifier` (the module docstring has the algorithm and the
+    papers; each default's source is named in its description below).
 
-    Attributes
-    ----------
-    gap_fill:
-        Fill short gaps of invalid samples by linear interpolation (default ``True``).
-    max_gap_ms:
-        Longest gap that is filled, in (0, 1000] ms (Olsen 2012: 75). Longer runs of invalid
-        samples are blinks.
-    noise_reduction_window:
-        Samples in the moving-median window, odd, in [1, 51]; 1 switches it off (Olsen: 3).
-    saccade_velocity_window_ms:
-        Velocity window that finds saccades, in (0, 200] ms (Olsen: 20).
-    boundary_velocity_window_ms:
-        Shorter velocity window that places saccade on- and offsets and finds PSOs, in
-        (0, 200] ms, at most ``saccade_velocity_window_ms``. Default 8.
-    saccade_threshold_deg_s:
-        Saccade velocity threshold, in (0, 1000] deg/s (Olsen: 30).
-    max_pso_ms:
-        Longest post-saccadic oscillation, in [0, 200] ms (Nyström & Holmqvist 2010: 40).
-    pursuit_window_back_ms:
-        How far the pursuit window reaches back, in [0, 2000] ms. Default 400.
-    pursuit_look_ahead_ms:
-        How far the pursuit window reaches ahead, in [0, 1000] ms. Default 100.
-    pursuit_min_window_ms:
-        Shortest pursuit window (where the interval between saccades allows), in
-        (0, 2000] ms. Default 250.
-    pursuit_min_velocity_deg_s:
-        Slowest pursuit, in [0, 1000) deg/s (REMoDNaV: 2).
-    pursuit_min_displacement_deg:
-        Least distance the gaze must travel over the window to be pursuit, in [0, 90] deg.
-        Default 1.
-    min_fixation_ms:
-        Shorter fixations are not reported, in [0, 1000] ms (Olsen: 60).
-    min_pursuit_ms:
-        Shorter pursuit segments are not reported, in [0, 1000] ms (REMoDNaV: 40).
+    Two rules join two parameters: ``boundary_velocity_window_ms`` must be at most
+    ``saccade_velocity_window_ms``, and ``pursuit_min_velocity_deg_s`` below
+    ``saccade_threshold_deg_s``.
     """
 
-    gap_fill: bool = True
-    max_gap_ms: float = 75.0
-    noise_reduction_window: int = 3
-    saccade_velocity_window_ms: float = 20.0
-    boundary_velocity_window_ms: float = 8.0
-    saccade_threshold_deg_s: float = 30.0
-    max_pso_ms: float = 40.0
-    pursuit_window_back_ms: float = 400.0
-    pursuit_look_ahead_ms: float = 100.0
-    pursuit_min_window_ms: float = 250.0
-    pursuit_min_velocity_deg_s: float = 2.0
-    pursuit_min_displacement_deg: float = 1.0
-    min_fixation_ms: float = 60.0
-    min_pursuit_ms: float = 40.0
+    gap_fill: bool = parameter(
+        True,
+        Flag(),
+        "Interpolate short gaps of invalid samples (Olsen 2012). Off: every invalid sample "
+        "breaks the signal and runs of them are blinks.",
+    )
+    max_gap_ms: float = parameter(
+        75.0,
+        Number(0, 1000, min_inclusive=False),
+        "Longest gap filled in (Olsen 2012: 75 ms); longer runs of invalid samples are blinks. "
+        "Longer bridges more tracking loss but hides short blinks, and delays events while "
+        "samples are invalid.",
+    )
+    noise_reduction_window: int = parameter(
+        3,
+        OddInteger(1, 51),
+        "Samples in the moving-median window, odd (Olsen 2012: 3); 1 switches it off. Wider "
+        "smooths more but blurs saccade onsets.",
+    )
+    saccade_velocity_window_ms: float = parameter(
+        20.0,
+        Number(0, 200, min_inclusive=False),
+        "Velocity window that finds saccades (Olsen 2012; the 20 ms filter of Nyström & "
+        "Holmqvist 2010). Longer is less noisy but misses short saccades and delays events by "
+        "half the window.",
+    )
+    boundary_velocity_window_ms: float = parameter(
+        8.0,
+        Number(0, 200, min_inclusive=False),
+        "Shorter velocity window that places saccade on- and offsets and finds post-saccadic "
+        "oscillations (at most saccade_velocity_window_ms). Shorter places them more sharply "
+        "but is noisier.",
+    )
+    saccade_threshold_deg_s: float = parameter(
+        30.0,
+        Number(0, 1000, min_inclusive=False),
+        "Saccade velocity threshold (Olsen 2012: 30 deg/s). Lower finds smaller saccades but "
+        "takes fast pursuit and noise for saccades.",
+    )
+    max_pso_ms: float = parameter(
+        40.0,
+        Number(0, 200),
+        "Longest post-saccadic oscillation after a saccade (Nyström & Holmqvist 2010; Dar, "
+        "Wagner & Hanke 2021, REMoDNaV: 40 ms); 0 reports none. Each saccade event waits this "
+        "long.",
+    )
+    pursuit_window_back_ms: float = parameter(
+        400.0,
+        Number(0, 2000),
+        "How far back the line fitted to tell fixation from smooth pursuit reaches (Larsson et "
+        "al. 2015 judge pursuit over such windows). Longer tells slow pursuit better but "
+        "reacts later to a change.",
+    )
+    pursuit_look_ahead_ms: float = parameter(
+        100.0,
+        Number(0, 1000),
+        "How far ahead that line reaches. Every fixation end and pursuit event waits this long.",
+    )
+    pursuit_min_window_ms: float = parameter(
+        250.0,
+        Number(0, 2000, min_inclusive=False),
+        "Shortest span of that line where the interval between saccades allows. Longer tells "
+        "slow pursuit from drifting fixations better (400 ms: more dots kappa) but delays "
+        "fixation starts by about this much.",
+    )
+    pursuit_min_velocity_deg_s: float = parameter(
+        2.0,
+        Number(0, 1000),
+        "Slowest smooth pursuit (Dar, Wagner & Hanke 2021, REMoDNaV: 2 deg/s); below "
+        "saccade_threshold_deg_s. Lower takes fixational drift for pursuit.",
+    )
+    pursuit_min_displacement_deg: float = parameter(
+        1.0,
+        Number(0, 90),
+        "Least distance the gaze must travel over the window to be pursuit: a fixation keeps "
+        "within about a degree (Salvucci & Goldberg 2000; Blignaut 2009; the spatial range of "
+        "Larsson et al. 2015). Lower takes drift for pursuit, higher takes slow pursuit for "
+        "fixation.",
+    )
+    min_fixation_ms: float = parameter(
+        60.0,
+        Number(0, 1000),
+        "Shorter fixations are not reported (Olsen 2012: 60 ms).",
+    )
+    min_pursuit_ms: float = parameter(
+        40.0,
+        Number(0, 1000),
+        "Shorter pursuit segments are not reported (REMoDNaV: 40 ms).",
+    )
 
     def __post_init__(self) -> None:
-        check_bool("gap_fill", self.gap_fill)
-        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000, min_inclusive=False)
-        check_odd_int("noise_reduction_window", self.noise_reduction_window, minimum=1, maximum=51)
-        for name in ("saccade_velocity_window_ms", "boundary_velocity_window_ms"):
-            check_number(name, getattr(self, name), minimum=0, maximum=200, min_inclusive=False)
+        super().__post_init__()
         if self.boundary_velocity_window_ms > self.saccade_velocity_window_ms:
             raise ValueError(
                 "boundary_velocity_window_ms must be at most saccade_velocity_window_ms "
                 f"({self.saccade_velocity_window_ms!r}), got {self.boundary_velocity_window_ms!r}"
             )
-        check_number(
-            "saccade_threshold_deg_s",
-            self.saccade_threshold_deg_s,
-            minimum=0,
-            maximum=1000,
-            min_inclusive=False,
-        )
-        check_number("max_pso_ms", self.max_pso_ms, minimum=0, maximum=200)
-        check_number("pursuit_window_back_ms", self.pursuit_window_back_ms, minimum=0, maximum=2000)
-        check_number("pursuit_look_ahead_ms", self.pursuit_look_ahead_ms, minimum=0, maximum=1000)
-        check_number(
-            "pursuit_min_window_ms",
-            self.pursuit_min_window_ms,
-            minimum=0,
-            maximum=2000,
-            min_inclusive=False,
-        )
-        velocity = check_number(
-            "pursuit_min_velocity_deg_s", self.pursuit_min_velocity_deg_s, minimum=0, maximum=1000
-        )
-        if velocity >= self.saccade_threshold_deg_s:
+        if self.pursuit_min_velocity_deg_s >= self.saccade_threshold_deg_s:
             raise ValueError(
                 "pursuit_min_velocity_deg_s must be below saccade_threshold_deg_s "
                 f"({self.saccade_threshold_deg_s!r}), got {self.pursuit_min_velocity_deg_s!r}"
             )
-        check_number(
-            "pursuit_min_displacement_deg", self.pursuit_min_displacement_deg, minimum=0, maximum=90
-        )
-        check_number("min_fixation_ms", self.min_fixation_ms, minimum=0, maximum=1000)
-        check_number("min_pursuit_ms", self.min_pursuit_ms, minimum=0, maximum=1000)
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """The parameter names."""
-        return tuple(f.name for f in fields(cls))
 
 
 def _as_1d(name: str, values: ArrayLike) -> NDArray[np.float64]:
@@ -301,8 +314,8 @@ class MovementClassifier:
     up to 250 ms, later ones 100 ms, plus the 10 ms velocity look-ahead. Hence
     :class:`~.events.FixationStarted` comes about ``pursuit_min_window_ms`` + 10 ms after a
     fixation's first sample (at the earliest ``min_fixation_ms`` after it), and
-    :class:`~.events.FixationEnded`, :class:`~.movement_events.Pursuit` and
-    :class:`~.movement_events.Saccade` up to ``pursuit_look_ahead_ms`` + 10 ms (saccades:
+    :class:`~.events.FixationEnded`, :class:`~.events.Pursuit` and
+    :class:`~.events.Saccade` up to ``pursuit_look_ahead_ms`` + 10 ms (saccades:
     ``max_pso_ms`` + 10 ms) after their last sample. While samples are invalid add up to
     ``max_gap_ms`` (gap fill-in waits to know whether the gap will be filled). At 60 Hz every
     look-ahead is at least one sample (16.7 ms).
@@ -1146,10 +1159,10 @@ def classify_samples(
     """Per-sample labels of a whole recording, through :class:`MovementClassifier`.
 
     The recording is fed in one batch and the classifier flushed; each sample gets the label
-    of the event that covers it: :data:`~.movement_events.FIXATION` (1),
-    :data:`~.movement_events.SACCADE` (2), :data:`~.movement_events.PSO` (3),
-    :data:`~.movement_events.PURSUIT` (4), :data:`~.movement_events.BLINK` (5), else
-    :data:`~.movement_events.UNDEFINED` (6) - the codes of Andersson et al. (2017).
+    of the event that covers it: :data:`~.events.FIXATION` (1),
+    :data:`~.events.SACCADE` (2), :data:`~.events.PSO` (3),
+    :data:`~.events.PURSUIT` (4), :data:`~.events.BLINK` (5), else
+    :data:`~.events.UNDEFINED` (6) - the codes of Andersson et al. (2017).
 
     Parameters
     ----------
@@ -1166,7 +1179,7 @@ def classify_samples(
 
 
 def labels_from_events(t_seconds: ArrayLike, events: list[MovementEvent]) -> NDArray[np.int8]:
-    """Per-sample labels (codes of :mod:`.movement_events`) of the samples ``t_seconds``."""
+    """Per-sample labels (codes of :mod:`.events`) of the samples ``t_seconds``."""
     t = np.asarray(t_seconds, dtype=np.float64)
     labels = np.full(t.shape[0], UNDEFINED, np.int8)
 

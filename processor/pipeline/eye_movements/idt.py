@@ -22,57 +22,49 @@ There is no noise reduction, merging or discarding step: every reported fixation
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from .checks import check_bool, check_number
 from .gapfill import Item
+from .parameters import DetectorParameters, Flag, Number, documented, parameter
 from .stats import RunningStats
 from .stream import StreamingDetector
 
 __all__ = ["IDTDetector", "IDTParameters"]
 
 
+@documented
 @dataclass(frozen=True)
-class IDTParameters:
+class IDTParameters(DetectorParameters):
     """Parameters of the I-DT detector.
 
     Attributes
     ----------
     dispersion_threshold_deg:
-        Maximum dispersion ``(max x - min x) + (max y - min y)`` of a fixation, in (0, 90] deg.
-        Default 1.0 (Salvucci & Goldberg suggest 0.5-1 deg).
+        Maximum dispersion ``(max x - min x) + (max y - min y)`` of a fixation (Salvucci &
+        Goldberg suggest 0.5-1 deg).
     min_duration_ms:
-        Minimum fixation duration (``end - start`` of its samples), in (0, 2000] ms.
-        Default 100.
+        Minimum fixation duration (``end - start`` of its samples).
     gap_fill:
-        Fill gaps of invalid samples by linear interpolation, as for I-VT (default ``True``).
+        Fill gaps of invalid samples by linear interpolation, as for I-VT.
     max_gap_ms:
-        Longest gap filled, in (0, 1000] ms, as for I-VT. Default 75.
+        Longest gap filled, as for I-VT.
     """
 
-    dispersion_threshold_deg: float = 1.0
-    min_duration_ms: float = 100.0
-    gap_fill: bool = True
-    max_gap_ms: float = 75.0
-
-    def __post_init__(self) -> None:
-        check_number(
-            "dispersion_threshold_deg",
-            self.dispersion_threshold_deg,
-            minimum=0,
-            maximum=90,
-            min_inclusive=False,
-        )
-        check_number(
-            "min_duration_ms", self.min_duration_ms, minimum=0, maximum=2000, min_inclusive=False
-        )
-        check_bool("gap_fill", self.gap_fill)
-        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000, min_inclusive=False)
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """The parameter names."""
-        return tuple(f.name for f in fields(cls))
+    dispersion_threshold_deg: float = parameter(
+        1.0,
+        Number(0, 90, min_inclusive=False),
+        "Largest (max x - min x) + (max y - min y) of a fixation. Larger tolerates "
+        "more noise but swallows small saccades.",
+    )
+    min_duration_ms: float = parameter(
+        100.0,
+        Number(0, 2000, min_inclusive=False),
+        "Shortest fixation; a start is published once a window this long is found.",
+    )
+    gap_fill: bool = parameter(True, Flag(), "Interpolate short gaps of invalid samples, as for I-VT.")
+    max_gap_ms: float = parameter(
+        75.0, Number(0, 1000, min_inclusive=False), "Longest gap filled in, as for I-VT."
+    )
 
 
 class IDTDetector(StreamingDetector):

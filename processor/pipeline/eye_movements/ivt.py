@@ -5,20 +5,22 @@ Olsen, A. (2012). *The Tobii I-VT Fixation Filter: Algorithm description*. Tobii
 Identifying fixations and saccades in eye-tracking protocols. *Proceedings of ETRA 2000*,
 71-78.)
 
-Steps, in Olsen's order, with Tobii's published defaults (:class:`IVTParameters`):
+Steps, in Olsen's order (the parameters of :class:`IVTParameters`, whose defaults are Tobii's
+published ones):
 
-1. gap fill-in: linear interpolation over gaps up to 75 ms (:mod:`.gapfill`);
+1. gap fill-in: linear interpolation over gaps up to ``max_gap_ms`` (:mod:`.gapfill`);
 2. eye selection: done upstream, the input is one (averaged) gaze signal in degrees;
-3. noise reduction: moving median over 3 samples (:mod:`.smoothing`);
-4. velocity: angle between the first and last sample of a 20 ms window centred on each
-   sample, divided by their time difference (:mod:`.velocity`);
-5. classification: a sample with velocity below 30 deg/s is a fixation sample; a run of
-   consecutive fixation samples is a fixation candidate;
-6. merge adjacent fixations: a candidate that starts less than 75 ms after the previous one ended
-   and whose mean position is less than 0.5 deg from the previous one's is merged into it (the
-   samples in between become part of the fixation);
-7. discard short fixations: fixations shorter than 60 ms (``end - start`` of their samples) are
-   dropped.
+3. noise reduction: moving median (``noise_reduction``) over ``noise_reduction_window`` samples
+   (:mod:`.smoothing`);
+4. velocity: angle between the first and last sample of a ``velocity_window_ms`` window centred
+   on each sample, divided by their time difference (:mod:`.velocity`);
+5. classification: a sample with velocity below ``velocity_threshold_deg_s`` is a fixation
+   sample; a run of consecutive fixation samples is a fixation candidate;
+6. merge adjacent fixations: a candidate that starts less than ``merge_max_gap_ms`` after the
+   previous one ended and whose mean position is less than ``merge_max_angle_deg`` from the
+   previous one's is merged into it (the samples in between become part of the fixation);
+7. discard short fixations: fixations shorter than ``min_fixation_ms`` (``end - start`` of their
+   samples) are dropped.
 
 One deliberate, documented difference to the offline filter, needed to report fixations while
 they happen (``merge_decision="early"``, the default): the merge decision (step 6) for a
@@ -36,12 +38,12 @@ starts less than ``merge_max_gap_ms`` after the previous one is only confirmed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
-from .checks import check_bool, check_choice, check_number, check_odd_int
 from .gapfill import Item
 from .geometry import direction_angle_deg, gaze_direction
+from .parameters import Choice, DetectorParameters, Flag, Number, OddInteger, documented, parameter
 from .smoothing import NoiseReduction, NoiseReductionMethod
 from .stats import RunningStats
 from .stream import StreamingDetector
@@ -50,80 +52,93 @@ from .velocity import VelocityWindow
 __all__ = ["IVTDetector", "IVTParameters"]
 
 
+@documented
 @dataclass(frozen=True)
-class IVTParameters:
+class IVTParameters(DetectorParameters):
     """Parameters of the Tobii I-VT filter; defaults are Tobii's published defaults (Olsen 2012).
 
     Attributes
     ----------
     gap_fill:
-        Fill gaps of invalid samples by linear interpolation (default ``True``).
+        Fill gaps of invalid samples by linear interpolation.
     max_gap_ms:
-        Longest gap (time between the valid samples around it) that is filled, in (0, 1000] ms;
-        also the longest jump of the timestamps bridged without a break. Default 75.
+        Longest gap (time between the valid samples around it) that is filled; also the longest
+        jump of the timestamps bridged without a break.
     noise_reduction:
-        ``"median"`` (default), ``"mean"`` or ``None`` (no noise reduction).
+        ``"median"``, ``"mean"`` or ``None`` (no noise reduction).
     noise_reduction_window:
-        Samples in the noise-reduction window, odd, in [3, 51]. Default 3.
+        Samples in the noise-reduction window.
     velocity_window_ms:
-        Length of the velocity window centred on each sample, in (0, 200] ms. Default 20.
+        Length of the velocity window centred on each sample.
     velocity_threshold_deg_s:
-        Samples slower than this are fixation samples, in (0, 1000] deg/s. Default 30.
+        Samples slower than this are fixation samples.
     merge_max_gap_ms:
-        Adjacent fixations less than this apart in time may be merged, in [0, 1000] ms;
-        0 disables merging. Default 75.
+        Adjacent fixations less than this apart in time may be merged; 0 disables merging.
     merge_max_angle_deg:
-        ... and only if their mean positions are less than this apart, in [0, 180] deg.
-        Default 0.5.
+        ... and only if their mean positions are less than this apart.
     min_fixation_ms:
-        Fixations shorter than this (``end - start``) are discarded, in [0, 1000] ms.
-        Default 60.
+        Fixations shorter than this (``end - start``) are discarded.
     merge_decision:
         When a candidate that follows a fixation within ``merge_max_gap_ms`` is merged or not:
-        ``"early"`` (default) when it ends or has lasted ``min_fixation_ms``, with its mean
-        so far - needed for timely :class:`FixationStarted` events; ``"at_end"`` when it ends
-        (Olsen's offline rule). See the module docstring.
+        ``"early"`` when it ends or has lasted ``min_fixation_ms``, with its mean so far -
+        needed for timely :class:`FixationStarted` events; ``"at_end"`` when it ends (Olsen's
+        offline rule). See the module docstring.
     """
 
-    gap_fill: bool = True
-    max_gap_ms: float = 75.0
-    noise_reduction: NoiseReductionMethod | None = "median"
-    noise_reduction_window: int = 3
-    velocity_window_ms: float = 20.0
-    velocity_threshold_deg_s: float = 30.0
-    merge_max_gap_ms: float = 75.0
-    merge_max_angle_deg: float = 0.5
-    min_fixation_ms: float = 60.0
-    merge_decision: Literal["early", "at_end"] = "early"
-
-    def __post_init__(self) -> None:
-        check_bool("gap_fill", self.gap_fill)
-        check_number("max_gap_ms", self.max_gap_ms, minimum=0, maximum=1000, min_inclusive=False)
-        check_choice("noise_reduction", self.noise_reduction, ("median", "mean", None))
-        check_odd_int("noise_reduction_window", self.noise_reduction_window, minimum=3, maximum=51)
-        check_number(
-            "velocity_window_ms",
-            self.velocity_window_ms,
-            minimum=0,
-            maximum=200,
-            min_inclusive=False,
-        )
-        check_number(
-            "velocity_threshold_deg_s",
-            self.velocity_threshold_deg_s,
-            minimum=0,
-            maximum=1000,
-            min_inclusive=False,
-        )
-        check_number("merge_max_gap_ms", self.merge_max_gap_ms, minimum=0, maximum=1000)
-        check_number("merge_max_angle_deg", self.merge_max_angle_deg, minimum=0, maximum=180)
-        check_number("min_fixation_ms", self.min_fixation_ms, minimum=0, maximum=1000)
-        check_choice("merge_decision", self.merge_decision, ("early", "at_end"))
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """The parameter names."""
-        return tuple(f.name for f in fields(cls))
+    gap_fill: bool = parameter(
+        True, Flag(), "Interpolate short gaps of invalid samples (blinks cut short, lost frames)."
+    )
+    max_gap_ms: float = parameter(
+        75.0,
+        Number(0, 1000, min_inclusive=False),
+        "Longest gap filled in. Longer bridges more tracking loss but can join two "
+        "fixations across a real blink; it also delays events while samples are invalid.",
+    )
+    noise_reduction: NoiseReductionMethod | None = parameter(
+        "median",
+        Choice(("median", "mean", None)),
+        "Moving median (robust to spikes), mean, or none (no smoothing, noisier velocity).",
+    )
+    noise_reduction_window: int = parameter(
+        3,
+        OddInteger(3, 51),
+        "Samples in the noise-reduction window (odd). Wider smooths more "
+        "but blurs saccade onsets and adds window/2 samples of delay.",
+    )
+    velocity_window_ms: float = parameter(
+        20.0,
+        Number(0, 200, min_inclusive=False),
+        "Window over which velocity is measured. Longer is less noisy but smears short "
+        "saccades and delays every event by half the window.",
+    )
+    velocity_threshold_deg_s: float = parameter(
+        30.0,
+        Number(0, 1000, min_inclusive=False),
+        "Samples slower than this are fixation samples. Lower misses fewer saccades but "
+        "splits noisy fixations; higher merges small saccades into fixations.",
+    )
+    merge_max_gap_ms: float = parameter(
+        75.0,
+        Number(0, 1000),
+        "Fixations closer than this in time (and merge_max_angle_deg in space) are "
+        "merged. It is also how long a fixation's end waits before being published; 0 disables merging.",
+    )
+    merge_max_angle_deg: float = parameter(
+        0.5, Number(0, 180), "Fixations closer than this (mean positions) may be merged."
+    )
+    min_fixation_ms: float = parameter(
+        60.0,
+        Number(0, 1000),
+        "Shorter fixations are discarded. A fixation start is published once it has "
+        "lasted this long, so higher also delays start events.",
+    )
+    merge_decision: Literal["early", "at_end"] = parameter(
+        "early",
+        Choice(("early", "at_end")),
+        "early decides a merge once the later fixation has lasted min_fixation_ms, so starts "
+        "are published while the fixation goes on; at_end is Olsen's offline rule, which "
+        "delays them until the fixation ends.",
+    )
 
 
 class _Chain:
@@ -148,17 +163,17 @@ class IVTDetector(StreamingDetector):
 
     * every sample is classified once the samples up to ``velocity_window_ms / 2`` after it,
       one more sample (to know the velocity window is complete) and ``noise_reduction_window
-      // 2`` more samples (median window) have been fed: at 500 Hz 7 samples = 14 ms, at
-      1200 Hz 14 samples = 11.7 ms, at 60 Hz 3 samples = 50 ms. While samples are invalid, add
-      up to ``max_gap_ms`` (the gap fill-in waits to know whether the gap will be filled).
+      // 2`` more samples (median window) have been fed: with the default windows, at 500 Hz
+      7 samples = 14 ms, at 1200 Hz 14 samples = 11.7 ms, at 60 Hz 3 samples = 50 ms. While
+      samples are invalid, add up to ``max_gap_ms`` (the gap fill-in waits to know whether the gap will be filled).
     * :class:`FixationStarted` comes with the classification of the sample that brings the
       fixation to ``min_fixation_ms``; when that needs a merge (a short candidate merged with
       the one after it), with the merge decision: when the later candidate has lasted
       ``min_fixation_ms`` on its own, or ends.
-    * :class:`FixationEnded` comes ``merge_max_gap_ms`` (75 ms) after the fixation's last sample
+    * :class:`FixationEnded` comes ``merge_max_gap_ms`` after the fixation's last sample
       if no fixation candidate starts within that time; if one does, once that candidate has
       lasted ``min_fixation_ms`` or ended and is not merged - at most ``merge_max_gap_ms +
-      min_fixation_ms`` (135 ms) after the fixation's last sample; plus the classification
+      min_fixation_ms`` after the fixation's last sample; plus the classification
       delay above in both cases; or at :meth:`flush`.
 
     With ``merge_decision="at_end"`` a candidate starting within ``merge_max_gap_ms`` of the

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .events import FixationEvent
+from .events import MovementEvent
 from .gapfill import GapFiller, Item
 
 __all__ = ["StreamingDetector"]
@@ -33,7 +33,7 @@ class StreamingDetector:
         self._gaps = GapFiller(max_gap_s, gap_fill)
         self._extra_names: tuple[str, ...] | None = None
         self._last_time: float | None = None
-        self._events: list[FixationEvent] = []
+        self._events: list[MovementEvent] = []
         self._next_number = 1
         self._items: list[Item] = []
 
@@ -60,7 +60,7 @@ class StreamingDetector:
         x_deg: ArrayLike,
         y_deg: ArrayLike,
         extra: Mapping[str, ArrayLike] | None = None,
-    ) -> list[FixationEvent]:
+    ) -> list[MovementEvent]:
         """Consume a batch of samples and return the events it completed (possibly none).
 
         Parameters
@@ -135,7 +135,7 @@ class StreamingDetector:
             rows = list(zip(*(c.tolist() for c in columns)))
         else:
             rows = [()] * n
-        events: list[FixationEvent] = []
+        events: list[MovementEvent] = []
         self._events = events
         items = self._items
         gaps = self._gaps
@@ -151,7 +151,7 @@ class StreamingDetector:
                 items.clear()
         return events
 
-    def flush(self) -> list[FixationEvent]:
+    def flush(self) -> list[MovementEvent]:
         """End of stream: finish everything pending and return the remaining events.
 
         Open fixations end at their last sample; a fixation waiting for a possible merge is
@@ -159,7 +159,7 @@ class StreamingDetector:
         starts a new segment, nothing is gap-filled, smoothed or merged across the flush.
         Fixation numbers continue.
         """
-        events: list[FixationEvent] = []
+        events: list[MovementEvent] = []
         self._events = events
         items = self._items
         self._gaps.flush(items)

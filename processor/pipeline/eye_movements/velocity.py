@@ -2,7 +2,7 @@
 
 Olsen, A. (2012). *The Tobii I-VT Fixation Filter: Algorithm description*, section
 "Velocity calculator": the velocity of a sample is the visual angle between the first and the
-last sample of a window of ``window_s`` (default 20 ms) centred on it, divided by the time
+last sample of a window of ``window_s`` centred on it, divided by the time
 between those two samples. Olsen converts the window length to a number of samples from the
 nominal sampling frequency, so that e.g. at 500 Hz a 20 ms window spans 10 sample intervals
 (5 samples on each side), at 1200 Hz 24 intervals, and at 60 Hz - where 20 ms is shorter than

@@ -8,6 +8,7 @@ import pytest
 
 from gazewire.processor.pipeline.aoi import Aoi
 from gazewire.processor.config import AlertSettings, ProcessorSettings
+from gazewire.processor.outputs.points import points_of
 from tests.processor.streams import (
     UTC_OFFSET_US,
     batch_payloads,
@@ -38,7 +39,7 @@ def test_long_fixation_is_raised_once_per_long_fixation_and_never_for_a_short_on
     stream = simulated(90, seed=11)
     d = dispatcher(long_fixation_s=0.4)
     out = feed(d, batch_payloads(stream.samples))
-    ends = {e.fixation: e for e in out.fixations if e.event == "end"}
+    ends = {e.fixation: e for e in out.fixation_events if e.event == "end"}
     alerts = [a for a in out.alerts if a.type == "long_fixation"]
     states = assert_raised_then_cleared(alerts)
     raised = [a for a in alerts if a.state == "raised"]
@@ -68,7 +69,7 @@ def test_long_fixation_is_raised_while_the_fixation_goes_on_not_at_its_end():
         for alert in out.alerts:
             if alert.type == "long_fixation" and alert.state == "raised":
                 raised_in[alert.details["fixation"]] = index
-        for event in out.fixations:
+        for event in out.fixation_events:
             if event.event == "end":
                 ended_in[event.fixation] = (index, event.duration_ms)
     # the detector's end latency is below 0.3 s: a fixation 0.3 s longer than the threshold
@@ -152,8 +153,8 @@ def test_aoi_visits_enter_and_exit_with_fixations_and_raise_aoi_dwell():
     stream = simulated(30, seed=12)
     out = feed(d, batch_payloads(stream.samples))
     out.merge(d.end_all("end"))
-    starts = [e for e in out.fixations if e.event == "start"]
-    left_events = [e for e in out.aoi if e.aoi == "left"]
+    starts = [e for e in out.fixation_events if e.event == "start"]
+    left_events = [e for e in out.aoi_events if e.aoi == "left"]
     assert [e.event for e in left_events] == ["enter", "exit"] * (len(left_events) // 2)
     inside = [e for e in starts if e.x is not None and e.x <= 0.5]
     assert 0 < len([e for e in left_events if e.event == "enter"]) <= len(inside)
@@ -161,7 +162,7 @@ def test_aoi_visits_enter_and_exit_with_fixations_and_raise_aoi_dwell():
         assert exit_.dwell_ms == pytest.approx((exit_.utc_us - enter.utc_us) / 1000)
         assert any(s.start_utc_us == enter.utc_us for s in inside)
     # the whole screen: one visit from the first fixation to the last one
-    screen = [e for e in out.aoi if e.aoi == "screen"]
+    screen = [e for e in out.aoi_events if e.aoi == "screen"]
     assert [e.event for e in screen] == ["enter", "exit"]
     dwell = [a for a in out.alerts if a.type == "aoi_dwell"]
     states = assert_raised_then_cleared(dwell)
@@ -170,12 +171,12 @@ def test_aoi_visits_enter_and_exit_with_fixations_and_raise_aoi_dwell():
     left_dwell = states.get(("aoi_dwell", "left"), [])
     for raised, cleared in zip(left_dwell[::2], left_dwell[1::2]):
         assert cleared.details["dwell_ms"] >= 800 and raised.utc_us == raised.details["visit_start_utc_us"] + 800_000
-    visits = [p for p in out.points if p.measurement == "aoi_visit"]
-    assert len(visits) == len([e for e in out.aoi if e.event == "exit"])
+    visits = [p for p in points_of(out) if p.measurement == "aoi_visit"]
+    assert len(visits) == len([e for e in out.aoi_events if e.event == "exit"])
 
 
 def test_every_alert_is_stored_as_a_point():
     d = dispatcher(long_fixation_s=0.3)
     out = feed(d, batch_payloads(simulated(20, seed=1).samples))
-    stored = [(p.tags["type"], p.tags["state"], p.time_us) for p in out.points if p.measurement == "alert"]
+    stored = [(p.tags["type"], p.tags["state"], p.time_us) for p in points_of(out) if p.measurement == "alert"]
     assert stored == [(a.type, a.state, a.utc_us) for a in out.alerts] and stored

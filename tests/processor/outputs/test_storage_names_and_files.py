@@ -9,9 +9,10 @@ import pytest
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.lineprotocol import EmptyPointError, encode_line
 from gazewire.processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownNameError, markdown_table, measurement
+from gazewire.processor.outputs.points import points_of
 from tests.processor.streams import batch_payloads, dispatcher, feed, parse, simulated, status_payload
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_line_protocol_escapes_and_leaves_out_missing_values():
@@ -54,7 +55,7 @@ def test_a_batch_gives_one_gaze_point_per_sample_with_the_samples_values_and_the
     d = dispatcher(long_fixation_s=0.2)
     feed(d, [status_payload()], channel="status")
     first = feed(d, payloads)
-    gaze = [p for p in first.points if p.measurement == "gaze"]
+    gaze = [p for p in points_of(first) if p.measurement == "gaze"]
     batches = [parse(p) for p in payloads]
     assert [p.time_us for p in gaze] == [u for b in batches for u in b.columns.utc_us]
     by_time = {p.time_us: p for p in gaze}
@@ -65,13 +66,13 @@ def test_a_batch_gives_one_gaze_point_per_sample_with_the_samples_values_and_the
             assert point.tags == {"session": "s1", "device": "SIM-1"}
             assert point.fields["seq"] == c.seq[i] and point.fields["x"] == c.x[i] and point.fields["left_pupil"] == c.left_pupil[i]
             assert point.fields["valid"] == int(c.x[i] is not None)
-    kinds = {p.measurement for p in first.points}
+    kinds = {p.measurement for p in points_of(first)}
     assert {"gaze", "fixation", "alert"} <= kinds
     # the same batches through a new processor: identical lines (InfluxDB overwrites, no duplicates)
     again = feed(dispatcher(long_fixation_s=0.2), payloads)
-    assert [p.line() for p in again.points if p.measurement == "gaze"] == [p.line() for p in gaze]
-    assert [p.line() for p in again.points if p.measurement == "fixation"] == [
-        p.line() for p in first.points if p.measurement == "fixation"
+    assert [p.line() for p in points_of(again) if p.measurement == "gaze"] == [p.line() for p in gaze]
+    assert [p.line() for p in points_of(again) if p.measurement == "fixation"] == [
+        p.line() for p in points_of(first) if p.measurement == "fixation"
     ]
 
 

@@ -2,8 +2,12 @@
 ledger that counts them per session and logs each (session, kind) at most
 once a minute.
 
-Nothing that arrives on the wire can crash the processor: every problem ends
-here as one counted, named kind.
+Shared by the edge and the core: the stateless checks on the way in
+(:mod:`gazewire.processor.inputs.checks`) and the core's stateful ones (time
+going backwards across batches, too many sessions) raise :class:`BadInput`;
+the dispatcher counts every one in its :class:`BadInputLedger`. Nothing that
+arrives on the wire can crash the processor: every problem ends here as one
+counted, named kind.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def test_sessions_not_configured_are_unknown_and_too_many_sessions_are_refused()
 
 def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
     d = dispatcher()
-    with caplog.at_level(logging.WARNING, logger="gazewire.processor.inputs.bad_input"):
+    with caplog.at_level(logging.WARNING, logger="gazewire.processor.pipeline.bad_input"):
         for _ in range(100):
             d.handle("lab/s1/gaze/batch", b"{oops")
             d.handle("lab/s2/gaze/batch", b"{oops")
@@ -106,13 +106,13 @@ def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
 
 def test_one_bad_session_does_not_disturb_another():
     clean = make_dispatcher(ProcessorSettings(max_payload_kb=1024))
-    reference = [fixation_key(e) for e in feed(clean, GOOD_LONG, session="s2").fixations]
+    reference = [fixation_key(e) for e in feed(clean, GOOD_LONG, session="s2").fixation_events]
     d = make_dispatcher(ProcessorSettings(max_payload_kb=1024))
     out = []
     for index, payload in enumerate(GOOD_LONG):
         for topic, bad, _ in BAD[:16]:
             d.handle(topic, bad)
-        out += d.handle("lab/s2/gaze/batch", payload).fixations
+        out += d.handle("lab/s2/gaze/batch", payload).fixation_events
         if index % 7 == 0:
             d.handle("lab/s1/gaze/batch", GOOD[index % len(GOOD)])  # s1 also sends real batches
     assert [fixation_key(e) for e in out] == reference and reference
@@ -182,4 +182,4 @@ def test_a_session_forgotten_to_make_room_still_ends_its_fixations():
     d._monotonic = lambda: 1000.0  # s2 has been idle long enough to make room
     out = d.handle("lab/s1/gaze/batch", FIRST)
     assert list(d.sessions) == ["s1"] and d.counters()["sessions_forgotten"] == 1
-    assert [e.event for e in out.fixations] == ["end"] and out.fixations[0].session == "s2"
+    assert [e.event for e in out.fixation_events] == ["end"] and out.fixation_events[0].session == "s2"

@@ -1,5 +1,9 @@
-"""A batch's columns as numpy arrays, checked for what the model cannot see:
-sample numbers that run without gaps and sample times that only go forward."""
+"""A batch's columns as numpy arrays, the form the core computes with.
+
+Pure conversion: the batch was checked on the way in
+(:mod:`gazewire.processor.inputs.checks`: sample numbers without gaps, sample
+times strictly increasing within the batch).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from gazewire.wire.messages import GazeBatch
-from gazewire.processor.inputs.bad_input import BadInput, BadInputKind
 
 
 def _floats(values: list[float | None]) -> np.ndarray:
@@ -16,7 +19,7 @@ def _floats(values: list[float | None]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SampleColumns:
+class BatchArrays:
     system_us: np.ndarray  # int64, strictly increasing
     utc_us: np.ndarray  # int64
     x: np.ndarray  # float64, NaN where no eye is valid
@@ -32,28 +35,12 @@ class SampleColumns:
         return int(self.system_us.size)
 
     @classmethod
-    def from_batch(cls, batch: GazeBatch) -> SampleColumns:
-        """Arrays of ``batch``; raise BadInput if its numbers or times are inconsistent."""
+    def of(cls, batch: GazeBatch) -> BatchArrays:
         c = batch.columns
-        session = batch.session
-        seq = np.array(c.seq, dtype=np.int64)
-        if seq.size > 1 and not np.all(np.diff(seq) == 1):
-            raise BadInput(BadInputKind.SCHEMA, "columns.seq does not count up by one", session)
-        system_us = np.array(c.system_time_us, dtype=np.int64)
-        if system_us.size > 1:
-            steps = np.diff(system_us)
-            if not np.all(steps > 0):
-                bad = int(np.flatnonzero(steps <= 0)[0]) + 1
-                raise BadInput(
-                    BadInputKind.TIME_BACKWARDS,
-                    f"system_time_us goes from {int(system_us[bad - 1])} to {int(system_us[bad])} "
-                    f"at sample {int(seq[bad])}",
-                    session,
-                )
         x = _floats(c.x)
         y = _floats(c.y)
         return cls(
-            system_us=system_us,
+            system_us=np.array(c.system_time_us, dtype=np.int64),
             utc_us=np.array(c.utc_us, dtype=np.int64),
             x=x,
             y=y,

@@ -19,6 +19,7 @@ from gazewire.processor.pipeline.eye_movements import (
     IDTParameters,
     IVTDetector,
     IVTParameters,
+    algorithm_of,
     angular_distance_deg,
     label_samples,
     make_detector,
@@ -301,6 +302,23 @@ class TestParameters:
         assert detector.parameters.velocity_threshold_deg_s == 45
         assert isinstance(make_detector("idt"), IDTDetector)
         assert set(ALGORITHMS) == {"ivt", "idt", "ivd"}
+
+    def test_make_detector_from_parameters(self) -> None:
+        parameters = IVTParameters(min_fixation_ms=80)
+        assert make_detector("ivt", parameters).parameters is parameters
+        assert algorithm_of(parameters) == "ivt" and algorithm_of(IDTParameters()) == "idt"
+        with pytest.raises(ValueError, match="'idt' needs IDTParameters, got IVTParameters"):
+            make_detector("idt", parameters)
+        with pytest.raises(ValueError, match="either"):
+            make_detector("ivt", parameters, min_fixation_ms=10)
+
+    def test_every_parameter_states_its_default_rule_and_trade_off_once(self) -> None:
+        for parameter_class in (IVTParameters, IDTParameters):
+            for item in dataclasses.fields(parameter_class):
+                assert item.metadata["description"], item.name
+                rule = item.metadata["rule"]
+                assert rule.accepts(item.default), item.name
+                assert f"{item.name} = {item.default!r}: {rule.allowed()}." in parameter_class.__doc__
 
     def test_make_detector_rejects_unknown_algorithm(self) -> None:
         with pytest.raises(ValueError, match=r"algorithm must be one of 'ivt', 'idt', 'ivd', got 'ihmm'"):

@@ -44,7 +44,7 @@ def test_fixations_match_the_simulated_ones(frequency_hz):
     d = dispatcher()
     feed(d, [status_payload(frequency_hz=frequency_hz)], channel="status")
     out = feed(d, batch_payloads(stream.samples, sizes=int(frequency_hz / 20), sample_rate_hz=frequency_hz))
-    ends = [e for e in out.fixations if e.event == "end"]
+    ends = [e for e in out.fixation_events if e.event == "end"]
     truth = [f for f in stream.truth.fixations if f.duration_ms >= 100]
     matched = match_truth(ends, truth)
     assert len(truth) > 100
@@ -58,10 +58,10 @@ def test_every_start_has_one_end_with_the_same_number_and_numbers_count_up():
     d = dispatcher()
     out = feed(d, batch_payloads(stream.samples))
     out.merge(d.end_all("test over"))
-    starts = [e.fixation for e in out.fixations if e.event == "start"]
-    ends = [e.fixation for e in out.fixations if e.event == "end"]
+    starts = [e.fixation for e in out.fixation_events if e.event == "start"]
+    ends = [e.fixation for e in out.fixation_events if e.event == "end"]
     assert starts == ends == list(range(1, len(starts) + 1))
-    for event in out.fixations:
+    for event in out.fixation_events:
         if event.event == "start":
             assert event.start_utc_us <= event.confirmed_utc_us <= event.detected_utc_us
         else:
@@ -73,7 +73,7 @@ def events_for(samples, sizes):
     d = dispatcher()
     out = feed(d, batch_payloads(samples, sizes=sizes))
     out.merge(d.end_all("end of recording"))
-    return [fixation_key(e) for e in out.fixations]
+    return [fixation_key(e) for e in out.fixation_events]
 
 
 STREAM = simulated(12, 120.0, seed=7)
@@ -96,19 +96,19 @@ def test_event_times_are_the_samples_utc_even_when_the_clock_offset_steps():
     payloads = batch_payloads(stream.samples, offset_us=offset)
     sample_utc = {u for p in payloads for u in parse(p).columns.utc_us}
     out = feed(dispatcher(), payloads)
-    assert out.fixations
-    for event in out.fixations:
+    assert out.fixation_events
+    for event in out.fixation_events:
         assert event.start_utc_us in sample_utc
         if event.end_utc_us is not None:
             assert event.end_utc_us in sample_utc
-    after = [e for e in out.fixations if e.start_utc_us > stream.samples[step_at]["system_time_stamp"] + UTC_OFFSET_US]
+    after = [e for e in out.fixation_events if e.start_utc_us > stream.samples[step_at]["system_time_stamp"] + UTC_OFFSET_US]
     assert after, "some fixations after the step"
     for event in after:  # mapped with the new offset, i.e. 3.2 ms earlier than the old one would give
         assert event.start_utc_us - (UTC_OFFSET_US - 3_200) in {s["system_time_stamp"] for s in stream.samples}
 
 
 def end_events(out):
-    return [e for e in out.fixations if e.event == "end"]
+    return [e for e in out.fixation_events if e.event == "end"]
 
 
 def test_visual_angles_use_the_display_area_from_the_agent_status():
@@ -144,7 +144,18 @@ def test_idt_is_the_alternative_detector():
     stream = simulated(20, seed=3)
     d = make_dispatcher(ProcessorSettings(algorithm="idt"))
     out = feed(d, batch_payloads(stream.samples))
-    ends = [e for e in out.fixations if e.event == "end"]
+    ends = [e for e in out.fixation_events if e.event == "end"]
     assert ends and all(e.algorithm == "idt" for e in ends)
     truth = [f for f in stream.truth.fixations if f.duration_ms >= 150]
     assert len(match_truth(ends, truth)) >= 0.9 * len(truth)
+
+
+def test_the_end_latency_bound_reads_the_detector_parameters():
+    from gazewire.processor.pipeline.detection import end_latency_bound_s
+    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters
+
+    default = end_latency_bound_s(IVTParameters(), 120.0)
+    assert default == pytest.approx(0.075 + 0.060 + 0.010 + 0.075 + 4 / 120.0)
+    assert end_latency_bound_s(IVTParameters(merge_max_gap_ms=0), 120.0) == pytest.approx(default - 0.075)
+    assert end_latency_bound_s(IVTParameters(noise_reduction_window=7), 120.0) == pytest.approx(default + 2 / 120.0)
+    assert end_latency_bound_s(IDTParameters(max_gap_ms=10), None) == pytest.approx(0.010 + 3 / 60.0)
