@@ -52,6 +52,7 @@ ALERT_TYPES: tuple[AlertType, ...] = (
     "gaze_lost",
     "agent_offline",
     "sample_rate_low",
+    "drowsiness",
 )
 
 
@@ -156,7 +157,7 @@ class AlertSettings(_Section):
     enabled: list[AlertType] = Field(
         list(ALERT_TYPES),
         description="Alert types to raise: long_fixation, aoi_dwell, gaze_lost, agent_offline, "
-        "sample_rate_low.",
+        "sample_rate_low, drowsiness (needs algorithm = ivd, which reports blinks).",
     )
     long_fixation_s: float = Field(
         2.0,
@@ -192,6 +193,29 @@ class AlertSettings(_Section):
         lt=1,
         description="sample_rate_low is raised when the observed rate is below this fraction of "
         "the tracker's nominal rate, and cleared when it is back above it.",
+    )
+    drowsiness_window_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="Sample time over which drowsiness judges blinks: one minute, as PERCLOS "
+        "(Wierwille et al. 1994). Longer is steadier but clears later.",
+    )
+    blink_rate_per_min: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="drowsiness is raised at this many blinks per minute over the window. People "
+        "blink ~17/min at rest, 26 talking, 4.5 reading (Bentivoglio et al. 1997); the rate "
+        "rises with fatigue (Stern et al. 1994). Lower warns more often.",
+    )
+    long_closure_ms: float = Field(
+        500.0,
+        gt=0,
+        le=60_000,
+        description="drowsiness is raised by one eye closure (blink) this long: long closures are "
+        "the surest blink sign of drowsiness (Caffier et al. 2003); 0.5 s is the usual lower "
+        "bound of a microsleep. Above gaze_lost_s, gaze_lost is raised as well.",
     )
 
     @field_validator("enabled")
@@ -274,13 +298,13 @@ class ProcessorSettings(GazewireSettings):
         "(unknown_session). Empty: every session that appears.",
     )
     algorithm: Literal["ivt", "idt", "ivd"] = Field(
-        "ivt",
-        description="Eye-movement detector: ivt (Tobii I-VT fixations, settings in [ivt]), idt "
-        "(dispersion, [idt]) or ivd (fixations, saccades, smooth pursuit and blinks, [ivd]).",
+        "ivd",
+        description="Eye-movement detector: ivd (fixations, saccades, smooth pursuit and blinks, "
+        "settings in [ivd]), ivt (Tobii I-VT, fixations only, [ivt]) or idt (dispersion, [idt]).",
     )
-    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters.")
-    idt: IDTSettings = Field(default_factory=IDTSettings, description="I-DT parameters (algorithm = idt).")
     ivd: IVDSettings = Field(default_factory=IVDSettings, description="I-VD parameters (algorithm = ivd).")
+    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters (algorithm = ivt).")
+    idt: IDTSettings = Field(default_factory=IDTSettings, description="I-DT parameters (algorithm = idt).")
     default_display_width_mm: float = Field(
         527.0,
         gt=0,

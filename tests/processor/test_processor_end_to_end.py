@@ -126,7 +126,18 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
             assert (float(fields["x"]) if "x" in fields else None) == c.x[i]
             assert (float(fields["left_pupil"]) if "left_pupil" in fields else None) == c.left_pupil[i]
             assert fields["left_valid"] == f"{c.left_valid[i]}i"
+    # the agent's "stopped" status ends the stream and its last fixation: wait for it, then
+    # compare what was stored with every end published
+    processor.wait_for(
+        lambda: processor.processor.dispatcher.sessions[session].agent_state in ("stopped", "offline"),
+        what="the agent's stopped status handled",
+    )
     stored_fixations = read_lines(lp, session, "fixation")
+    lab.wait_for(
+        lambda ms: sum(m.topic.endswith("/fixations") for m in ms) >= len(processor.of("fixations")),
+        what="every fixation event on the broker",
+    )
+    ends = [f for f in published("fixations", FixationEvent) if f.event == "end"]
     assert sorted(stamp for _, stamp in stored_fixations) == sorted(e.start_utc_us for e in ends)
     stored_alerts = [
         line for path in (lp / session).glob("*.lp") for line in path.read_text().splitlines() if line.startswith("alert,")

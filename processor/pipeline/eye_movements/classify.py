@@ -265,6 +265,7 @@ class _Run:
     __slots__ = (
         "confirmed",
         "end_s",
+        "end_values",
         "end_x",
         "end_y",
         "ex_counts",
@@ -278,6 +279,7 @@ class _Run:
         "n",
         "number",
         "start_s",
+        "start_values",
         "start_x",
         "start_y",
         "sum_speed",
@@ -291,6 +293,8 @@ class _Run:
         self.n = 0
         self.start_s = self.end_s = math.nan
         self.start_x = self.start_y = self.end_x = self.end_y = math.nan
+        self.start_values: dict[str, float] = {}
+        self.end_values: dict[str, float] = {}
         self.sum_x = self.sum_y = self.sum_speed = 0.0
         self.min_x = self.min_y = math.inf
         self.max_x = self.max_y = -math.inf
@@ -860,7 +864,14 @@ class MovementClassifier:
             end_y_deg=y1,
             pso_end_s=float(t[pso_last]),
             pso_duration_ms=(float(t[pso_last]) - float(t[last])) * 1000.0,
+            start_values=self._values(first),
+            end_values=self._values(last),
         )
+
+    def _values(self, index: int) -> dict[str, float]:
+        """The extra columns of one sample (gap-filled), by name."""
+        row = self._ef[index]
+        return {name: float(row[k]) for k, name in enumerate(self._extra_names or ())}
 
     # 6. fixation or pursuit -------------------------------------------------------------------
 
@@ -1026,6 +1037,8 @@ class MovementClassifier:
             run.start_s = float(t[0])
             run.start_x = float(x[0])
             run.start_y = float(y[0])
+            if run.kind == PURSUIT:
+                run.start_values = self._values(a)
         sx = _seqsum(run.sum_x, x)
         sy = _seqsum(run.sum_y, y)
         count = run.n + np.arange(1, b - a + 1)
@@ -1075,6 +1088,8 @@ class MovementClassifier:
         run.end_s = float(t[-1])
         run.end_x = float(x[-1])
         run.end_y = float(y[-1])
+        if run.kind == PURSUIT:
+            run.end_values = self._values(b - 1)
 
     def _means(self, sums: list[float], counts: list[int]) -> dict[str, float]:
         return {
@@ -1121,6 +1136,8 @@ class MovementClassifier:
                     end_x_deg=run.end_x,
                     end_y_deg=run.end_y,
                     n_samples=run.n,
+                    start_values=run.start_values,
+                    end_values=run.end_values,
                 )
             )
 

@@ -144,6 +144,9 @@ class Saccade:
         Time of the last sample of the PSO that followed the saccade; ``end_s`` if none.
     pso_duration_ms:
         ``(pso_end_s - end_s) * 1000``; 0 if there was no PSO.
+    start_values, end_values:
+        Values of the extra columns passed to ``feed(extra=...)`` at the first and the last
+        sample (gap-filled). Empty if no extra columns are used.
     """
 
     number: int
@@ -159,6 +162,8 @@ class Saccade:
     end_y_deg: float
     pso_end_s: float
     pso_duration_ms: float
+    start_values: dict[str, float] = field(default_factory=dict, hash=False)
+    end_values: dict[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +187,8 @@ class Pursuit:
         Gaze position at the first and the last sample (deg).
     n_samples:
         Number of samples (gap-filled samples included).
+    start_values, end_values:
+        Values of the extra columns at the first and the last sample, as for :class:`Saccade`.
     """
 
     number: int
@@ -196,6 +203,8 @@ class Pursuit:
     end_x_deg: float
     end_y_deg: float
     n_samples: int
+    start_values: dict[str, float] = field(default_factory=dict, hash=False)
+    end_values: dict[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
