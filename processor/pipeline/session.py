@@ -329,13 +329,14 @@ class Session:
     # ================================================================== fixations, visits
 
     def _movement_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
-        """The detector's events as fixation events, and what they mean for alerts and visits."""
+        """The detector's events as wire messages, and what they mean for alerts and visits."""
         outcome = Outcome()
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)
         for event in events:
-            if not isinstance(event, FixationStarted | FixationEnded):
-                continue  # saccades, pursuit, blinks: not forwarded yet
+            if isinstance(event, Saccade | Pursuit | Blink):
+                self._movement(stream, event, published, outcome)
+                continue
             number = self._fixation_base + event.number
             self._last_number = max(self._last_number, number)
             x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
@@ -404,7 +405,9 @@ class Session:
         }
         if isinstance(event, Blink):
             outcome.blinks.append(
-                BlinkEvent(**common, blink=number, duration_ms=event.duration_ms, samples=event.n_samples)
+                BlinkEvent(
+                    **common, blink=number, duration_ms=round(event.duration_ms, 3), samples=event.n_samples
+                )
             )
             self.counters.blinks += 1
             self.blink_rate.add(common["end_utc_us"])

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.wire.messages import Alert, AoiEvent, FixationEvent, GazeBatch, ProcessorStatus
+from gazewire.wire.messages import (
+    Alert,
+    AoiEvent,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    ProcessorStatus,
+    SaccadeEvent,
+)
 from tests.support.lab_device import LabDevice, Received
 
 pytestmark = pytest.mark.broker
@@ -138,6 +146,16 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
         what="every fixation event on the broker",
     )
     ends = [f for f in published("fixations", FixationEvent) if f.event == "end"]
+    # saccades and blinks (algorithm ivd, the default): on the broker, stored once each
+    for channel, model in (("saccades", SaccadeEvent), ("blinks", BlinkEvent)):
+        lab.wait_for(
+            lambda ms, c=channel: sum(m.topic.endswith(f"/{c}") for m in ms) >= len(processor.of(c)),
+            what=f"every {channel} message on the broker",
+        )
+        events = published(channel, model)
+        stored = read_lines(lp, session, channel[:-1])
+        assert events and sorted(stamp for _, stamp in stored) == sorted(e.start_utc_us for e in events)
+    assert len(published("saccades", SaccadeEvent)) >= 0.8 * len(truth.saccades)
     assert sorted(stamp for _, stamp in stored_fixations) == sorted(e.start_utc_us for e in ends)
     stored_alerts = [
         line for path in (lp / session).glob("*.lp") for line in path.read_text().splitlines() if line.startswith("alert,")

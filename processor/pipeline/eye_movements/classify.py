@@ -227,7 +227,7 @@ def _angle_deg(ax, ay, bx, by):  # noqa: ANN001, ANN202 - numpy arrays or floats
 
 def _direction_deg(x0: float, y0: float, x1: float, y1: float) -> float:
     """Direction of a movement, counter-clockwise from rightwards, up positive (y is down)."""
-    angle = math.degrees(math.atan2(-(y1 - y0), x1 - x0))
+    angle = math.degrees(math.atan2(-(y1 - y0), x1 - x0)) + 0.0  # no -0.0
     return 180.0 if angle == -180.0 else angle
 
 
