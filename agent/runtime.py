@@ -28,7 +28,8 @@ from gazewire.agent.inputs.base import TrackerSource, TrackerState
 from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.agent.outputs.link import AgentLink
 from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
-from gazewire.agent.outputs.recording import Recording, recording_path
+from gazewire.agent.outputs.recording import Recording
+from gazewire.agent.recording_format import gaze_row, recording_path
 from gazewire.agent.outputs.sender import BatchSender
 from gazewire.agent.commands import handle_command
 from gazewire.agent.pipeline.batch import BatchBuilder
@@ -326,7 +327,7 @@ class Agent:
                 gaze = combine_eyes(item)
                 utc_us = int(item["system_time_stamp"]) + offset
                 batch_row = builder.row(seq, utc_us, item, gaze)
-                csv_row = Recording.row(seq, utc_us, item, gaze) if self.recording is not None else None
+                csv_row = gaze_row(seq, utc_us, item, gaze) if self.recording is not None else None
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 counters.samples_malformed += 1
                 if counters.samples_malformed == 1:

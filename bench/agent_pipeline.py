@@ -21,7 +21,7 @@ import tracemalloc
 from pathlib import Path
 
 from gazewire.agent.config import AgentSettings
-from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.agent.runtime import Agent
 from gazewire.settings import load_settings
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gazewire.agent.inputs.simulation import GazeSimulator  # noqa: E402
+from gazewire.agent.inputs.gaze_model import GazeSimulator  # noqa: E402
 from gazewire.agent.pipeline.batch import BatchBuilder  # noqa: E402
 from gazewire.agent.pipeline.combine import combine_eyes  # noqa: E402
 from gazewire.settings import load_settings  # noqa: E402

@@ -23,7 +23,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from gazewire.errors import GazewireError
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +121,6 @@ class MqttSettings(BaseModel):
         if self.password is not None and self.username is None:
             raise ValueError("username: a password is given without username")
         return self
-
-
-class MqttConnectError(GazewireError):
-    """The broker refused the connection (bad credentials, not authorised, ...)."""
 
 
 def default_client_id(role: str, name: str) -> str:

@@ -34,7 +34,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from gazewire.errors import GazewireError
+from gazewire.errors import SettingsError
 from gazewire.wire.topics import validate_prefix, validate_session_level
 
 ENV_PREFIX = "GAZEWIRE_"
@@ -72,10 +72,6 @@ def _upper(value: object) -> object:
 SessionSetting = Annotated[str, AfterValidator(validate_session_level)]
 TopicPrefixSetting = Annotated[str, AfterValidator(validate_prefix)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
-
-
-class SettingsError(GazewireError):
-    """Settings that cannot be used. The message is one line naming the setting."""
 
 
 class GazewireSettings(BaseSettings):

@@ -1,6 +1,6 @@
 """Replay a recording made by this agent, at real speed or faster.
 
-The SDK dictionaries are rebuilt from the CSV (``gazewire.agent.outputs.recording``)
+The SDK dictionaries are rebuilt from the CSV (:mod:`gazewire.agent.recording_format`)
 and run through the same pipeline as live gaze. ``device_time_stamp`` is
 kept as recorded; ``system_time_stamp`` is moved to now (keeping the
 recorded spacing), so that UTC times are those of the replay. Markers in the
@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from gazewire.agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
-from gazewire.agent.outputs.recording import RECORDING_COLUMNS, sdk_dict_from_row
+from gazewire.agent.recording_format import MARKER, missing_columns, sdk_dict_from_row
 from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class ReplayTracker(TrackerSource):
             raise TrackerError(f"replay file {str(self.path)!r} does not exist")
         with self.path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
-        missing = [column for column in RECORDING_COLUMNS if column not in header]
+        missing = missing_columns(header)
         if missing:
             raise TrackerError(
                 f"replay file {str(self.path)!r} is not a gazewire recording (missing columns: {', '.join(missing[:5])})"
@@ -90,7 +90,7 @@ class ReplayTracker(TrackerSource):
                     if wait_s > 0.002 and self._stop.wait(wait_s):
                         return
                     system_time_us = start_clock + elapsed
-                    if row["kind"] == "marker":
+                    if row["kind"] == MARKER:
                         events.marker(row["marker"], system_time_us)
                         continue
                     sample = sdk_dict_from_row(row)

@@ -1,7 +1,7 @@
 """A simulated Tobii Pro tracker: :class:`GazeSimulator` samples paced by real time.
 
 For demos, tests and development without hardware. The samples come from
-:mod:`gazewire.agent.inputs.simulation` (same keys and types as the SDK's gaze
+:mod:`gazewire.agent.inputs.gaze_model` (same keys and types as the SDK's gaze
 dictionaries) and are delivered on a daemon thread the way the SDK's callback
 thread would: one ``events.gaze`` call per sample, in order.
 
@@ -26,7 +26,7 @@ import threading
 from typing import Any
 
 from gazewire.agent.inputs.base import TrackerError, TrackerEvents, TrackerSource, TrackerState
-from gazewire.agent.inputs.simulation import GazeSimulator, GroundTruth
+from gazewire.agent.inputs.gaze_model import GazeSimulator, GroundTruth
 from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 log = logging.getLogger(__name__)

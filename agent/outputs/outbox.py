@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gazewire.errors import GazewireError
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -52,7 +54,7 @@ class Eviction:
     reason: str
 
 
-class OutboxError(Exception):
+class OutboxError(GazewireError):
     """The outbox database cannot be opened or written."""
 
 

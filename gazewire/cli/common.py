@@ -1,15 +1,27 @@
-"""Command-line plumbing shared by ``gazewire agent`` and ``gazewire processor``:
-the settings flags every component has, and turning them into overrides."""
+"""Command-line plumbing shared by the commands.
+
+* The settings flags every command that reads settings has (``--config``,
+  ``--broker``, ``--set``, ...) and turning them into overrides.
+* :class:`Program`: what ``gazewire agent`` and ``gazewire processor`` have in
+  common. Each declares its settings class, its own flags (:class:`Flag`: the
+  flag and the setting it sets, in one place) and how to build the running
+  program; :func:`add_program_commands` gives both the same ``run``,
+  ``config`` and ``sample-config`` actions.
+* :func:`load_client_settings`: the settings of the lab-client commands
+  (``send``, ``status``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from gazewire.settings import SettingsError
+from gazewire.errors import SettingsError
 
 
 def add_common_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,21 +61,149 @@ def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def flag_overrides(args: argparse.Namespace, flags_to_settings: dict[str, str]) -> dict[str, Any]:
-    """Settings given as flags: ``{"frequency": "frequency_hz"}`` maps ``--frequency`` to that setting."""
-    overrides = common_overrides(args)
-    for flag, name in flags_to_settings.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[name] = value
-    return overrides
+def load_client_settings(args: argparse.Namespace) -> Any:  # -> ClientSettings
+    """The settings of ``send`` and ``status``: flags, environment, .env, config file."""
+    from gazewire.client.settings import ClientSettings
+    from gazewire.settings import load_settings
+
+    return load_settings(ClientSettings, config_file=args.config, overrides=common_overrides(args))
 
 
-def print_effective_settings(settings: Any, component: str) -> None:
-    """``gazewire <component> config``: the settings in force, as TOML, secrets masked."""
+# --------------------------------------------------------------------------- agent and processor
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag that sets one setting.
+
+    A flag with ``value`` is a switch (no argument): given, it sets the
+    setting to ``value``. Values are passed as text; the settings check them.
+    """
+
+    names: tuple[str, ...]
+    setting: str
+    help: str
+    metavar: str | None = None
+    choices: Sequence[str] | None = None
+    value: Any = None
+
+    @property
+    def dest(self) -> str:
+        return self.setting.replace(".", "_")
+
+    def add_to(self, group: argparse._ArgumentGroup) -> None:
+        if self.value is not None:
+            group.add_argument(*self.names, dest=self.dest, action="store_true", help=self.help)
+        else:
+            group.add_argument(*self.names, dest=self.dest, metavar=self.metavar, choices=self.choices, help=self.help)
+
+    def override(self, args: argparse.Namespace) -> Any:
+        """The setting's value from the parsed flags, or None when the flag was not given."""
+        given = getattr(args, self.dest, None)
+        if self.value is not None:
+            return self.value if given else None
+        return given
+
+
+class Running(Protocol):
+    """A program as the command line runs it: the agent or the processor."""
+
+    def run(self) -> None: ...
+
+    def request_shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Program:
+    """``gazewire <name> run|config|sample-config`` for one program."""
+
+    name: str
+    help: str
+    settings_class: str  # "module:Class", imported on first use
+    flags: tuple[Flag, ...]
+    run_help: str
+    build: Callable[[Any], Running]  # settings -> the program, ready to run
+    check: Callable[[Any], None] | None = None  # more checks for ``config`` (raise SettingsError)
+
+    def load_settings_class(self) -> type:
+        module, _, name = self.settings_class.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        overrides = common_overrides(args)
+        for flag in self.flags:
+            value = flag.override(args)
+            if value is not None:
+                overrides[flag.setting] = value
+        return overrides
+
+    def load_settings(self, args: argparse.Namespace) -> Any:
+        from gazewire.settings import load_settings
+
+        return load_settings(self.load_settings_class(), config_file=args.config, overrides=self.overrides(args))
+
+    def sample_config(self) -> str:
+        from gazewire.settings import sample_config
+
+        title = f"gazewire {self.name}: sample configuration ({self.name}.toml)"
+        return sample_config(self.load_settings_class(), title=title)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_common_settings_arguments(parser)
+        group = parser.add_argument_group(self.name)
+        for flag in self.flags:
+            flag.add_to(group)
+
+    # ------------------------------------------------------------------ actions
+
+    def _run(self, args: argparse.Namespace) -> int:
+        from gazewire.logs import configure_logging
+
+        settings = self.load_settings(args)
+        configure_logging(settings.log_level)
+        program = self.build(settings)
+        install_shutdown_handlers(program.request_shutdown)
+        program.run()
+        return 0
+
+    def _config(self, args: argparse.Namespace) -> int:
+        settings = self.load_settings(args)
+        if self.check is not None:
+            self.check(settings)
+        print_effective_settings(settings, self.name)
+        return 0
+
+    def _sample_config(self, args: argparse.Namespace) -> int:
+        sys.stdout.write(self.sample_config())
+        return 0
+
+
+def add_program_commands(commands: argparse._SubParsersAction, program: Program) -> argparse._SubParsersAction:
+    """``gazewire <program> run|config|sample-config``; returns the program's
+    sub-commands, for the actions only one program has."""
+    parser = commands.add_parser(program.name, help=program.help)
+    sub = parser.add_subparsers(dest=f"{program.name}_command", metavar="ACTION", required=True)
+
+    run = sub.add_parser("run", help=program.run_help)
+    program.add_arguments(run)
+    run.set_defaults(handler=program._run)
+
+    config = sub.add_parser("config", help="print the effective settings (secrets masked)")
+    program.add_arguments(config)
+    config.set_defaults(handler=program._config)
+
+    sample = sub.add_parser(
+        "sample-config", help=f"print a commented sample {program.name}.toml with every option"
+    )
+    sample.set_defaults(handler=program._sample_config)
+    return sub
+
+
+def print_effective_settings(settings: Any, program: str) -> None:
+    """``gazewire <program> config``: the settings in force, as TOML, secrets masked."""
     from gazewire.settings import masked_settings, to_toml
 
-    sys.stdout.write(f"# effective {component} settings (secrets masked)\n")
+    sys.stdout.write(f"# effective {program} settings (secrets masked)\n")
     sys.stdout.write(to_toml(masked_settings(settings)))
 
 

@@ -1,5 +1,7 @@
 """The demo's live console view: rates, status, fixations and alerts per
-session, computed from what any MQTT subscriber sees under ``<prefix>/#``."""
+session, computed from what any MQTT subscriber sees under ``<prefix>/#``
+(a lab client's connection, :mod:`gazewire.client`; statuses parsed by
+:func:`gazewire.client.statuses.parse_status`)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from gazewire.mqtt import MqttSettings, connect_async, create_client
-from gazewire.wire.topics import SYSTEM_LEVEL, Channel, Topics
+from gazewire.client.connection import BrokerConnection, Received
+from gazewire.client.statuses import parse_status
+from gazewire.errors import InvalidPayload, InvalidTopic
+from gazewire.mqtt import MqttSettings
+from gazewire.wire.messages import AgentStatus, ProcessorStatus
+from gazewire.wire.topics import Channel, Topics
 
 WINDOW_S = 2.0
 
@@ -37,6 +43,13 @@ class SessionView:
     counters: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    def show_status(self, status: AgentStatus) -> None:
+        self.state = status.state
+        self.tracker = (status.tracker.model or "") if status.tracker else ""
+        self.frequency_hz = status.tracker.frequency_hz if status.tracker else None
+        self.counters = status.counters.model_dump()
+        self.warnings = list(status.warnings)
+
     def rates(self, now: float) -> tuple[float, float]:
         while self.live and now - self.live[0] > WINDOW_S:
             self.live.popleft()
@@ -48,24 +61,19 @@ class SessionView:
 class ConsoleView:
     def __init__(self, mqtt: MqttSettings, prefix: str, *, plain: bool) -> None:
         self.topics = Topics(prefix)
-        self.prefix = prefix
         self.plain = plain
         self.sessions: dict[str, SessionView] = {}
-        self.processor: dict[str, Any] = {}
+        self.processor: ProcessorStatus | None = None
         self._lock = threading.Condition()
         self._last_message = time.monotonic()
         self._last_plain = 0.0
         self._live_display: Any = None
-        self._client = create_client(
-            mqtt.model_copy(update={"session_expiry_s": 0}), client_id=f"gazewire-demo-view-{int(time.time())}"
+        self._broker = BrokerConnection(
+            mqtt, client_id=f"gazewire-demo-view-{int(time.time())}", on_message=self._on_message
         )
-        self._client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/#", qos=0)
-        self._client.on_message = self._on_message
-        self._mqtt = mqtt
 
     def start(self) -> None:
-        connect_async(self._client, self._mqtt.model_copy(update={"session_expiry_s": 0}))
-        self._client.loop_start()
+        self._broker.start([f"{self.topics.prefix}/#"], qos=0)
         if not self.plain:
             try:
                 from rich.live import Live
@@ -78,8 +86,7 @@ class ConsoleView:
     def stop(self) -> None:
         if self._live_display is not None:
             self._live_display.stop()
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._broker.close()
 
     def wait_quiet(self, seconds: float) -> None:
         """Wait (at most ``seconds``) until nothing has arrived for a quarter of a second."""
@@ -92,23 +99,32 @@ class ConsoleView:
 
     # ------------------------------------------------------------------ messages
 
-    def _on_message(self, client, userdata, message) -> None:
+    def _on_message(self, message: Received) -> None:
         now = time.monotonic()
+        with self._lock:
+            self._last_message = now
         try:
+            source, status = parse_status(self.topics, message.topic, message.payload)
+        except InvalidPayload:
+            return
+        except InvalidTopic:
+            pass  # not a status: a session's gaze, events, fixations, ...
+        else:
+            with self._lock:
+                if isinstance(status, ProcessorStatus):
+                    self.processor = status
+                elif isinstance(status, AgentStatus):
+                    self.sessions.setdefault(source.name, SessionView()).show_status(status)
+                self._lock.notify_all()
+            return
+        try:
+            session, channel = self.topics.parse(message.topic)
             data = json.loads(message.payload)
-        except ValueError:
+        except ValueError:  # InvalidTopic is one too
             return
         if not isinstance(data, dict):
             return
         with self._lock:
-            self._last_message = now
-            if message.topic.startswith(f"{self.prefix}/{SYSTEM_LEVEL}/processor/"):
-                self.processor = data
-                return
-            try:
-                session, channel = self.topics.parse(message.topic)
-            except ValueError:
-                return
             view = self.sessions.setdefault(session, SessionView())
             self._apply(view, channel, data, now)
             self._lock.notify_all()
@@ -122,13 +138,6 @@ class ConsoleView:
             view.samples.append((now, count))
             view.batches += 1
             view.samples_total += count
-        elif channel is Channel.STATUS:
-            view.state = str(data.get("state", "?"))
-            tracker = data.get("tracker") or {}
-            view.tracker = str(tracker.get("model") or "")
-            view.frequency_hz = tracker.get("frequency_hz")
-            view.counters = data.get("counters") or {}
-            view.warnings = data.get("warnings") or []
         elif channel is Channel.FIXATIONS:
             if data.get("event") == "end":
                 view.fixations += 1
@@ -196,10 +205,10 @@ class ConsoleView:
                     view.last_fixation,
                     f"{_fmt(view.x)},{_fmt(view.y)}",
                 )
-            if self.processor:
-                counters = self.processor.get("counters", {})
+            if self.processor is not None:
+                counters = self.processor.counters
                 table.caption = (
-                    f"processor {self.processor.get('processor')}: {self.processor.get('state')}; "
+                    f"processor {self.processor.processor}: {self.processor.state}; "
                     + ", ".join(f"{k} {counters[k]}" for k in ("samples", "fixations", "alerts_raised",
                                                               "points_written", "bad_input") if k in counters)
                 )

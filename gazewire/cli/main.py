@@ -1,8 +1,8 @@
 """The ``gazewire`` command.
 
     gazewire schema                     JSON Schema of every message
-    gazewire agent run|config|sample-config|list-trackers
-    gazewire processor run|config|sample-config
+    gazewire agent run|config|sample-config|list-trackers|service
+    gazewire processor run|config|sample-config|health
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
     gazewire status                     the agents and processors on the broker
     gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
@@ -18,8 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from gazewire import __version__
-from gazewire.errors import GazewireError
-from gazewire.settings import SettingsError
+from gazewire.errors import GazewireError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 

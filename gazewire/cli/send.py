@@ -13,24 +13,15 @@ import argparse
 import json
 import sys
 import threading
+import time
 import uuid
 from typing import Any
 
-from pydantic import Field
-
-from gazewire.cli.common import add_common_settings_arguments, common_overrides
+from gazewire.cli.common import add_common_settings_arguments, load_client_settings
+from gazewire.client.connection import BrokerConnection, Received
+from gazewire.client.settings import ClientSettings
 from gazewire.errors import GazewireError
-from gazewire.mqtt import MqttSettings, connect_async, create_client, is_failure, reason_text
-from gazewire.settings import GazewireSettings, load_settings
-from gazewire.wire.topics import DEFAULT_PREFIX, Topics
-
-
-class ClientSettings(GazewireSettings):
-    """What a plain lab client needs: the broker and the topic prefix."""
-
-    topic_prefix: str = Field(DEFAULT_PREFIX)
-    log_level: str = Field("WARNING")
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+from gazewire.wire.topics import Topics
 
 
 def send_command(
@@ -40,25 +31,9 @@ def send_command(
     topics = Topics(settings.topic_prefix)
     command = {"id": uuid.uuid4().hex[:12], **command}
     reply: dict[str, Any] = {}
-    subscribed, answered = threading.Event(), threading.Event()
-    errors: list[str] = []
-    client = create_client(
-        settings.mqtt.model_copy(update={"session_expiry_s": 0}),
-        client_id=f"gazewire-send-{command['id']}",
-    )
+    answered = threading.Event()
 
-    def on_connect(client, userdata, flags, reason_code, properties):
-        if is_failure(reason_code):
-            errors.append(f"broker refused the connection: {reason_text(reason_code)}")
-            answered.set()
-            return
-        client.subscribe(topics.cmd_reply(session), qos=1)
-
-    def on_subscribe(client, userdata, mid, reason_codes, properties):
-        client.publish(topics.cmd(session), json.dumps(command), qos=1)
-        subscribed.set()
-
-    def on_message(client, userdata, message):
+    def on_message(message: Received) -> None:
         try:
             data = json.loads(message.payload)
         except ValueError:
@@ -67,26 +42,18 @@ def send_command(
             reply.update(data)
             answered.set()
 
-    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
-    connect_async(client, settings.mqtt)
-    client.loop_start()
-    try:
-        if not answered.wait(timeout_s):
-            where = f"{settings.mqtt.host}:{settings.mqtt.port}"
-            if not subscribed.is_set():
-                raise GazewireError(f"no connection to the broker at {where} within {timeout_s:.0f} s")
+    with BrokerConnection(settings.mqtt, client_id=f"gazewire-send-{command['id']}", on_message=on_message) as broker:
+        deadline = time.monotonic() + timeout_s  # one time limit for connecting and the reply
+        broker.start([topics.cmd_reply(session)])
+        broker.wait_subscribed(timeout_s)
+        broker.publish(topics.cmd(session), json.dumps(command))
+        if not answered.wait(max(0.0, deadline - time.monotonic())):
             raise GazewireError(f"no reply from session {session!r} within {timeout_s:.0f} s (is its agent running?)")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    if errors:
-        raise GazewireError(errors[0])
-    return reply
+    return dict(reply)
 
 
 def _send(args: argparse.Namespace) -> int:
-    overrides = common_overrides(args)
-    settings = load_settings(ClientSettings, config_file=args.config, overrides=overrides)
+    settings = load_client_settings(args)
     command: dict[str, Any] = {"command": args.action}
     if args.action == "marker":
         if not args.name:

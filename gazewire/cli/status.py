@@ -7,134 +7,80 @@
     processor main: online, 2 sessions, sink influxdb ok
 
 Reads what the broker keeps retained (``<prefix>/+/status`` and the
-processors' status), waits a moment for it, prints, and exits: 0 when every
-agent listed is online, 1 when any is offline or none is found.
+processors' status, through :mod:`gazewire.client.statuses`), prints, and
+exits: 0 when every agent listed is online, 1 when any is offline or none is
+found.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import threading
+import os
 import time
-from typing import Any
 
-from gazewire.cli.common import add_common_settings_arguments, common_overrides
-from gazewire.errors import GazewireError
-from gazewire.mqtt import connect_async, create_client, is_failure, reason_text
-from gazewire.cli.send import ClientSettings
-from gazewire.settings import load_settings
+from gazewire.cli.common import add_common_settings_arguments, load_client_settings
+from gazewire.client.statuses import Statuses, read_statuses
+from gazewire.wire.messages import AgentStatus
 from gazewire.wire.timeutil import utc_now_us, utc_us_from_iso
-from gazewire.wire.topics import Channel, Topics
-
-RETAINED_GRACE_S = 0.5  # retained messages follow the SUBACK at once
+from gazewire.wire.topics import Topics
 
 
-def collect_statuses(settings: ClientSettings, *, timeout_s: float = 5.0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The retained agent statuses by session and processor statuses by id."""
-    topics = Topics(settings.topic_prefix)
-    agents: dict[str, Any] = {}
-    processors: dict[str, Any] = {}
-    done = threading.Condition()
-    state: dict[str, Any] = {}
-    client = create_client(settings.mqtt.model_copy(update={"session_expiry_s": 0}),
-                           client_id=f"gazewire-status-{int(time.time() * 1000) % 10**9}")
-
-    def on_connect(client, userdata, flags, reason_code, properties):  # noqa: ANN001
-        if is_failure(reason_code):
-            with done:
-                state["error"] = f"broker refused the connection: {reason_text(reason_code)}"
-                done.notify_all()
-            return
-        client.subscribe([(topics.every_session(Channel.STATUS), 1), (topics.every_processor_status(), 1)])
-
-    def on_subscribe(client, userdata, mid, reason_codes, properties):  # noqa: ANN001
-        with done:
-            state["subscribed"] = time.monotonic()
-            done.notify_all()
-
-    def on_message(client, userdata, message):  # noqa: ANN001
-        try:
-            data = json.loads(message.payload)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
-            return
-        with done:
-            if "/_sys/processor/" in message.topic:
-                processors[str(data.get("processor"))] = data
-            else:
-                agents[str(data.get("session"))] = data
-
-    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
-    connect_async(client, settings.mqtt)
-    client.loop_start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        with done:
-            while "error" not in state:
-                subscribed = state.get("subscribed")
-                if subscribed is not None and time.monotonic() >= subscribed + RETAINED_GRACE_S:
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise GazewireError(f"no connection to the broker at {settings.mqtt.host}:{settings.mqtt.port}")
-                done.wait(min(remaining, RETAINED_GRACE_S / 5))
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    if "error" in state:
-        raise GazewireError(state["error"])
-    return agents, processors
-
-
-def _age(status: dict[str, Any]) -> str:
-    if not status.get("utc"):
+def _age(status: AgentStatus) -> str:
+    if not status.utc:
         return "(last will)"
-    seconds = (utc_now_us() - utc_us_from_iso(status["utc"])) / 1e6
+    seconds = (utc_now_us() - utc_us_from_iso(status.utc)) / 1e6
     return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
 
 
-def format_table(agents: dict[str, Any], processors: dict[str, Any]) -> str:
+def format_table(statuses: Statuses) -> str:
     rows = [("SESSION", "STATE", "TRACKER", "RATE", "SAMPLES", "DROPPED", "OUTBOX", "SINCE")]
-    for session, status in sorted(agents.items()):
-        tracker = status.get("tracker") or {}
-        counters = status.get("counters") or {}
-        rate = tracker.get("frequency_hz")
+    for session, status in sorted(statuses.agents.items()):
+        tracker, counters = status.tracker, status.counters
+        rate = tracker.frequency_hz if tracker else None
         rows.append((
             session,
-            str(status.get("state")),
-            " ".join(str(x) for x in (tracker.get("model"), tracker.get("serial")) if x) or "-",
-            f"{rate:g} Hz" if isinstance(rate, (int, float)) else "-",
-            str(counters.get("samples_in", "-")),
-            str(counters.get("samples_dropped_queue", 0) + counters.get("samples_dropped_outbox", 0)),
-            str(counters.get("outbox_depth", "-")),
+            status.state,
+            " ".join(x for x in (tracker.model, tracker.serial) if x) if tracker else "-",
+            f"{rate:g} Hz" if rate is not None else "-",
+            str(counters.samples_in),
+            str(counters.samples_dropped_queue + counters.samples_dropped_outbox),
+            str(counters.outbox_depth),
             _age(status),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     if len(rows) == 1:
         lines = ["no agent status on this broker (no agent has connected, or another topic prefix)"]
-    for processor_id, status in sorted(processors.items()):
-        sink = status.get("sink") or {}
+    for processor_id, processor in sorted(statuses.processors.items()):
+        sink = processor.sink
         lines.append(
-            f"processor {processor_id}: {status.get('state')}, {len(status.get('sessions') or {})} sessions, "
+            f"processor {processor_id}: {processor.state}, {len(processor.sessions)} sessions, "
             f"sink {sink.get('kind', '-')} {sink.get('state', '-')}"
         )
-    for session, status in sorted(agents.items()):
-        for warning in status.get("warnings") or []:
+    for session, status in sorted(statuses.agents.items()):
+        for warning in status.warnings:
             lines.append(f"warning {session}: {warning}")
+    for topic, problem in sorted(statuses.unreadable.items()):
+        lines.append(f"unreadable status on {topic}: {problem}")
     return "\n".join(lines)
 
 
+def as_json(statuses: Statuses) -> str:
+    return json.dumps({
+        "agents": {session: status.model_dump(mode="json") for session, status in statuses.agents.items()},
+        "processors": {name: status.model_dump(mode="json") for name, status in statuses.processors.items()},
+    }, indent=2)
+
+
 def _status(args: argparse.Namespace) -> int:
-    settings = load_settings(ClientSettings, config_file=args.config, overrides=common_overrides(args))
-    agents, processors = collect_statuses(settings, timeout_s=args.timeout)
-    if args.json:
-        print(json.dumps({"agents": agents, "processors": processors}, indent=2))
-    else:
-        print(format_table(agents, processors))
-    online = agents and all(status.get("state") != "offline" for status in agents.values())
+    settings = load_client_settings(args)
+    statuses = read_statuses(
+        settings.mqtt, Topics(settings.topic_prefix), timeout_s=args.timeout,
+        client_id=f"gazewire-status-{os.getpid()}-{int(time.time() * 1000) % 10**9}",
+    )
+    print(as_json(statuses) if args.json else format_table(statuses))
+    online = statuses.agents and all(status.state != "offline" for status in statuses.agents.values())
     return 0 if online else 1
 
 

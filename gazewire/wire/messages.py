@@ -228,7 +228,7 @@ class AgentStatus(WireModel):
     session: SessionId
     state: AgentState
     utc: str | None = Field(description="When this status was made; null in the last will.")
-    agent_version: str
+    agent_version: str = Field(description="The gazewire version of the agent (the processor's status calls it version).")
     host: str
     run: str | None = Field(default=None, description="Id of this agent process (changes on restart).")
     reason: str | None = None
@@ -238,6 +238,11 @@ class AgentStatus(WireModel):
     clock: ClockInfo | None = None
     counters: AgentCounters = Field(default_factory=AgentCounters)
     warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def gazewire_version(self) -> str:
+        """The publisher's gazewire version under one name for both statuses (on the wire: ``agent_version``)."""
+        return self.agent_version
 
 
 # --------------------------------------------------------------------------- commands
@@ -469,13 +474,18 @@ class ProcessorStatus(WireModel):
     processor: str
     state: Literal["online", "offline"]
     utc: str | None
-    version: str
+    version: str = Field(description="The gazewire version of the processor (the agent's status calls it agent_version).")
     host: str
     algorithm: str | None = None
     counters: dict[str, int] = Field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sink: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def gazewire_version(self) -> str:
+        """The publisher's gazewire version under one name for both statuses (on the wire: ``version``)."""
+        return self.version
 
 
 # --------------------------------------------------------------------------- helpers

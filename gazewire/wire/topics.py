@@ -8,6 +8,7 @@ so the agent, the processor, the tests and the docs cannot drift apart.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal, NamedTuple
 
 from gazewire.errors import InvalidSessionId, InvalidTopic
 from gazewire.wire.sessions import validate_session_id
@@ -54,6 +55,14 @@ def validate_session_level(session: str) -> str:
     if session == SYSTEM_LEVEL:
         raise InvalidSessionId(f"session id {SYSTEM_LEVEL!r} is reserved for system topics")
     return session
+
+
+class StatusTopic(NamedTuple):
+    """Whose retained status a topic carries: an agent's (``name`` is its
+    session) or a processor's (``name`` is its id)."""
+
+    publisher: Literal["agent", "processor"]
+    name: str
 
 
 class Topics:
@@ -116,6 +125,27 @@ class Topics:
 
     def every_processor_status(self) -> str:
         return f"{self.prefix}/{SYSTEM_LEVEL}/processor/+/status"
+
+    def parse_processor_status(self, topic: str) -> str:
+        """The processor id of ``<prefix>/_sys/processor/<id>/status``; raise InvalidTopic otherwise."""
+        levels = topic.split("/")
+        head, rest = levels[: self._depth], levels[self._depth :]
+        if "/".join(head) != self.prefix or len(rest) != 4 or rest[:2] != [SYSTEM_LEVEL, "processor"] \
+                or rest[3] != "status":
+            raise InvalidTopic(f"topic {topic!r} is not a processor status topic under prefix {self.prefix!r}")
+        try:
+            return validate_session_id(rest[2])
+        except InvalidSessionId as error:
+            raise InvalidTopic(f"topic {topic!r}: processor id: {error}") from None
+
+    def parse_status(self, topic: str) -> StatusTopic:
+        """Whose status ``topic`` carries (an agent's or a processor's); raise InvalidTopic otherwise."""
+        if topic.startswith(f"{self.prefix}/{SYSTEM_LEVEL}/"):
+            return StatusTopic("processor", self.parse_processor_status(topic))
+        session, channel = self.parse(topic)
+        if channel is not Channel.STATUS:
+            raise InvalidTopic(f"topic {topic!r} is not a status topic (channel {channel.value!r})")
+        return StatusTopic("agent", session)
 
     def parse(self, topic: str) -> tuple[str, Channel]:
         """Split a session topic into ``(session, channel)``; raise InvalidTopic otherwise."""

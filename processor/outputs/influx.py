@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from gazewire.errors import GazewireError
 from gazewire.processor.config import InfluxSettings
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.lineprotocol import Point
@@ -37,7 +38,7 @@ WriteLines = Callable[[str], None]
 Entry = tuple[str, "str | None", int]  # (line, session, time_us): what a buffered point keeps, ~500 bytes
 
 
-class WriteRefused(Exception):
+class WriteRefused(GazewireError):
     """The server answered a write with an error status."""
 
     def __init__(self, status: int | None, message: str) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from gazewire.errors import GazewireError
+
 FieldValue = float | int | str | bool | None
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\n", "\\": "\\\\"})
@@ -21,7 +23,7 @@ _KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "
 _STRING_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": "\\n"})
 
 
-class EmptyPointError(ValueError):
+class EmptyPointError(GazewireError, ValueError):
     """A point without any field cannot be written."""
 
 

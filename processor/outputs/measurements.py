@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+from gazewire.errors import GazewireError
 from gazewire.processor.outputs.lineprotocol import FieldValue, Point
 
 FieldKind = Literal["float", "integer", "string", "boolean"]
 
 
-class UnknownNameError(ValueError):
+class UnknownNameError(GazewireError, ValueError):
     """A point names a tag or field its measurement does not define."""
 
 

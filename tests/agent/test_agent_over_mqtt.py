@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import uuid
 
 import pytest
@@ -245,44 +244,3 @@ def test_markers_and_commands_round_trip(broker, start_agent, lab_devices, tmp_p
 
     recording = (data / "recordings" / f"{session}.csv").read_text()
     assert ",stimulus_on" in recording
-
-
-def test_gazewire_send_marker(broker, start_agent, lab_devices):
-    session = "send-" + uuid.uuid4().hex[:6]
-    watcher = device(broker, lab_devices, f"lab/{session}/status")
-    start_agent("--session", session)
-    watcher.wait_for(state_is(session, "tracking"))
-    from tests.conftest import REPO, gazewire_command
-
-    result = subprocess.run(
-        gazewire_command("send", session, "marker", "trial_1", "--broker", f"{broker.host}:{broker.port}"),
-        capture_output=True, text=True, cwd=REPO, timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["ok"] is True
-
-
-def test_gazewire_status_lists_agents_and_exits_by_their_state(broker, start_agent, lab_devices):
-    from tests.conftest import REPO, gazewire_command
-
-    session = "lab-status-" + uuid.uuid4().hex[:6]
-    watcher = device(broker, lab_devices, f"lab/{session}/status")
-    agent = start_agent("--session", session, "--frequency", "250")
-    watcher.wait_for(state_is(session, "tracking"))
-
-    def status():
-        return subprocess.run(
-            gazewire_command("status", "--broker", f"{broker.host}:{broker.port}"),
-            capture_output=True, text=True, cwd=REPO, timeout=30,
-        )
-
-    result = status()
-    assert result.returncode == 0, result.stdout + result.stderr
-    header, row = result.stdout.splitlines()[:2]
-    assert header.split() == ["SESSION", "STATE", "TRACKER", "RATE", "SAMPLES", "DROPPED", "OUTBOX", "SINCE"]
-    assert row.startswith(session) and "tracking" in row and "250 Hz" in row
-    agent.process.send_signal(signal.SIGKILL)
-    agent.process.wait(10)
-    watcher.wait_for(state_is(session, "offline"))
-    result = status()
-    assert result.returncode == 1 and "(last will)" in result.stdout

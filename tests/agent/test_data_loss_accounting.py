@@ -12,7 +12,7 @@ import pytest
 from gazewire.agent.inputs.base import TrackerState
 from gazewire.agent.inputs.replay import ReplayTracker
 from gazewire.agent.inputs.simulated import SimulatedTracker
-from gazewire.agent.outputs.recording import RECORDING_COLUMNS
+from gazewire.agent.recording_format import RECORDING_COLUMNS
 from gazewire.wire.messages import AgentStatus, GazeBatch
 from tests.support.lab_device import LabDevice
 

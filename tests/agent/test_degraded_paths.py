@@ -16,7 +16,7 @@ import pytest
 
 from gazewire.agent.config import AgentSettings
 from gazewire.agent.inputs.base import TrackerSource, TrackerState
-from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.agent.outputs.outbox import Outbox, OutboxError
 from gazewire.agent.outputs.recording import Recording
 from gazewire.agent.runtime import Agent

@@ -15,7 +15,7 @@ import pytest
 from gazewire.agent.inputs.base import TrackerError, TrackerState
 from gazewire.agent.inputs.sdk import GAZE_KEYS, GazeDict
 from gazewire.agent.inputs.simulated import SimulatedTracker
-from gazewire.agent.inputs.simulation import GazeSimulator
+from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 WAIT_S = 5.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gazewire.agent.inputs.sdk import invalid_gaze
-from gazewire.agent.inputs.simulation import GroundTruth, simulate_recording
+from gazewire.agent.inputs.gaze_model import GroundTruth, simulate_recording
 from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.combine import combine_eyes
 from gazewire.wire.messages import AgentStatus, DisplayArea, GazeBatch, TrackerInfo

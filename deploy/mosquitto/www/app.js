@@ -1,6 +1,6 @@
 /* gazewire live page: log in, pick a session, watch it.
  *
- * Reads only what is on the wire (gazewire/topics.py, gazewire/messages.py):
+ * Reads only what is on the wire (gazewire/wire/topics.py, gazewire/wire/messages.py):
  *   <prefix>/+/status                       retained agent status: the session list
  *   <prefix>/<session>/gaze                 live gaze (x, y normalised), QoS 0
  *   <prefix>/<session>/gaze/batch           lossless batches: only "count" is used (samples/s)

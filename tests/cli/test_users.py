@@ -1,7 +1,7 @@
 """gazewire.cli.users: the password file and ACL blocks of deploy/mosquitto.
 
 That the files it writes really work in Mosquitto is shown in
-test_mosquitto_config.py (every broker there gets its users from this tool);
+tests/deploy/test_mosquitto_config.py (every broker there gets its users from this tool);
 here: the blocks per role, the checks, the errors, and that no password is
 ever printed or written in clear.
 """

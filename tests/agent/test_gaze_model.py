@@ -1,4 +1,4 @@
-"""The gaze model of gazewire.agent.inputs.simulation: SDK shape, determinism, physiology, timing.
+"""The gaze model of gazewire.agent.inputs.gaze_model: SDK shape, determinism, physiology, timing.
 
 Physiological checks measure the *samples* (the way a fixation detector sees
 them) and use the ground truth only to know where to look.
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gazewire.agent.inputs.sdk import EYE_KEYS, GAZE_KEYS, GazeDict
-from gazewire.agent.inputs.simulation import (
+from gazewire.agent.inputs.gaze_model import (
     BLINK_MS,
     DROPOUT_MS,
     GazeSimulator,

@@ -93,7 +93,7 @@ in fixed blocks of 512, so the samples do not depend on how they are requested
 (``next_sample`` one by one or ``next_samples`` in any chunks). Measured on one
 core of the development machine (CPython 3.11, numpy 2.4): about 175 000
 samples/s at 120 Hz and 300 000 samples/s at 1200 Hz with the default
-parameters, dictionaries included (``python -m gazewire.agent.inputs.simulation``
+parameters, dictionaries included (``python -m gazewire.agent.inputs.gaze_model``
 prints the figures).
 """
 

@@ -5,7 +5,15 @@ import pytest
 from pydantic import ValidationError
 
 from gazewire.errors import InvalidCommand, InvalidPayload
-from gazewire.wire.messages import GazeBatch, LiveGaze, MESSAGES, parse_command, parse_message
+from gazewire.wire.messages import (
+    MESSAGES,
+    AgentStatus,
+    GazeBatch,
+    LiveGaze,
+    ProcessorStatus,
+    parse_command,
+    parse_message,
+)
 from gazewire.wire.schema import contract_schema, contract_schema_text
 from tests.conftest import REPO
 
@@ -82,3 +90,12 @@ def test_live_gaze_refuses_nan_positions():
     }
     with pytest.raises(ValidationError, match="finite number"):
         LiveGaze.model_validate(message)
+
+
+def test_both_statuses_answer_to_one_name_for_the_gazewire_version_and_keep_their_v1_fields():
+    agent = AgentStatus(session="P01", state="online", utc=None, agent_version="1.2.0", host="pc")
+    processor = ProcessorStatus(processor="main", state="online", utc=None, version="1.3.0", host="server")
+    assert (agent.gazewire_version, processor.gazewire_version) == ("1.2.0", "1.3.0")
+    agent_json, processor_json = json.loads(agent.to_json()), json.loads(processor.to_json())
+    assert agent_json["agent_version"] == "1.2.0" and "gazewire_version" not in agent_json
+    assert processor_json["version"] == "1.3.0" and "gazewire_version" not in processor_json

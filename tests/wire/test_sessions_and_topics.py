@@ -2,7 +2,7 @@ import pytest
 
 from gazewire.errors import InvalidSessionId, InvalidTopic
 from gazewire.wire.sessions import validate_session_id
-from gazewire.wire.topics import Channel, Topics, validate_prefix
+from gazewire.wire.topics import Channel, StatusTopic, Topics, validate_prefix
 
 
 @pytest.mark.parametrize("session", ["a", "P01", "room-1_run.2", "x" * 64, "..a", "-"])
@@ -56,6 +56,24 @@ def test_multi_level_prefix():
 def test_parse_refuses_foreign_topics(topic):
     with pytest.raises(InvalidTopic):
         Topics("lab").parse(topic)
+
+
+def test_status_topics_say_whose_status_they_carry():
+    for topics in (Topics("lab"), Topics("lab/room-2")):
+        assert topics.parse_processor_status(topics.processor_status("main")) == "main"
+        assert topics.parse_status(topics.processor_status("main")) == StatusTopic("processor", "main")
+        assert topics.parse_status(topics.status("P01")) == StatusTopic("agent", "P01")
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["lab/P01/gaze", "lab/_sys/status", "lab/_sys/processor/status", "lab/_sys/processor/a+b/status",
+     "lab/_sys/processor/main/status/x", "lab/_sys/other/main/status", "other/_sys/processor/main/status",
+     "other/P01/status", "lab/a b/status"],
+)
+def test_parse_status_refuses_every_other_topic(topic):
+    with pytest.raises(InvalidTopic):
+        Topics("lab").parse_status(topic)
 
 
 @pytest.mark.parametrize("prefix", ["", "$lab", "lab/", "/lab", "la+b", "lab/#", "a//b"])
