@@ -131,5 +131,12 @@ def test_server_outage_alerts_go_on_points_wait_in_the_bounded_buffer_overflow_i
     assert len(seqs) == len(set(seqs)), "nothing stored twice"
 
 
-KEY_FIELDS = [("gaze", "seq"), ("fixation", "number"), ("alert", "active"), ("agent_status", "state_code"),
-              ("aoi_visit", "fixations"), ("marker", "name")]
+KEY_FIELDS = [("gaze", "seq"), ("fixation", "number"), ("saccade", "number"), ("pursuit", "number"),
+              ("blink", "number"), ("alert", "active"), ("agent_status", "state_code"), ("aoi_visit", "fixations"),
+              ("marker", "name")]
+
+
+def test_the_outage_check_counts_every_measurement_the_processor_writes():
+    from gazewire.processor.outputs.measurements import MEASUREMENTS
+
+    assert {name for name, _ in KEY_FIELDS} == {m.name for m in MEASUREMENTS}
