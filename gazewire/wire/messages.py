@@ -314,7 +314,9 @@ smooth pursuit and blinks)."""
 
 class FixationEvent(WireModel):
     """``<prefix>/<session>/fixations``, QoS 1. ``start`` is sent as soon as
-    the fixation is certain, ``end`` when it is over. ``x``/``y`` are
+    the fixation is certain (``ivd``: as soon as it has lasted the minimum, ``tentative``,
+    and taken back by an ``end`` with ``retracted`` if it was smooth pursuit), ``end`` when
+    it is over. ``x``/``y`` are
     normalised like the gaze; ``*_deg`` are degrees of visual angle from the
     display centre."""
 
@@ -342,6 +344,19 @@ class FixationEvent(WireModel):
         default=None,
         description="Time of the newest sample the processor had when it emitted the event; "
         "minus confirmed_utc_us (start) or end_utc_us (end) it is the detector's look-ahead.",
+    )
+    tentative: bool | None = Field(
+        default=None,
+        description="start only, algorithm ivd: true when the start was published before the "
+        "detector could tell the fixation from slow smooth pursuit (which takes a few hundred ms). "
+        "If it was pursuit, the end comes soon with retracted true; otherwise it is a fixation "
+        "like any other. Absent (null) when the start is certain.",
+    )
+    retracted: bool | None = Field(
+        default=None,
+        description="end only: true when a tentative start turned out to be no fixation (smooth "
+        "pursuit). Then duration_ms is 0, end_utc_us = start_utc_us, and nothing is stored; "
+        "consumers that count fixations skip it.",
     )
 
 

@@ -42,7 +42,9 @@ def points_of(outcome: Outcome) -> list[Point]:
     points += [marker_point(marker) for marker in outcome.markers]
     for batch in outcome.batches:
         points += gaze_points(batch)
-    points += [fixation_point(event) for event in outcome.fixation_events if event.event == "end"]
+    points += [
+        fixation_point(event) for event in outcome.fixation_events if event.event == "end" and not event.retracted
+    ]
     points += [saccade_point(event) for event in outcome.saccades]
     points += [pursuit_point(event) for event in outcome.pursuits]
     points += [blink_point(event) for event in outcome.blinks]

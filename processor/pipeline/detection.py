@@ -36,19 +36,22 @@ def end_latency_bound_s(parameters: DetectorParameters, sample_rate_hz: float | 
     fixation to merge with, then up to ``min_fixation_ms`` for a candidate to decide,
     plus its classification delay (half the velocity window, the median window) and,
     while samples are invalid, the gap fill-in's ``max_gap_ms``. I-DT ends a fixation
-    with the next sample, plus the gap fill-in. Two samples of slack on top.
+    with the next sample, plus the gap fill-in. I-VD (the movement classifier) ends it with
+    the first sample that cannot continue it: see the code. Two samples of slack on top.
+    The drowsiness alert uses the same bound for blinks, which I-VD reports as soon as the
+    eye is back.
     """
     period_s = 1.0 / (sample_rate_hz or SLOWEST_TRACKER_HZ)
     max_gap_s = parameters.max_gap_ms / 1000.0
     if isinstance(parameters, IDTParameters):
         return max_gap_s + 3 * period_s
     if isinstance(parameters, MovementParameters):
-        # the pursuit look-ahead, or the saccade after the fixation and its PSO window
-        # (a saccade of up to 150 ms); the saccade velocity window; the gap fill-in
+        # A fixation's end is known with the first sample that cannot continue it: a saccade's
+        # first sample (half the saccade velocity window later), a blink (once the gap is too
+        # long to fill) or pursuit (pursuit_look_ahead_ms later); plus the median's samples.
         return (
-            max(parameters.pursuit_look_ahead_ms, 150.0 + parameters.max_pso_ms) / 1000.0
+            max(parameters.pursuit_look_ahead_ms, parameters.max_gap_ms) / 1000.0
             + parameters.saccade_velocity_window_ms / 2000.0
-            + max_gap_s
             + (parameters.noise_reduction_window // 2 + 3) * period_s
         )
     if not isinstance(parameters, IVTParameters):

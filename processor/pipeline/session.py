@@ -46,7 +46,9 @@ from gazewire.processor.pipeline.eye_movements import (
     Blink,
     DetectorParameters,
     FixationEnded,
+    FixationRetracted,
     FixationStarted,
+    FixationTentative,
     MovementEvent,
     Pursuit,
     Saccade,
@@ -86,6 +88,7 @@ class SessionCounters:
     rejected_samples: int = 0
     resets: int = 0  # the agent started its numbering over
     fixations: int = 0
+    fixations_retracted: int = 0  # tentative starts that were no fixation (ivd)
     saccades: int = 0
     pursuits: int = 0
     blinks: int = 0
@@ -108,7 +111,8 @@ class _Stream:
     last_s: float = 0.0
     last_utc_us: int = 0
     pending: bool = False  # samples fed since the last flush
-    started: dict[int, FixationStarted] = field(default_factory=dict)  # open fixations by session number
+    # open fixations by session number: their (tentative or certain) start, as published
+    started: dict[int, FixationStarted | FixationTentative] = field(default_factory=dict)
 
 
 class Session:
@@ -339,6 +343,9 @@ class Session:
                 continue
             number = self._fixation_base + event.number
             self._last_number = max(self._last_number, number)
+            if isinstance(event, FixationRetracted):
+                outcome.fixation_events += self._retracted(stream, number, published)
+                continue
             x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
             common = {  # what a start and an end event of this fixation say alike
                 "session": self.name,
@@ -354,16 +361,23 @@ class Session:
                 "utc": published,
                 "detected_utc_us": stream.last_utc_us,
             }
-            if isinstance(event, FixationStarted):
-                stream.started[number] = event
-                outcome.fixation_events.append(
-                    FixationEvent(
-                        **common,
-                        event="start",
-                        duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
-                        confirmed_utc_us=utc_of(event.confirmed_s),
+            if isinstance(event, FixationTentative | FixationStarted):
+                # A tentative start (ivd) is published at once, for whoever needs it early; its
+                # fixation's start event would say the same again, so it is not published. The
+                # alerts and AOI visits wait for the certain start (they count fixations only).
+                if number not in stream.started:
+                    outcome.fixation_events.append(
+                        FixationEvent(
+                            **common,
+                            event="start",
+                            duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
+                            confirmed_utc_us=utc_of(event.confirmed_s),
+                            tentative=True if isinstance(event, FixationTentative) else None,
+                        )
                     )
-                )
+                stream.started[number] = event
+                if isinstance(event, FixationTentative):
+                    continue
                 if self.long_fixation is not None:
                     outcome.alerts += self.long_fixation.started(number, event.start_s, event.confirmed_s, x, y, utc_of)
                 outcome.merge(self._visit_changes(
@@ -384,6 +398,35 @@ class Session:
                     outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
                 self.visits.fixation_ended(number, event.end_s)
         return outcome
+
+    def _retracted(self, stream: _Stream, number: int, published: str) -> list[FixationEvent]:
+        """The end of a tentative start that was no fixation (it was smooth pursuit): ``retracted``,
+        zero long, with the start's values; not stored, not counted as a fixation."""
+        start = stream.started.pop(number, None)
+        self.counters.fixations_retracted += 1
+        if start is None:  # its start was never published (cannot happen; nothing to take back)
+            return []
+        start_utc_us = stream.timebase.utc_us(start.start_s)
+        return [
+            FixationEvent(
+                session=self.name,
+                device=self.device,
+                event="end",
+                fixation=number,
+                algorithm=stream.detection.algorithm,
+                start_utc_us=start_utc_us,
+                end_utc_us=start_utc_us,
+                duration_ms=0.0,
+                x=_finite(start.means.get("x")),
+                y=_finite(start.means.get("y")),
+                x_deg=start.x_deg,
+                y_deg=start.y_deg,
+                samples=start.n_samples,
+                utc=published,
+                detected_utc_us=stream.last_utc_us,
+                retracted=True,
+            )
+        ]
 
     def _movement(
         self, stream: _Stream, event: Saccade | Pursuit | Blink, published: str, outcome: Outcome

@@ -235,6 +235,17 @@ def test_live_page_shows_a_session(lab_broker, mqtt_client, page) -> None:
     processor.publish(f"lab/{SESSION}/fixations", json.dumps(fixation(SESSION, 4, "start", 0.4, 0.6, 120)))
     expect(canvas).to_have_attribute("data-fixations", "3")
     expect(canvas).to_have_attribute("data-provisional", "1")
+    # a tentative start (ivd) taken back: smooth pursuit, no fixation
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(
+        {**fixation(SESSION, 5, "start", 0.7, 0.7, 60), "tentative": True, "algorithm": "ivd"}))
+    expect(canvas).to_have_attribute("data-provisional", "1")
+    page.wait_for_function("window.gazewireView.provisional[5] !== undefined")
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(
+        {**fixation(SESSION, 5, "end", 0.7, 0.7, 0), "retracted": True, "algorithm": "ivd"}))
+    expect(canvas).to_have_attribute("data-provisional", "0")
+    expect(canvas).to_have_attribute("data-fixations", "3")
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(fixation(SESSION, 6, "start", 0.4, 0.6, 120)))
+    expect(canvas).to_have_attribute("data-provisional", "1")
     expect(page.locator("#fixation-list li")).to_have_count(3)
     expect(page.locator("#fixation-list li").first).to_contain_text("1,500 ms")
     radii = page.evaluate("[240, 800, 1500].map(d => window.GazewireScreen.fixationRadius(d, 1))")

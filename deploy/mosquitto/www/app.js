@@ -503,7 +503,11 @@
       duration_ms: num(message.duration_ms), start_utc_us: num(message.start_utc_us),
       dispersion_deg: num(message.dispersion_deg), algorithm: text(message.algorithm)
     };
-    if (event === "start") {
+    if (event === "end" && message.retracted === true) {
+      // a tentative start that was smooth pursuit after all: no fixation happened
+      delete view.provisional[number];
+      view.fixations = view.fixations.filter(function (f) { return f.fixation !== number; });
+    } else if (event === "start") {
       // one fixation at a time: an older start whose end never came is dropped
       Object.keys(view.provisional).forEach(function (n) {
         if (Number(n) !== number) delete view.provisional[n];

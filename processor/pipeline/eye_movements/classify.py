@@ -81,7 +81,9 @@ from .events import (
     UNDEFINED,
     Blink,
     FixationEnded,
+    FixationRetracted,
     FixationStarted,
+    FixationTentative,
     MovementEvent,
     Pursuit,
     Saccade,
@@ -194,6 +196,14 @@ class MovementParameters(DetectorParameters):
         Number(0, 1000),
         "Shorter pursuit segments are not reported (REMoDNaV: 40 ms).",
     )
+    tentative_starts: bool = parameter(
+        True,
+        Flag(),
+        "Report a fixation's start as soon as it has lasted min_fixation_ms, before it can be "
+        "told from slow smooth pursuit (which takes about pursuit_min_window_ms), and retract it "
+        "if it was pursuit. Off: starts only when certain, ~pursuit_min_window_ms late. Needs "
+        "pursuit_min_window_ms >= min_fixation_ms + max_gap_ms (else the decision is as early).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -285,6 +295,7 @@ class _Run:
         "sum_speed",
         "sum_x",
         "sum_y",
+        "tentative",
     )
 
     def __init__(self, kind: int, isi: int, n_extra: int) -> None:
@@ -302,6 +313,7 @@ class _Run:
         self.ex_counts = [0] * n_extra
         self.confirmed = False
         self.number = 0
+        self.tentative = 0  # the number of the interval's tentative start, if it had one
 
 
 class MovementClassifier:
@@ -350,6 +362,11 @@ class MovementClassifier:
         self._pursuit_distance = p.pursuit_min_displacement_deg
         self._min_fix = p.min_fixation_ms / 1000.0
         self._min_pursuit = p.min_pursuit_ms / 1000.0
+        # a tentative start can only come before the decision if the decision waits for
+        # samples beyond the minimum fixation (see _try_tentative)
+        self._tentative = p.tentative_starts and (
+            p.pursuit_min_window_ms >= p.min_fixation_ms + p.max_gap_ms
+        )
         self._extra_names: tuple[str, ...] | None = None
         self._last_time: float | None = None
         self._numbers = {"fixation": 0, "saccade": 0, "pursuit": 0, "blink": 0}
@@ -515,6 +532,9 @@ class MovementClassifier:
         self._origin = (0.0, 0.0, 0.0)  # t, x, y of the first sample of that interval
         self._queue: list[tuple[int, MovementEvent]] = []  # (last buffer index, event)
         self._run: _Run | None = None
+        self._onset = False  # is sample _n_sac the first sample of a saccade?
+        self._tent_done = -1  # the last interval (id) whose tentative start was decided
+        self._tent_pending: tuple[int, int] | None = None  # (interval, number) not yet resolved
         self._blink_n = 0
         self._blink_first_s = self._blink_last_s = math.nan
         self._blink_before: float | None = None  # last valid time before the open blink
@@ -795,6 +815,7 @@ class MovementClassifier:
         edge_fast = self._ve[:stop] > self._threshold
         brk = self._brk[:stop]
         lab = self._lab
+        self._onset = False
         while pos < stop:
             if not ok[pos]:
                 more = ok[pos:stop]
@@ -814,8 +835,12 @@ class MovementClassifier:
                 run_stop = pos + 1 + int(np.argmax(tail))
             elif final or self._segment_ends(np.array([stop - 1]), final)[0] == stop - 1:
                 run_stop = stop
-            else:
-                break  # the run may go on
+            else:  # the run may go on; where the saccade starts may be known already
+                core = np.flatnonzero(edge_fast[pos:stop])
+                if core.shape[0]:
+                    lab[pos : pos + int(core[0])] = _REST
+                    pos += int(core[0])
+                break
             core = np.flatnonzero(edge_fast[pos:run_stop])
             if core.shape[0]:
                 first = pos + int(core[0])
@@ -833,7 +858,9 @@ class MovementClassifier:
             if later.shape[0]:
                 cap = run_stop + int(later[0])
             if cap > stop or (cap == limit and limit >= n and not final):
-                break  # the PSO window is not complete yet
+                lab[pos:first] = _REST  # the PSO window is not complete yet, the start is known
+                pos = first
+                break
             cap = max(cap, run_stop)
             high = np.flatnonzero(edge_fast[last + 1 : cap])
             pso_last = last + 1 + int(high[-1]) if high.shape[0] else last
@@ -844,6 +871,9 @@ class MovementClassifier:
             self._queue.append((pso_last, self._saccade_event(first, last, pso_last)))
             pos = pso_last + 1
         self._n_sac = pos
+        # the intersaccadic interval before a saccade ends at its first sample, known as soon as
+        # that sample is: the first sample of a fast run that is fast over the short window too
+        self._onset = bool(pos < stop and fast[pos] and edge_fast[pos])
 
     def _saccade_event(self, first: int, last: int, pso_last: int) -> Saccade:
         t = self._t
@@ -942,7 +972,7 @@ class MovementClassifier:
         have = position < enders.shape[0]
         isi_end = np.full(stop - start, _INF, np.int64)
         isi_end[have] = enders[position[have]] - 1
-        if final:
+        if final or self._onset:  # the stream, or the interval, ends at the last labelled sample
             isi_end[~have] = stop - 1
         s = np.where(rest, isi[start:stop] - self._base, index)
         a = np.maximum(np.searchsorted(t, t[index] - self._back, side="left"), s)
@@ -1005,7 +1035,16 @@ class MovementClassifier:
                     if run is None or run.kind != kind or run.isi != interval:
                         self._close_run()
                         self._release(a)
+                        if interval - self._base == a:  # the interval's first sample
+                            self._try_tentative(a, interval, decided=True)
                         run = self._run = _Run(kind, interval, self._er.shape[1])
+                        pending = self._tent_pending
+                        if pending is not None and pending[0] == interval:
+                            self._tent_pending = None
+                            if kind == FIXATION:
+                                run.tentative = pending[1]
+                            else:  # it was pursuit
+                                self._events.append(FixationRetracted(pending[1], float(self._t[a])))
                     self._extend_run(run, a, b)
                 else:
                     self._close_run()
@@ -1015,7 +1054,87 @@ class MovementClassifier:
         if final:
             self._close_run()
             self._close_blink(None)
+        else:
+            self._frontier()
         self._release(self._n_out if not final else _INF)
+
+    def _frontier(self) -> None:
+        """Events due at the first undecided sample ``f`` that need not wait for its decision: the
+        open blink ends if ``f`` is valid; the open fixation or pursuit ends if ``f`` cannot
+        continue it (a saccade, a blink, another interval); the interval starting at ``f`` may
+        get a tentative fixation start. The walk over decided samples does the same at ``f``
+        later, in the same order, so the events do not depend on how the stream was split."""
+        f = self._n_out
+        if f >= self._n_fill:
+            return
+        valid = not math.isnan(float(self._xf[f]))
+        if self._blink_n and valid:
+            self._close_blink(f)
+        run = self._run
+        if run is not None:
+            known = f < self._n_sac
+            ended = (
+                not valid
+                or bool(self._brk[f])
+                or (known and (self._lab[f] != _REST or int(self._isi[f]) != run.isi))
+                or (f == self._n_sac and self._onset)
+            )
+            if ended:
+                self._close_run()
+                self._release(f)
+        if f < self._n_sac and self._lab[f] == _REST:
+            interval = int(self._isi[f])
+            if interval - self._base == f:
+                self._try_tentative(f, interval, decided=False)
+
+    def _try_tentative(self, a: int, interval: int, decided: bool) -> None:
+        """Emit the tentative start of the fixation candidate at the first sample ``a`` of an
+        intersaccadic interval once the interval has lasted ``min_fixation_ms`` (``decided``:
+        sample ``a`` is decided, this is the last chance).
+
+        With ``pursuit_min_window_ms >= min_fixation_ms + max_gap_ms`` (else tentative starts are
+        off), the sample that makes the interval last the minimum is always labelled before
+        ``a`` is decided (its pursuit window reaches past it, and samples of an interval are at
+        most ``max_gap_ms`` apart), so whether an interval gets a tentative start never depends
+        on how the stream was split. Its values are those :meth:`_extend_run` gives the
+        :class:`FixationStarted` of a fixation starting at ``a``.
+        """
+        if not self._tentative or interval <= self._tent_done:
+            return
+        stop = self._n_sac
+        outside = np.flatnonzero(self._isi[a:stop] != interval)
+        m = int(outside[0]) if outside.shape[0] else stop - a
+        t = self._t[a : a + m]
+        reached = np.flatnonzero(t - float(t[0]) >= self._min_fix) if m else outside
+        if reached.shape[0] == 0:
+            if decided:
+                self._tent_done = interval
+            return
+        k = int(reached[0]) + 1
+        self._tent_done = interval
+        x = _seqsum(0.0, self._xf[a : a + k])
+        y = _seqsum(0.0, self._yf[a : a + k])
+        extras = self._ef[a : a + k]
+        sums, counts = [], []
+        for column in range(extras.shape[1]):
+            values = extras[:, column]
+            valid = ~np.isnan(values)
+            sums.append(float(_seqsum(0.0, np.where(valid, values, 0.0))[-1]))
+            counts.append(int(np.count_nonzero(valid)))
+        self._numbers["fixation"] += 1
+        number = self._numbers["fixation"]
+        self._tent_pending = (interval, number)
+        self._events.append(
+            FixationTentative(
+                number=number,
+                start_s=float(t[0]),
+                confirmed_s=float(t[k - 1]),
+                x_deg=float(x[-1]) / k,
+                y_deg=float(y[-1]) / k,
+                n_samples=k,
+                means=self._means(sums, counts),
+            )
+        )
 
     def _release(self, upto: int) -> None:
         """Emit the queued saccades whose last sample lies before buffer index ``upto``."""
@@ -1058,8 +1177,11 @@ class MovementClassifier:
             reached = np.flatnonzero(t - run.start_s >= self._min_fix)
             if reached.shape[0]:
                 k = int(reached[0])
-                self._numbers["fixation"] += 1
-                run.number = self._numbers["fixation"]
+                if run.tentative:
+                    run.number = run.tentative
+                else:
+                    self._numbers["fixation"] += 1
+                    run.number = self._numbers["fixation"]
                 run.confirmed = True
                 self._events.append(
                     FixationStarted(
@@ -1104,6 +1226,8 @@ class MovementClassifier:
             return
         duration = run.end_s - run.start_s
         if run.kind == FIXATION:
+            if run.tentative and not run.confirmed:  # too short after all
+                self._events.append(FixationRetracted(run.tentative, run.start_s))
             if run.confirmed:
                 self._events.append(
                     FixationEnded(

@@ -1,9 +1,17 @@
 """What the streaming detectors emit: eye-movement events (:data:`MovementEvent`).
 
-Fixations (every detector): every detector emits, per reported fixation, exactly one :class:`FixationStarted` followed
-(later, possibly many feeds later) by exactly one :class:`FixationEnded` with the same
-``number``. Fixations are numbered per detector from 1 without holes: a candidate that is
-discarded (too short) never gets a number and never produces an event.
+Fixations (every detector): every detector emits, per reported fixation, exactly one
+:class:`FixationStarted` followed (later, possibly many feeds later) by exactly one
+:class:`FixationEnded` with the same ``number``. Fixations are numbered per detector from 1: a
+candidate that is discarded (too short) never gets a number and never produces an event.
+
+Tentative starts (the movement classifier only, ``tentative_starts``): telling a fixation from
+slow smooth pursuit takes a few hundred milliseconds, so the classifier may first emit a
+:class:`FixationTentative` as soon as a candidate has lasted the minimum duration. It is
+followed by either the :class:`FixationStarted` of the same number, with the same values (it
+was a fixation; then the :class:`FixationEnded` as always), or a :class:`FixationRetracted`
+(it was not: no other event of that number comes, and the number is not used again - the only
+holes in the numbering).
 
 Saccades, smooth pursuit and blinks (the movement classifier, :mod:`.classify`, ``"ivd"``):
 one :class:`Saccade`, :class:`Pursuit` or :class:`Blink` each, emitted once, when the movement
@@ -32,7 +40,9 @@ __all__ = [
     "UNDEFINED",
     "Blink",
     "FixationEnded",
+    "FixationRetracted",
     "FixationStarted",
+    "FixationTentative",
     "MovementEvent",
     "Pursuit",
     "Saccade",
@@ -80,6 +90,41 @@ class FixationStarted:
     y_deg: float
     n_samples: int
     means: dict[str, float] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FixationTentative:
+    """A fixation has probably started (movement classifier only): a candidate has lasted the
+    minimum fixation duration, but cannot be told from slow smooth pursuit yet.
+
+    Same attributes, and for a fixation the same values, as the :class:`FixationStarted` of the
+    same ``number`` that follows unless a :class:`FixationRetracted` does.
+    """
+
+    number: int
+    start_s: float
+    confirmed_s: float
+    x_deg: float
+    y_deg: float
+    n_samples: int
+    means: dict[str, float] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FixationRetracted:
+    """The :class:`FixationTentative` of this ``number`` was no fixation (it was the start of
+    smooth pursuit, or a candidate too short). Nothing else of this number comes.
+
+    Attributes
+    ----------
+    number:
+        The tentative start's number.
+    start_s:
+        Its ``start_s``.
+    """
+
+    number: int
+    start_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +277,9 @@ class Blink:
     n_samples: int
 
 
-MovementEvent = FixationStarted | FixationEnded | Saccade | Pursuit | Blink
-"""What a detector emits (I-VT and I-DT: the fixation events only). (Not :class:`gazewire.wire.messages.FixationEvent`, the published
-message the processor builds from these.)"""
+MovementEvent = (
+    FixationStarted | FixationEnded | FixationTentative | FixationRetracted | Saccade | Pursuit | Blink
+)
+"""What a detector emits (I-VT and I-DT: :class:`FixationStarted` and :class:`FixationEnded`
+only). Not :class:`gazewire.wire.messages.FixationEvent`, the published message the processor
+builds from these."""

@@ -62,9 +62,18 @@ def test_saccades_pursuit_and_blinks_are_published_on_their_channels_and_stored(
     [blink] = out.blinks
     assert blink.blink == 1 and blink.samples == 30
     assert blink.duration_ms == pytest.approx(250 + 1000 / 120, abs=0.01)  # last valid to first valid
-    # fixations are the three still periods; the pursuit is none of them
-    ends = [e for e in out.fixation_events if e.event == "end"]
+    # fixations are the three still periods; the pursuit is none of them, but its first 60 ms
+    # could have been one: a tentative start, taken back
+    ends = [e for e in out.fixation_events if e.event == "end" and not e.retracted]
     assert [round(e.x, 2) for e in ends] == [0.3, 0.7, 0.4]
+    starts = [e for e in out.fixation_events if e.event == "start"]
+    assert [e.tentative for e in starts] == [True] * 4 and [e.fixation for e in starts] == [1, 2, 3, 4]
+    [retracted] = [e for e in out.fixation_events if e.retracted]
+    assert retracted.fixation == 3 and retracted.event == "end" and retracted.duration_ms == 0.0
+    assert retracted.start_utc_us == retracted.end_utc_us == pursuit.start_utc_us
+    assert [e.fixation for e in ends] == [1, 2, 4]
+    stored = [p for p in points_of(out) if p.measurement == "fixation"]
+    assert [p.fields["number"] for p in stored] == [1, 2, 4]  # a retracted start is not stored
 
     channels = [channel for channel, _ in out.messages()]
     assert channels.count(Channel.SACCADES) == 2 and channels.count(Channel.PURSUITS) == 1

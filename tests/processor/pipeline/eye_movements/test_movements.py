@@ -21,7 +21,9 @@ from gazewire.processor.pipeline.eye_movements import (
     UNDEFINED,
     Blink,
     FixationEnded,
+    FixationRetracted,
     FixationStarted,
+    FixationTentative,
     MovementClassifier,
     MovementParameters,
     Pursuit,
@@ -241,14 +243,19 @@ class TestClassification:
         events = run(MovementClassifier(), t, x, y)
         kinds = [type(e).__name__ for e in events]
         assert kinds == [
+            "FixationTentative",
             "FixationStarted",
             "FixationEnded",
             "Saccade",
+            "FixationTentative",
             "FixationStarted",
             "FixationEnded",
             "Saccade",
+            "FixationTentative",  # the pursuit's first 60 ms could have been a fixation
+            "FixationRetracted",
             "Pursuit",
             "Blink",
+            "FixationTentative",
             "FixationStarted",
             "FixationEnded",
         ]
@@ -266,8 +273,16 @@ class TestClassification:
         assert blink.n_samples == 100
         assert blink.duration_ms == pytest.approx(202.0)  # last valid before to first valid after
         fixations = of(FixationEnded, events)
-        assert [f.number for f in fixations] == [1, 2, 3]
+        assert [f.number for f in fixations] == [1, 2, 4]  # 3 was retracted
         assert fixations[1].x_deg == pytest.approx(8.0, abs=0.05)
+        (retracted,) = of(FixationRetracted, events)
+        assert retracted.number == 3 and retracted.start_s == pursuit.start_s
+        quiet = run(MovementClassifier(tentative_starts=False), t, x, y)
+        assert not of(FixationTentative, quiet) and not of(FixationRetracted, quiet)
+        assert [f.number for f in of(FixationEnded, quiet)] == [1, 2, 3]
+        assert canonical(of(FixationEnded, quiet)) == canonical(
+            [dataclasses.replace(f, number=n) for f, n in zip(fixations, [1, 2, 3])]
+        )
 
     def test_slow_drift_within_a_degree_is_a_fixation(self) -> None:
         t, x, y = scene(500, ("fix", 0.01, 0, 0), ("move", 1.5, 0.5, 0.3))  # 0.9 deg in 1.5 s
@@ -417,24 +432,42 @@ def test_state_stays_bounded_on_a_long_recording() -> None:
     assert max(buffered) <= 2 * window + 256 + 60
 
 
-def test_fixation_started_comes_before_its_end_and_numbers_have_no_holes() -> None:
+@pytest.mark.parametrize("tentative_starts", [True, False])
+def test_fixation_events_follow_their_grammar_and_numbers_have_no_other_holes(tentative_starts) -> None:
+    """Per number: [tentative] started ended, or tentative retracted; a tentative start has the
+    values of its started event; numbers count up, the retracted ones are the only holes."""
     t, x, y, _ = synthetic_movements(6, 250, 20.0)
-    events = run(MovementClassifier(), t, x, y)
+    events = run(MovementClassifier(tentative_starts=tentative_starts), t, x, y)
+    tentative: FixationTentative | None = None
     open_number = None
     for event in events:
-        if isinstance(event, FixationStarted):
+        if isinstance(event, FixationTentative):
+            assert tentative is None and open_number is None
+            tentative = event
+        elif isinstance(event, FixationRetracted):
+            assert tentative is not None and event.number == tentative.number
+            assert event.start_s == tentative.start_s
+            tentative = None
+        elif isinstance(event, FixationStarted):
             assert open_number is None
+            if tentative is not None:
+                assert event.number == tentative.number
+                assert canonical([event])[0].split("{", 1)[1] == canonical([tentative])[0].split("{", 1)[1]
+                tentative = None
             open_number = event.number
             assert event.confirmed_s - event.start_s >= 0.06
         elif isinstance(event, FixationEnded):
             assert event.number == open_number
             open_number = None
-    for kind in (FixationEnded, Saccade, Pursuit, Blink):
+    retracted = of(FixationRetracted, events)
+    assert bool(retracted) == tentative_starts and bool(of(FixationTentative, events)) == tentative_starts
+    numbers = sorted([e.number for e in of(FixationEnded, events)] + [e.number for e in retracted])
+    assert numbers == list(range(1, len(numbers) + 1))
+    for kind in (Saccade, Pursuit, Blink):
         numbers = [e.number for e in of(kind, events)]
         assert numbers == list(range(1, len(numbers) + 1))
-    ends = [e.end_s for e in events if not isinstance(e, FixationStarted)]
-    starts = [e.start_s for e in events if not isinstance(e, FixationStarted)]
-    assert all(a < b for a, b in zip(ends, starts[1:]))  # in time order, not overlapping
+    spans = [e for e in events if isinstance(e, FixationEnded | Saccade | Pursuit | Blink)]
+    assert all(a.end_s < b.start_s for a, b in zip(spans, spans[1:]))  # in time order, not overlapping
 
 
 # ------------------------------------------------------------------------------------------------
