@@ -20,6 +20,10 @@ underestimated by at most ``status interval / drain time`` (about 5 % with the
 defaults).
 
     .venv/bin/python bench/processor_drain.py [--batches 2400] [--sessions 4] [--sink lineprotocol|influx] [--repeat 3]
+        [--algorithms ivt,ivd]
+
+With several ``--algorithms`` each round drains the backlog once per detector (each
+against its own bare drain just before), so the detectors are compared in one run.
 
 ``--sink influx`` starts VictoriaMetrics (apt victoria-metrics) as the
 InfluxDB stand-in; it accepts the same /api/v2/write.
@@ -161,8 +165,10 @@ class ProcessorRun:
             self.statuses.append((now, int(status.get("counters", {}).get("batches", 0)), cpu))
             self.cond.notify_all()
 
-    def start(self) -> None:
+    def start(self, algorithm: str | None = None) -> None:
         self.statuses.clear()
+        if algorithm is not None:
+            self.env["GAZEWIRE_ALGORITHM"] = algorithm
         with open(self.workdir / "processor.log", "ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gazewire", "processor", "run"], env=self.env, cwd=self.workdir,
@@ -211,9 +217,11 @@ def main() -> None:
     parser.add_argument("--sink", choices=("lineprotocol", "influx"), default="lineprotocol")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--status-interval", type=float, default=0.5, help="the processor's status interval (its minimum, 0.5 s)")
+    parser.add_argument("--algorithms", default="ivd", help="the processor's detectors, comma-separated (e.g. ivt,ivd)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra GAZEWIRE_* setting for the processor (repeatable)")
     args = parser.parse_args()
+    algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
 
     per_session = args.batches // args.sessions
     payloads: list[tuple[str, bytes]] = []
@@ -255,28 +263,37 @@ def main() -> None:
                     continue
             processor.wait_batches(1, 5)
             processor.stop()
-            rows = []
+            rows: dict[str, list] = {algorithm: [] for algorithm in algorithms}
             for round_ in range(1, args.repeat + 1):
-                publish_backlog(broker.port, payloads)  # queued for both persistent sessions
-                bare = drain_bare(broker.port, expected, samples)
-                processor.start()
-                processor.wait_batches(expected, 600)  # its counters start at 0 with each process
-                processor.stop()
-                proc = processor.rate(expected, samples_per_batch)
-                rows.append((bare, proc))
-                print(f"round {round_}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
-                      f"processor {proc['samples_per_s']:>9,.0f} samples/s "
-                      f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}")
+                for algorithm in algorithms:
+                    publish_backlog(broker.port, payloads)  # queued for both persistent sessions
+                    bare = drain_bare(broker.port, expected, samples)
+                    processor.start(algorithm)
+                    processor.wait_batches(expected, 600)  # its counters start at 0 with each process
+                    processor.stop()
+                    proc = processor.rate(expected, samples_per_batch)
+                    rows[algorithm].append((bare, proc))
+                    print(f"round {round_} {algorithm}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
+                          f"processor {proc['samples_per_s']:>9,.0f} samples/s "
+                          f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   "
+                          f"ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}")
         finally:
             processor.close()
             broker.stop()
             if victoria is not None:
                 victoria.stop()
-    ratios = [p["samples_per_s"] / b["samples_per_s"] for b, p in rows]
-    print(f"ratio processor/bare: median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
-          f"trackers at {args.frequency:.0f} Hz per processor: "
-          f"~{statistics.median(p['samples_per_s'] for _, p in rows) / args.frequency:.0f}")
+    for algorithm in algorithms:
+        ratios = [p["samples_per_s"] / b["samples_per_s"] for b, p in rows[algorithm]]
+        print(f"{algorithm}: ratio processor/bare: median {statistics.median(ratios):.2f} "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
+              f"CPU {statistics.median(p['cpu_us_per_sample'] for _, p in rows[algorithm]):.1f} µs/sample; "
+              f"trackers at {args.frequency:.0f} Hz per processor: "
+              f"~{statistics.median(p['samples_per_s'] for _, p in rows[algorithm]) / args.frequency:.0f}")
+    if len(algorithms) > 1:
+        base = statistics.median(p["samples_per_s"] for _, p in rows[algorithms[0]])
+        for algorithm in algorithms[1:]:
+            rate = statistics.median(p["samples_per_s"] for _, p in rows[algorithm])
+            print(f"{algorithm} / {algorithms[0]} drain rate: {rate / base:.2f}")
 
 
 if __name__ == "__main__":
