@@ -10,8 +10,6 @@ AOI-dwell alerts need to know when a fixation is certainly still going on.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 
 from gazewire.processor.pipeline.eye_movements import (
@@ -68,16 +66,9 @@ def end_latency_bound_s(parameters: DetectorParameters, sample_rate_hz: float | 
 def to_degrees(
     x: np.ndarray, y: np.ndarray, distance_mm: np.ndarray, width_mm: float, height_mm: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample visual angles; runs of equal eye distance are converted together."""
-    x_deg = np.empty_like(x)
-    y_deg = np.empty_like(y)
-    bounds = [0, *(np.flatnonzero(np.diff(distance_mm)) + 1).tolist(), x.size]
-    for start, end in pairwise(bounds):
-        if start < end:
-            x_deg[start:end], y_deg[start:end] = normalised_to_degrees(
-                x[start:end], y[start:end], width_mm, height_mm, float(distance_mm[start])
-            )
-    return x_deg, y_deg
+    """Per-sample visual angles, each sample with its own eye distance (element-wise, so a
+    sample's angles never depend on the batch it came in)."""
+    return normalised_to_degrees(x, y, width_mm, height_mm, distance_mm)
 
 
 class Detection:

@@ -335,6 +335,8 @@ class Session:
     def _movement_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
         """The detector's events as wire messages, and what they mean for alerts and visits."""
         outcome = Outcome()
+        if not events:
+            return outcome
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)
         for event in events:

@@ -353,6 +353,7 @@ class MovementClassifier:
         self._half_median = p.noise_reduction_window // 2
         self._half_detect = p.saccade_velocity_window_ms / 2000.0
         self._half_edge = p.boundary_velocity_window_ms / 2000.0
+        self._halves = np.array([[self._half_detect], [self._half_edge]])
         self._threshold = p.saccade_threshold_deg_s
         self._max_pso = p.max_pso_ms / 1000.0
         self._back = p.pursuit_window_back_ms / 1000.0
@@ -504,25 +505,17 @@ class MovementClassifier:
 
     def _reset_stream(self, n_extra: int) -> None:
         """Empty buffers and per-segment state (start of stream or after a flush)."""
-        empty = np.zeros(0)
         self._base = 0  # stream index of buffer index 0 (segment/interval ids are stream indices)
-        self._t = empty
-        self._xr = empty  # raw positions (NaN invalid)
-        self._yr = empty
-        self._er = np.zeros((0, n_extra))
-        self._xf = empty  # gap-filled (NaN: invalid after fill-in)
-        self._yf = empty
-        self._ef = np.zeros((0, n_extra))
-        self._brk = np.zeros(0, bool)  # a valid sample that starts a segment
-        self._seg = np.zeros(0, np.int64)  # segment id (stream index of its first sample)
-        self._dx = empty  # gaze direction (tan) of the smoothed position
-        self._dy = empty
-        self._vd = empty  # velocity over the saccade-detection window
-        self._ve = empty  # velocity over the boundary window
-        self._lab = np.zeros(0, np.int8)
-        self._isi = np.zeros(0, np.int64)  # interval id of rest samples (stream index), else -1
-        self._speed = empty  # pursuit-window speed of rest samples
-        self._pre = np.zeros((0, 6))  # running sums over the interval (see _prefix)
+        # Each column lives in a preallocated array (``_store``); the attributes below are views
+        # of its rows ``_off`` to ``_off + n``: appending writes after them, forgetting old
+        # samples moves ``_off`` on, and only when the array is full are the rows kept moved to
+        # its start (or to a larger array). See _append and _trim.
+        self._n_extra = n_extra
+        layout = self._layout()
+        self._store = {name: np.empty((0, *shape), dtype) for name, (dtype, _, shape) in layout.items()}
+        self._fills = [(name, fill) for name, (_, fill, _) in layout.items() if fill is not None]
+        self._off = 0
+        self._views(0)
         self._n_fill = self._n_med = self._n_vel = self._n_sac = 0
         self._n_pre = self._n_fp = self._n_out = 0
         self._last_valid: tuple[float, float, float, NDArray] | None = None
@@ -540,32 +533,57 @@ class MovementClassifier:
         self._blink_before: float | None = None  # last valid time before the open blink
         self._last_valid_time: float | None = None
 
-    _COLUMNS = (
-        "_t", "_xr", "_yr", "_er", "_xf", "_yf", "_ef", "_brk", "_seg", "_dx", "_dy",
-        "_vd", "_ve", "_lab", "_isi", "_speed", "_pre",
-    )  # fmt: skip
+    def _layout(self) -> dict[str, tuple[type, object, tuple[int, ...]]]:
+        """Every per-sample column: dtype, value of a new row (``None``: given by the caller),
+        shape of a row."""
+        f, nan, extra = np.float64, np.nan, (self._n_extra,)
+        return {
+            "_t": (f, None, ()),
+            "_xr": (f, None, ()),  # raw positions (NaN invalid)
+            "_yr": (f, None, ()),
+            "_er": (f, None, extra),
+            "_xf": (f, nan, ()),  # gap-filled (NaN: invalid after fill-in)
+            "_yf": (f, nan, ()),
+            "_ef": (f, nan, extra),
+            "_brk": (np.bool_, False, ()),  # a valid sample that starts a segment
+            "_seg": (np.int64, -1, ()),  # segment id (stream index of its first sample)
+            "_dx": (f, nan, ()),  # gaze direction (tan) of the smoothed position
+            "_dy": (f, nan, ()),
+            "_vd": (f, nan, ()),  # velocity over the saccade-detection window
+            "_ve": (f, nan, ()),  # velocity over the boundary window
+            "_lab": (np.int8, 0, ()),
+            "_isi": (np.int64, -1, ()),  # interval id of rest samples (stream index), else -1
+            "_speed": (f, nan, ()),  # pursuit-window speed of rest samples
+            "_pre": (f, 0.0, (6,)),  # running sums over the interval (see _prefix)
+        }
+
+    def _views(self, n: int) -> None:
+        """Point the column attributes at rows ``_off`` to ``_off + n`` of the store."""
+        start, stop = self._off, self._off + n
+        for name, array in self._store.items():
+            setattr(self, name, array[start:stop])
 
     def _append(self, t: NDArray, x: NDArray, y: NDArray, columns: NDArray) -> None:
         self._trim()
-        n = t.shape[0]
-        nan = np.full(n, np.nan)
-        self._t = np.concatenate((self._t, t))
-        self._xr = np.concatenate((self._xr, x))
-        self._yr = np.concatenate((self._yr, y))
-        self._er = np.concatenate((self._er, columns))
-        self._xf = np.concatenate((self._xf, nan))
-        self._yf = np.concatenate((self._yf, nan))
-        self._ef = np.concatenate((self._ef, np.full(columns.shape, np.nan)))
-        self._brk = np.concatenate((self._brk, np.zeros(n, bool)))
-        self._seg = np.concatenate((self._seg, np.full(n, -1, np.int64)))
-        self._dx = np.concatenate((self._dx, nan))
-        self._dy = np.concatenate((self._dy, nan))
-        self._vd = np.concatenate((self._vd, nan))
-        self._ve = np.concatenate((self._ve, nan))
-        self._lab = np.concatenate((self._lab, np.zeros(n, np.int8)))
-        self._isi = np.concatenate((self._isi, np.full(n, -1, np.int64)))
-        self._speed = np.concatenate((self._speed, nan))
-        self._pre = np.concatenate((self._pre, np.zeros((n, 6))))
+        n = self._t.shape[0]
+        m = t.shape[0]
+        capacity = self._store["_t"].shape[0]
+        if self._off + n + m > capacity:  # full: keep the rows in use, at the start of arrays big enough
+            size = max(capacity, 2 * (n + m), 1024)
+            for name, array in self._store.items():
+                fresh = np.empty((size, *array.shape[1:]), array.dtype)
+                fresh[:n] = array[self._off : self._off + n]
+                self._store[name] = fresh
+            self._off = 0
+        a, b = self._off + n, self._off + n + m
+        store = self._store
+        for name, fill in self._fills:
+            store[name][a:b] = fill
+        store["_t"][a:b] = t
+        store["_xr"][a:b] = x
+        store["_yr"][a:b] = y
+        store["_er"][a:b] = columns
+        self._views(n + m)
 
     def _trim(self) -> None:
         """Forget the samples that no window or pending decision needs any more."""
@@ -583,10 +601,10 @@ class MovementClassifier:
         keep = min(keep, int(np.searchsorted(t, low)) - 1)
         for index, _ in self._queue:
             keep = min(keep, index)
-        if keep < 256 and keep < n // 2:
-            return  # not worth a copy yet
-        for name in self._COLUMNS:
-            setattr(self, name, getattr(self, name)[keep:])
+        if keep <= 0:
+            return
+        self._off += keep
+        self._views(n - keep)
         self._base += keep
         self._n_fill -= keep
         self._n_med -= keep
@@ -753,12 +771,14 @@ class MovementClassifier:
     def _window_velocity(
         self,
         index: NDArray[np.int64],
-        half: float,
+        half: NDArray[np.float64],
         ends: NDArray[np.int64],
         mid: NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-        """Velocity of samples ``index`` over a centred window (rule of :mod:`.velocity`);
-        ``mid[k]`` is the time half-way between samples ``k`` and ``k + 1``."""
+        """Velocity of samples ``index`` over centred windows (rule of :mod:`.velocity`): one row
+        per half-window length in ``half`` (a column), one column per sample; ``mid[k]`` is the
+        time half-way between samples ``k`` and ``k + 1``. Element-wise, so a sample's velocity
+        is the same whatever else is computed with it."""
         t = self._t
         n = t.shape[0]
         ti = t[index]
@@ -789,8 +809,7 @@ class MovementClassifier:
         ok = ~np.isnan(self._xf[start:stop])
         ends = np.where(ok, self._segment_ends(index, final), index)
         mid = (self._t[:-1] + self._t[1:]) * 0.5
-        vd, ready_d = self._window_velocity(index, self._half_detect, ends, mid)
-        ve, ready_e = self._window_velocity(index, self._half_edge, ends, mid)
+        (vd, ve), (ready_d, ready_e) = self._window_velocity(index, self._halves, ends, mid)
         ready = ~ok | (ready_d & ready_e)
         if not ready.all():
             stop = start + int(np.argmin(ready))
@@ -943,12 +962,9 @@ class MovementClassifier:
             tt = t[a:b] - t0
             xx = self._xf[a:b] - x0
             yy = self._yf[a:b] - y0
-            pre[a:b, 0] = _seqsum(carry[0], tt)
-            pre[a:b, 1] = _seqsum(carry[1], tt * tt)
-            pre[a:b, 2] = _seqsum(carry[2], xx)
-            pre[a:b, 3] = _seqsum(carry[3], yy)
-            pre[a:b, 4] = _seqsum(carry[4], tt * xx)
-            pre[a:b, 5] = _seqsum(carry[5], tt * yy)
+            # one sequential running sum per column (cumsum along the rows adds in sample order)
+            terms = np.column_stack((tt, tt * tt, xx, yy, tt * xx, tt * yy))
+            pre[a:b] = np.cumsum(np.vstack((carry, terms)), axis=0)[1:]
             self._prev_isi = interval
             self._prev_pre = pre[b - 1].copy()
         if not rest[-1]:
@@ -1161,10 +1177,6 @@ class MovementClassifier:
         sx = _seqsum(run.sum_x, x)
         sy = _seqsum(run.sum_y, y)
         count = run.n + np.arange(1, b - a + 1)
-        min_x = np.minimum.accumulate(np.concatenate(([run.min_x], x)))[1:]
-        max_x = np.maximum.accumulate(np.concatenate(([run.max_x], x)))[1:]
-        min_y = np.minimum.accumulate(np.concatenate(([run.min_y], y)))[1:]
-        max_y = np.maximum.accumulate(np.concatenate(([run.max_y], y)))[1:]
         extras = self._ef[a:b]
         ex_sums = []
         ex_counts = []
@@ -1201,10 +1213,10 @@ class MovementClassifier:
         run.n = int(count[-1])
         run.sum_x = float(sx[-1])
         run.sum_y = float(sy[-1])
-        run.min_x = float(min_x[-1])
-        run.max_x = float(max_x[-1])
-        run.min_y = float(min_y[-1])
-        run.max_y = float(max_y[-1])
+        run.min_x = min(run.min_x, float(x.min()))  # a run's samples are valid: no NaN
+        run.max_x = max(run.max_x, float(x.max()))
+        run.min_y = min(run.min_y, float(y.min()))
+        run.max_y = max(run.max_y, float(y.max()))
         run.ex_sums = [float(s[-1]) for s in ex_sums]
         run.ex_counts = [int(c[-1]) for c in ex_counts]
         run.end_s = float(t[-1])
