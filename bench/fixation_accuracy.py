@@ -10,7 +10,7 @@ Score: sample-level Cohen's kappa of "fixation vs everything else", samples pool
 recordings of a subset, with both coders' labels stacked as the reference (each algorithm label
 is compared once with coder MN's and once with coder RA's label of the same sample) - the
 authors' method - with a 95% bootstrap interval over recordings; the same for the saccade and
-the smooth-pursuit class. The candidate default detector is ``"ivd"`` (the classifier of
+the smooth-pursuit class. The processor's default detector is ``"ivd"`` (the classifier of
 fixations, saccades, pursuit and blinks) with its default parameters, one set for both subsets.
 Also measures the throughput of ``feed()`` in 60-sample batches of a synthetic 1200 Hz
 recording, every detector in the same run.
@@ -285,7 +285,7 @@ def run(data_dir: Path) -> str:
         "I-DT (defaults)": lambda r: fixation_codes(
             label_samples(r.t_s, r.x_deg, r.y_deg, algorithm="idt")
         ),
-        "**I-VD (`ivd`, defaults: the candidate default)**": lambda r: classify_samples(
+        "**I-VD (`ivd`, defaults: the processor's default)**": lambda r: classify_samples(
             r.t_s, r.x_deg, r.y_deg
         ),
     }
