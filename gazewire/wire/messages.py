@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from gazewire.errors import InvalidCommand, InvalidPayload
 from gazewire.wire.sessions import validate_session_id
@@ -30,6 +30,9 @@ from gazewire.wire.sessions import validate_session_id
 PROTOCOL_VERSION = 1
 MAX_BATCH_SAMPLES = 20_000  # ~16 s at 1200 Hz; a larger batch is refused as bad input
 MAX_NAME_LENGTH = 200
+# A marker's utc_ns must be a moment of an experiment: from 2000 up to (not including) 2100.
+MARKER_UTC_NS_MIN = 946_684_800_000_000_000  # 2000-01-01T00:00:00Z
+MARKER_UTC_NS_END = 4_102_444_800_000_000_000  # 2100-01-01T00:00:00Z
 
 SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Eye = Literal["both", "left", "right"]
@@ -141,6 +144,16 @@ class BatchColumns(BaseModel):
     right_origin_valid: list[Literal[0, 1]]
 
 
+class SdkGap(BaseModel):
+    """A hole in the tracker's stream: samples the SDK lost before the agent
+    got them (its stream buffer overflowed), found from ``device_time_us``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    before_seq: int = Field(ge=0, description="seq of the first sample after the hole.")
+    samples: int = Field(ge=1, description="Samples missing: the step in device_time_us at sample_rate_hz.")
+
+
 class GazeBatch(WireModel):
     """``<prefix>/<session>/gaze/batch``: every sample since the previous
     batch, valid or not, columnar, QoS 1. Together the batches are the
@@ -159,6 +172,11 @@ class GazeBatch(WireModel):
     clock_offset_us: int = Field(description="utc_us - system_time_us used for this batch.")
     sample_rate_hz: float | None = Field(default=None, description="The tracker's nominal rate.")
     columns: BatchColumns
+    sdk_gaps: list[SdkGap] = Field(
+        default_factory=list,
+        description="Holes in the tracker's stream within this batch: seq runs on without a gap, "
+        "but the SDK lost these samples before they reached the agent.",
+    )
 
     @model_validator(mode="after")
     def _columns_have_count_rows(self) -> GazeBatch:
@@ -219,6 +237,25 @@ class AgentCounters(BaseModel):
     outbox_evicted: int = 0
     reconnects: int = 0
     markers: int = 0
+    samples_unsaved: int = Field(
+        0,
+        description="Sent without the durable outbox because its disk failed; in samples_published once "
+        "acknowledged, in samples_dropped_unsaved if the agent stopped first.",
+    )
+    samples_dropped_unsaved: int = Field(
+        0, description="Sent without the outbox and not acknowledged before the agent stopped: lost."
+    )
+    samples_not_recorded: int = Field(
+        0, description="Missing from the local recording because its disk failed (the batches have them)."
+    )
+    samples_dropped_sdk: int = Field(
+        0,
+        description="Lost inside the tracker's SDK before reaching the agent (stream buffer overflow), "
+        "estimated from holes in device_time_us at the nominal rate; each hole is in a batch's sdk_gaps.",
+    )
+    sdk_buffer_overflows: int = Field(0, description="Stream buffer overflows the SDK reported.")
+    tracker_connection_losses: int = Field(0, description="Times the connection to the tracker was lost.")
+    commands_refused: int = Field(0, description="Commands answered with ok: false (invalid, or failed).")
 
 
 class AgentStatus(WireModel):
@@ -255,8 +292,8 @@ class Command(BaseModel):
 
     ``id`` is echoed in the reply so the sender can match them.
     ``utc_ns`` (marker only) is the moment of the marker in UTC nanoseconds
-    (e.g. ``time.time_ns()`` in PsychoPy); without it the agent uses the time
-    the command arrived.
+    (e.g. ``time.time_ns()`` in PsychoPy), an integer from 2000 to 2099;
+    without it the agent uses the time the command arrived.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -265,7 +302,24 @@ class Command(BaseModel):
     id: str | None = Field(default=None, max_length=64)
     command: CommandName
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
-    utc_ns: int | None = Field(default=None, ge=0)
+    utc_ns: StrictInt | None = Field(
+        default=None,
+        ge=MARKER_UTC_NS_MIN,
+        lt=MARKER_UTC_NS_END,
+        description="Moment of the marker in UTC nanoseconds (an integer: time.time_ns()), 2000 to 2099.",
+    )
+
+    @field_validator("utc_ns", mode="wrap")
+    @classmethod
+    def _utc_ns_is_a_moment(cls, value: Any, handler: Any) -> int | None:
+        from pydantic import ValidationError
+
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                f"must be an integer of UTC nanoseconds from 2000 to 2099 (e.g. time.time_ns()), not {value!r}"
+            ) from None
 
     @model_validator(mode="after")
     def _marker_needs_a_name(self) -> Command:
@@ -576,6 +630,7 @@ __all__ = [
     "LiveGaze",
     "GazeBatch",
     "BatchColumns",
+    "SdkGap",
     "AgentStatus",
     "AgentCounters",
     "TrackerInfo",
