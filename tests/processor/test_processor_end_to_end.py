@@ -140,6 +140,8 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
         lambda: processor.processor.dispatcher.sessions[session].agent_state in ("stopped", "offline"),
         what="the agent's stopped status handled",
     )
+    statuses = len(processor.of("processor/status"))  # the next one comes after that status's outcome
+    processor.wait_for(lambda: len(processor.of("processor/status")) > statuses, what="a processor status")
     stored_fixations = read_lines(lp, session, "fixation")
     lab.wait_for(
         lambda ms: sum(m.topic.endswith("/fixations") for m in ms) >= len(processor.of("fixations")),
@@ -160,7 +162,11 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     stored_alerts = [
         line for path in (lp / session).glob("*.lp") for line in path.read_text().splitlines() if line.startswith("alert,")
     ]
-    assert len(stored_alerts) == len(alerts)
+    lab.wait_for(  # the stopped stream may have cleared alerts since they were counted above
+        lambda ms: sum(m.topic.endswith("/alerts") for m in ms) >= len(processor.of("alerts")),
+        what="every alert on the broker",
+    )
+    assert len(stored_alerts) == len(published("alerts", Alert))
 
     # --- the retained processor status says what happened
     retained = device(broker, lab_devices, "lab/_sys/processor/test-processor/status")
