@@ -121,8 +121,12 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     processor.wait_for(lambda: processor.counters()["duplicate_batches"] >= 1, what="the duplicate counted")
 
     # --- stored points: one gaze line per sample, with the values that were sent
-    status = processor.processor.current_status()  # the sink has flushed every batch before its ack
-    lp = Path(status.sink["target"])
+    # the sink writes from the journal, on its own thread: wait until it has caught up
+    lp = Path(processor.processor.current_status().sink["target"])
+    processor.wait_for(
+        lambda: processor.counters()["records_behind"] == 0 and len(read_lines(lp, session, "gaze")) >= samples,
+        what="the sink caught up",
+    )
     gaze = read_lines(lp, session, "gaze")
     assert len(gaze) == samples, "each sample stored exactly once"
     by_seq = {int(fields["seq"].rstrip("i")): (fields, stamp) for fields, stamp in gaze}
@@ -142,6 +146,7 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     )
     statuses = len(processor.of("processor/status"))  # the next one comes after that status's outcome
     processor.wait_for(lambda: len(processor.of("processor/status")) > statuses, what="a processor status")
+    processor.wait_for(lambda: processor.counters()["records_behind"] == 0, what="the sink caught up")
     stored_fixations = read_lines(lp, session, "fixation")
     lab.wait_for(
         lambda ms: sum(m.topic.endswith("/fixations") for m in ms) >= len(processor.of("fixations")),
