@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gazewire.cli.common import install_shutdown_handlers
 from gazewire.errors import GazewireError
 
 log = logging.getLogger("gazewire.cli.demo")
@@ -148,6 +149,7 @@ class Demo:
         self.work = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="gazewire-demo-"))
 
     def request_stop(self) -> None:
+        """Safe from any thread; not from a signal handler (see install_shutdown_handlers)."""
         self.stop_requested.set()
 
     def run(self) -> int:
@@ -273,8 +275,9 @@ def _demo(args: argparse.Namespace) -> int:
         print("gazewire demo: --frequency must be 60 to 1200 Hz", file=sys.stderr)
         return 2
     demo = Demo(args)
-    signal.signal(signal.SIGINT, lambda *_: demo.request_stop())
-    signal.signal(signal.SIGTERM, lambda *_: demo.request_stop())
+    # The shared handler: no lock taken in the handler itself (the main loop waits on
+    # stop_requested, whose lock a handler setting it could deadlock on).
+    install_shutdown_handlers(demo.request_stop)
     try:
         return demo.run()
     finally:
