@@ -42,12 +42,15 @@ class BadInputKind(str, Enum):
 
 
 class BadInput(GazewireError, ValueError):
-    """A message the processor refuses; ``kind`` says why, ``session`` whose it is."""
+    """A message the processor refuses; ``kind`` says why, ``session`` whose it is;
+    ``refused`` the message itself when it could be read (a refused batch still tells its
+    sequence numbers, so its samples are counted refused, not missing)."""
 
     def __init__(self, kind: BadInputKind, message: str, session: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.session = session
+        self.refused: object | None = None
 
 
 class BadInputLedger:

@@ -97,6 +97,7 @@ class Dispatcher:
             raise AssertionError(f"unhandled message {type(message).__name__}")  # pragma: no cover
         except BadInput as problem:
             self.bad_input.record(problem, topic)
+            self._note_refused(problem)
         except Exception as error:  # a processor bug: count it, keep going, keep other sessions
             self._internal_error(topic, session_name, error)
         return Outcome()
@@ -157,6 +158,14 @@ class Dispatcher:
         self.forgotten_sessions += 1
         log.info("forgot session %r (%s)", name, why)
         return outcome
+
+    def _note_refused(self, problem: BadInput) -> None:
+        """A batch the checks on the way in refused: its session (if it has one already; a refusal
+        starts none) counts its samples as refused, not as missing when the next batch comes."""
+        batch = problem.refused
+        session = self.sessions.get(problem.session) if problem.session else None
+        if session is not None and isinstance(batch, GazeBatch):
+            session.refused(batch)
 
     def _internal_error(self, topic: str, session_name: str | None, error: Exception) -> None:
         now = self._monotonic()

@@ -43,6 +43,9 @@ from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
 
 NOT_STREAMING = {"stopped", "offline", "waiting_for_tracker", "tracker_lost"}
+# How far ahead of the processor's clock a sample may be dated before the stream's last time is
+# distrusted (an agent's clock a little ahead by NTP's error, and the publish-to-handle delay).
+FUTURE_TOLERANCE_US = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,16 @@ class Session:
         try:
             outcome = self._take_batch(batch, now_utc_us)
         except BadInput:
-            self.counters.rejected_batches += 1
-            self.counters.rejected_samples += batch.count
+            self.refused(batch)
             raise
         return self._finish(outcome)
+
+    def refused(self, batch: GazeBatch) -> None:
+        """``batch`` was refused as bad input (here, or by the stateless checks on the way in):
+        its samples are counted refused, and not missing when a later batch comes."""
+        self.counters.rejected_batches += 1
+        self.counters.rejected_samples += batch.count
+        self.sequence.refused(BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count))
 
     def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
         outcome = Outcome(statuses=[ReceivedStatus(status, received_utc_us)])
@@ -194,7 +203,7 @@ class Session:
             counters.late_batches += 1
             counters.late_samples += batch.count
             return Outcome(batches=[batch] if batch.count else [])
-        restart = self._new_stream_reason(batch, classification)
+        restart = self._new_stream_reason(batch, classification, now_utc_us)
 
         # From here on the batch is taken: nothing below refuses it.
         self.sequence.accept(numbers, classification)
@@ -220,7 +229,7 @@ class Session:
         outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
 
-    def _new_stream_reason(self, batch: GazeBatch, classification: Classification) -> str | None:
+    def _new_stream_reason(self, batch: GazeBatch, classification: Classification, now_utc_us: int) -> str | None:
         """Why this batch starts a new stream (``None``: it continues the current one); raise
         BadInput (state unchanged) if it cannot be taken.
 
@@ -228,6 +237,13 @@ class Session:
         (:mod:`gazewire.processor.inputs.checks`): within one agent run, sample times only go
         forward, also from one batch to the next. A new run whose clock starts over (its host
         rebooted) starts a new stream instead.
+
+        When the host clock goes backwards within a run, the batch and the stream disagree, and
+        either may be wrong: a batch that is refused leaves the stream as it was, so a stream whose
+        last time was wrong would refuse every later batch. So the batch is refused only when both
+        of its clocks go backwards and the stream's last sample is not dated in the future by the
+        processor's clock; otherwise the stream's last time is the one that cannot be right, and
+        a new stream starts with this batch (nothing refused, nothing poisoned).
         """
         if classification.verdict is Verdict.RESET:
             return "the agent started its numbering over"
@@ -237,14 +253,18 @@ class Session:
         first_us = batch.columns.system_time_us[0]
         if first_us > stream.last_system_us:
             return None
-        if not classification.new_run:
-            raise BadInput(
-                BadInputKind.TIME_BACKWARDS,
-                f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
-                f"not after the previous sample's {stream.last_system_us}",
-                self.name,
-            )
-        return "the agent restarted and its clock started over"
+        if classification.new_run:
+            return "the agent restarted and its clock started over"
+        if stream.last_utc_us > now_utc_us + FUTURE_TOLERANCE_US:
+            return "the previous samples were dated in the future"
+        if batch.columns.utc_us[0] > stream.last_utc_us:
+            return "the agent's host clock went backwards while UTC went on"
+        raise BadInput(
+            BadInputKind.TIME_BACKWARDS,
+            f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
+            f"not after the previous sample's {stream.last_system_us}",
+            self.name,
+        )
 
     def _detect(self, arrays: BatchArrays, now_utc_us: int) -> Outcome:
         stream = self._stream

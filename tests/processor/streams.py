@@ -107,7 +107,11 @@ def dispatcher(**alerts: Any) -> Dispatcher:
     return make_dispatcher(settings)
 
 
-def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) -> Dispatcher:
+def make_dispatcher(
+    settings: ProcessorSettings, aois_for=lambda session: (), utc_us=lambda: 1_900_000_000_000_000
+) -> Dispatcher:
+    """A dispatcher of ``settings``; the monotonic clock stands still at 0 and ``utc_us`` (the
+    processor's UTC clock, of the core and the checks on the way in alike) at 2030 unless given."""
     config = SessionConfig(
         parameters=settings.detector_parameters,
         display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
@@ -122,11 +126,13 @@ def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) ->
 
     return Dispatcher(
         config,
-        PayloadParser(Topics("lab"), max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions),
+        PayloadParser(
+            Topics("lab"), max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions, utc_us=utc_us
+        ),
         max_sessions=settings.max_sessions,
         idle_session_s=settings.idle_session_s,
         monotonic=monotonic,
-        utc_us=lambda: 1_900_000_000_000_000,
+        utc_us=utc_us,
     )
 
 
