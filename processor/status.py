@@ -53,8 +53,9 @@ def warnings_from(counters: dict[str, int], sink: SinkReport, link_error: str | 
     found = []
     if counters.get("bad_input"):
         found.append(f"{counters['bad_input']} messages refused as bad input (see counters bad_input_*)")
-    if counters.get("missing_samples"):
-        found.append(f"{counters['missing_samples']} samples never arrived (gaps in batch numbers)")
+    outstanding = counters.get("missing_samples", 0) - counters.get("late_samples", 0)
+    if outstanding > 0:  # a batch that comes late after all (an agent sending it again) is no longer missing
+        found.append(f"{outstanding} samples never arrived (gaps in batch numbers)")
     if sink.points_dropped:
         found.append(f"{sink.points_dropped} points dropped by the {sink.kind} sink")
     if sink.points_rejected:
