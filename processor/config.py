@@ -307,13 +307,25 @@ class ProcessorSettings(GazewireSettings):
         ge=1,
         le=100_000,
         description="Sessions tracked at once; bounds memory against a flood of made-up session "
-        "ids. When full, the longest-idle session is forgotten if idle for idle_session_s.",
+        "ids. When full, a new session makes room: the longest-idle session goes if it has been "
+        "quiet for idle_session_s / 60, else the oldest that has had one message only (a made-up "
+        "id looks like that; an agent's statuses and batches come again and again). Only when "
+        "every session is established and active is the new one refused (too_many_sessions).",
     )
     idle_session_s: float = Field(
         3600.0,
         ge=10,
         description="A session with no message for this long is forgotten (its open fixation "
         "ended). Its next message starts it afresh.",
+    )
+    status_sessions: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Sessions summarised in the retained status, which every subscriber receives "
+        "again on each refresh: the most relevant ones (established and active first, then the "
+        "most refused); the counters count them all. More shows more of a large lab, and costs "
+        "about 1 KB per session per refresh.",
     )
     status_interval_s: float = Field(
         5.0, ge=0.5, le=3600, description="How often the retained processor status (with counters) is refreshed."

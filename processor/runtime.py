@@ -92,6 +92,7 @@ class Processor:
             ),
             max_sessions=settings.max_sessions,
             idle_session_s=settings.idle_session_s,
+            status_sessions=settings.status_sessions,
         )
         self.sink = sink if sink is not None else open_sink(settings)
         self.link = ProcessorLink(

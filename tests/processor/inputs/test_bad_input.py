@@ -87,9 +87,12 @@ def test_sessions_not_configured_are_unknown_and_too_many_sessions_are_refused()
     assert d.counters()["bad_input_unknown_session"] == 1 and "intruder" not in d.sessions
 
     full = make_dispatcher(ProcessorSettings(max_sessions=2))
-    for name in ("a", "b", "c"):
+    for name in ("a", "b"):  # two messages each: established
         full.handle(f"lab/{name}/gaze/batch", mutate(FIRST, session=name))
+        full.handle(f"lab/{name}/status", status_payload(name))
+    full.handle("lab/c/gaze/batch", mutate(FIRST, session="c"))
     assert list(full.sessions) == ["a", "b"] and full.counters()["bad_input_too_many_sessions"] == 1
+    assert full.session_summaries()["c"]["bad_input"] == {"too_many_sessions": 1}
 
 
 def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
