@@ -40,6 +40,7 @@ def build_status(
     clock: ClockInfo | None,
     counters: AgentCounters,
     warnings: list[str],
+    status_interval_s: float | None = None,
 ) -> AgentStatus:
     return AgentStatus(
         session=session,
@@ -55,6 +56,7 @@ def build_status(
         clock=clock,
         counters=counters,
         warnings=warnings,
+        status_interval_s=status_interval_s,
     )
 
 

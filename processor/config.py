@@ -46,6 +46,7 @@ ALERT_TYPES: tuple[AlertType, ...] = (
     "aoi_dwell",
     "gaze_lost",
     "agent_offline",
+    "agent_silent",
     "sample_rate_low",
 )
 
@@ -137,7 +138,7 @@ class AlertSettings(_Section):
     enabled: list[AlertType] = Field(
         list(ALERT_TYPES),
         description="Alert types to raise: long_fixation, aoi_dwell, gaze_lost, agent_offline, "
-        "sample_rate_low.",
+        "agent_silent, sample_rate_low.",
     )
     long_fixation_s: float = Field(
         2.0,
@@ -159,6 +160,15 @@ class AlertSettings(_Section):
         le=3600,
         description="No valid gaze for this long while the agent is tracking raises gaze_lost. "
         "Shorter than a blink (0.1-0.3 s) raises it on every blink.",
+    )
+    agent_silent_s: float = Field(
+        60.0,
+        ge=10,
+        le=86_400,
+        description="An agent whose status says it is there but has not been refreshed for this "
+        "long (or for four of its own status intervals, if longer) raises agent_silent: it hangs, "
+        "or was killed while the broker was down, so no last will came. Judged only while the "
+        "processor is connected; shorter notices sooner, but a busy broker may then raise it.",
     )
     sample_rate_window_s: float = Field(
         5.0,

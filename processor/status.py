@@ -20,6 +20,7 @@ def build_status(
     sink: SinkReport,
     warnings: list[str],
     state: str = "online",
+    status_interval_s: float | None = None,
 ) -> ProcessorStatus:
     return ProcessorStatus(
         processor=processor_id,
@@ -32,6 +33,7 @@ def build_status(
         sessions=sessions,
         sink=sink.as_dict(),
         warnings=warnings,
+        status_interval_s=status_interval_s,
     )
 
 

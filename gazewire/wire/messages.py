@@ -275,6 +275,13 @@ class AgentStatus(WireModel):
     clock: ClockInfo | None = None
     counters: AgentCounters = Field(default_factory=AgentCounters)
     warnings: list[str] = Field(default_factory=list)
+    status_interval_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How often the agent refreshes this status while connected (s). A status that "
+        "says the agent is there and is older than a few of these is stale (the agent hangs, or was "
+        "killed while the broker was down); null in the last will and from older agents.",
+    )
 
     @property
     def gazewire_version(self) -> str:
@@ -394,7 +401,7 @@ class FixationEvent(WireModel):
     )
 
 
-AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low"]
+AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "agent_silent"]
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -435,6 +442,9 @@ class ProcessorStatus(WireModel):
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sink: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    status_interval_s: float | None = Field(
+        default=None, gt=0, description="How often the processor refreshes this status while connected (s)."
+    )
 
     @property
     def gazewire_version(self) -> str:

@@ -66,6 +66,8 @@ class PayloadParser:
             raise BadInput(
                 BadInputKind.UNKNOWN_SESSION, f"session {session!r} is not in the configured sessions", session
             )
+        if channel is Channel.STATUS and not payload:
+            return Inbound(session, channel, None)  # a retained status deleted: MQTT's empty retained message
         if len(payload) > self.max_bytes:
             raise BadInput(
                 BadInputKind.TOO_LARGE,

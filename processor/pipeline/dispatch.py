@@ -36,7 +36,7 @@ class Inbound:
 
     session: str
     channel: Channel
-    message: GazeBatch | AgentStatus | Marker
+    message: GazeBatch | AgentStatus | Marker | None  # None: the session's retained status was deleted
 
 
 Parse = Callable[[str, bytes], Inbound]
@@ -54,6 +54,7 @@ class Dispatcher:
         status_sessions: int = 50,
         monotonic: Callable[[], float] = time.monotonic,
         utc_us: Callable[[], int] = utc_now_us,
+        connected: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
         self._parse = parse
@@ -62,6 +63,8 @@ class Dispatcher:
         self.status_sessions = status_sessions
         self._monotonic = monotonic
         self._utc_us = utc_us
+        self._connected = connected  # to the broker: silence is judged only while statuses can come
+        self._listening_since: int | None = None  # UTC µs of the (re)connection housekeeping first saw
         self.sessions: OrderedDict[str, Session] = OrderedDict()  # least recently active first
         self._last_active: dict[str, float] = {}
         # Sessions that have had one message only, least recently started first: what a made-up
@@ -72,6 +75,7 @@ class Dispatcher:
         self.retired = SessionCounters()  # counters of forgotten sessions
         self.forgotten_sessions = 0
         self.messages = 0
+        self.statuses_cleared = 0  # retained agent statuses deleted (empty payloads)
         self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
         self._made_room = Outcome()  # what ending a session forgotten to make room produced
 
@@ -91,6 +95,12 @@ class Dispatcher:
         try:
             inbound = self._parse(topic, payload)
             session_name = inbound.session
+            if inbound.message is None:  # a retained status deleted (pruned): no session starts for it
+                self.statuses_cleared += 1
+                cleared = self.sessions.get(session_name)
+                if cleared is not None:
+                    cleared.status_cleared()
+                return Outcome()
             new = session_name not in self.sessions
             session = self._session(inbound.session)
             if new:
@@ -99,6 +109,8 @@ class Dispatcher:
                 self._unestablished.pop(session_name, None)  # a second message: established
             message = inbound.message
             now = self._utc_us()
+            if self._listening_since is None:  # a message came: connected (again) since now at the latest
+                self._listening_since = now
             if isinstance(message, GazeBatch):
                 return session.handle_batch(message, now)
             if isinstance(message, AgentStatus):
@@ -114,13 +126,32 @@ class Dispatcher:
         return Outcome()
 
     def housekeeping(self) -> Outcome:
-        """Forget sessions idle for ``idle_session_s`` (their open fixations end)."""
+        """Forget sessions idle for ``idle_session_s`` (their open fixations end); raise
+        agent_silent for agents whose status stopped being refreshed."""
         outcome = Outcome()
         now = self._monotonic()
         for name in list(self.sessions):
             if now - self._last_active[name] < self.idle_session_s:
                 break  # ordered by activity: the rest are younger
             outcome.merge(self._forget(name, "idle"))
+        outcome.merge(self._silence())
+        return outcome
+
+    def _silence(self) -> Outcome:
+        """agent_silent per session, while connected; counted from the (re)connection at the
+        earliest, since no status can come while the processor is cut off from the broker."""
+        outcome = Outcome()
+        if not self._connected():
+            self._listening_since = None
+            return outcome
+        now_utc = self._utc_us()
+        if self._listening_since is None:
+            self._listening_since = now_utc
+        for session in list(self.sessions.values()):
+            try:
+                outcome.merge(session.silence(now_utc, self._listening_since))
+            except Exception as error:  # one broken session must not stop the others
+                self._internal_error("(housekeeping)", session.name, error)
         return outcome
 
     def end_all(self, reason: str) -> Outcome:
@@ -217,6 +248,7 @@ class Dispatcher:
             total.add(session.counters)
         counters = asdict(total)
         counters["messages"] = self.messages
+        counters["statuses_cleared"] = self.statuses_cleared
         counters["sessions"] = len(self.sessions)
         counters["sessions_established"] = len(self.sessions) - len(self._unestablished)
         counters["sessions_forgotten"] = self.forgotten_sessions

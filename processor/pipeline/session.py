@@ -20,6 +20,7 @@ from gazewire.wire.messages import AgentStatus, Alert, AoiEvent, FixationEvent, 
 from gazewire.wire.timeutil import iso_from_utc_us, utc_us_from_iso
 from gazewire.processor.pipeline.alerts import (
     AgentOffline,
+    AgentSilent,
     AlertThresholds,
     AoiDwell,
     GazeLost,
@@ -120,6 +121,7 @@ class Session:
             else None
         )
         self.agent_offline = AgentOffline(name) if "agent_offline" in enabled else None
+        self.agent_silent = AgentSilent(name, alerts.agent_silent_s) if "agent_silent" in enabled else None
         aois = config.aois_for(name)
         self.visits = AoiVisits(aois)
         self.dwell = (
@@ -172,7 +174,24 @@ class Session:
                 reason=status.reason,
                 run=status.run,
             )
+        if self.agent_silent is not None:
+            outcome.alerts += self.agent_silent.status(
+                status.state, _made_utc_us(status, received_utc_us, retained), interval_s=status.status_interval_s,
+                run=status.run,
+            )
         return self._finish(outcome)
+
+    def status_cleared(self) -> None:
+        """The agent's retained status was deleted (``gazewire status --prune``)."""
+        if self.agent_silent is not None:
+            self.agent_silent.cleared()
+
+    def silence(self, now_utc_us: int, since_utc_us: int) -> Outcome:
+        """Housekeeping: raise agent_silent if the agent's status stopped being refreshed
+        (counted from ``since_utc_us``, when the processor last connected, at the earliest)."""
+        if self.agent_silent is None:
+            return Outcome()
+        return self._finish(Outcome(alerts=self.agent_silent.check(now_utc_us, since_utc_us)))
 
     def handle_marker(self, marker: Marker) -> Outcome:
         self.counters.markers += 1
@@ -428,7 +447,7 @@ class Session:
 
     def active_alerts(self) -> list[str]:
         active = []
-        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline):
+        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline, self.agent_silent):
             if machine is not None and machine.condition.active:
                 active.append(machine.condition.type)
         active += [f"aoi_dwell:{name}" for name, dwell in self.dwell.items() if dwell.condition.active]
@@ -456,6 +475,17 @@ class Session:
                 for a in self.config.aois_for(self.name)
             ],
         }
+
+
+def _made_utc_us(status: AgentStatus, received_utc_us: int, retained: bool) -> int:
+    """When a status was made: as received, unless the broker handed it out retained (on
+    subscription) - then when the agent made it (its ``utc``), if earlier."""
+    if not retained or status.utc is None:
+        return received_utc_us
+    try:
+        return min(received_utc_us, utc_us_from_iso(status.utc))
+    except ValueError:
+        return received_utc_us
 
 
 def _elapsed_ms(timebase: Timebase, start_s: float, end_s: float) -> float:

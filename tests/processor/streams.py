@@ -108,7 +108,10 @@ def dispatcher(**alerts: Any) -> Dispatcher:
 
 
 def make_dispatcher(
-    settings: ProcessorSettings, aois_for=lambda session: (), utc_us=lambda: 1_900_000_000_000_000
+    settings: ProcessorSettings,
+    aois_for=lambda session: (),
+    utc_us=lambda: 1_900_000_000_000_000,
+    connected=lambda: True,
 ) -> Dispatcher:
     """A dispatcher of ``settings``; the monotonic clock stands still at 0 and ``utc_us`` (the
     processor's UTC clock, of the core and the checks on the way in alike) at 2030 unless given."""
@@ -133,6 +136,7 @@ def make_dispatcher(
         idle_session_s=settings.idle_session_s,
         monotonic=monotonic,
         utc_us=utc_us,
+        connected=connected,
     )
 
 

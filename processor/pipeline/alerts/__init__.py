@@ -10,13 +10,14 @@ from collections.abc import Collection
 from typing import Protocol
 
 from gazewire.processor.pipeline.alerts.agent_offline import AgentOffline
+from gazewire.processor.pipeline.alerts.agent_silent import AgentSilent
 from gazewire.processor.pipeline.alerts.aoi_dwell import AoiDwell
 from gazewire.processor.pipeline.alerts.condition import Condition
 from gazewire.processor.pipeline.alerts.gaze_lost import GazeLost
 from gazewire.processor.pipeline.alerts.long_fixation import LongFixation
 from gazewire.processor.pipeline.alerts.sample_rate import SampleRateLow
 
-__all__ = ["AgentOffline", "AlertThresholds", "AoiDwell", "Condition", "GazeLost", "LongFixation", "SampleRateLow"]
+__all__ = ["AgentOffline", "AgentSilent", "AlertThresholds", "AoiDwell", "Condition", "GazeLost", "LongFixation", "SampleRateLow"]
 
 
 class AlertThresholds(Protocol):
@@ -31,6 +32,8 @@ class AlertThresholds(Protocol):
     def aoi_dwell_s(self) -> float: ...
     @property
     def gaze_lost_s(self) -> float: ...
+    @property
+    def agent_silent_s(self) -> float: ...
     @property
     def sample_rate_window_s(self) -> float: ...
     @property

@@ -171,7 +171,9 @@ def test_fuzz_the_entry_point_never_raises_and_counts_every_refusal(data):
         before = d.counters()
         d.handle(topic, payload)
         after = d.counters()
-        handled = sum(after[k] - before[k] for k in ("batches", "duplicate_batches", "statuses", "markers"))
+        handled = sum(
+            after[k] - before[k] for k in ("batches", "duplicate_batches", "statuses", "markers", "statuses_cleared")
+        )
         refused_now = after["bad_input"] - before["bad_input"]
         assert handled + refused_now == 1, (topic, payload[:200], {k: after[k] - before[k] for k in after if after[k] != before[k]})
     assert d.counters()["bad_input_internal_error"] == 0
