@@ -40,6 +40,7 @@ def build_status(
     clock: ClockInfo | None,
     counters: AgentCounters,
     warnings: list[str],
+    custody: str | None = None,
     status_interval_s: float | None = None,
 ) -> AgentStatus:
     return AgentStatus(
@@ -56,6 +57,7 @@ def build_status(
         clock=clock,
         counters=counters,
         warnings=warnings,
+        custody=custody,  # type: ignore[arg-type]
         status_interval_s=status_interval_s,
     )
 

@@ -110,12 +110,14 @@ def dispatcher(**alerts: Any) -> Dispatcher:
 def make_dispatcher(
     settings: ProcessorSettings,
     aois_for=lambda session: (),
+    held=None,
     utc_us=lambda: 1_900_000_000_000_000,
     connected=lambda: True,
 ) -> Dispatcher:
     """A dispatcher of ``settings``; the monotonic clock stands still at 0 and ``utc_us`` (the
     processor's UTC clock, of the core and the checks on the way in alike) at 2030 unless given."""
     config = SessionConfig(
+        held=held,
         parameters=settings.detector_parameters,
         display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
         eye_distance_mm=settings.default_eye_distance_mm,

@@ -113,7 +113,11 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     processor.wait_for(lambda: processor.counters()["duplicate_batches"] >= 1, what="the duplicate counted")
 
     # --- stored points: one gaze line per sample, with the values that were sent
-    status = processor.processor.current_status()  # the sink has flushed every batch before its ack
+    # The sink is fed from the journal, after the acknowledgement: wait until it has caught up.
+    status = processor.wait_for(
+        lambda: (s := processor.processor.current_status()).sink.get("records_behind") == 0 and s,
+        what="the sink caught up with the journal",
+    )
     lp = Path(status.sink["target"])
     gaze = read_lines(lp, session, "gaze")
     assert len(gaze) == samples, "each sample stored exactly once"
