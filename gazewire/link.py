@@ -19,6 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
+from gazewire.errors import BrokerRefused
 from gazewire.mqtt import MqttSettings, connect_async, create_client, is_failure, reason_text, status_properties
 from gazewire.wire.messages import AgentStatus, ProcessorStatus
 
@@ -102,7 +103,11 @@ class MqttLink:
 
     def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if is_failure(reason_code):
-            self.last_error = f"broker refused the connection: {reason_text(reason_code)}"
+            settings = self.settings
+            self.last_error = str(BrokerRefused(
+                settings.host, settings.port, settings.username, reason_text(reason_code),
+                password_given=settings.password is not None,
+            ))
             log.error("%s", self.last_error)
             return
         if self._ever_connected:

@@ -24,6 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gazewire.errors import SettingsError
+
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,10 @@ class MqttSettings(BaseModel):
     def _host_has_no_scheme(cls, value: str) -> str:
         if "://" in value:
             raise ValueError("give a host name, not a URL (set port and tls separately)")
+        if value.startswith("[") and value.endswith("]"):  # an IPv6 address as URLs write it
+            value = value[1:-1]
+        if not value:
+            raise ValueError("give a host name or address")
         return value
 
     @model_validator(mode="after")
@@ -180,6 +186,22 @@ def will_properties(settings: MqttSettings) -> Properties | None:
     if settings.offline_status_expiry_s:
         properties.MessageExpiryInterval = settings.offline_status_expiry_s
     return properties
+
+
+def parse_broker(text: str) -> tuple[str, str | None]:
+    """``HOST[:PORT]`` as ``--broker`` takes it: a name or IPv4 address, an IPv6 address in
+    brackets (``[::1]:1883``, ``[fe80::1]``) or bare (``::1``, no port then); the port as text
+    (the settings check it)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise SettingsError(f"--broker {text!r}: expected [IPV6]:PORT, e.g. [::1]:1883")
+        return host, rest[1:] or None
+    if text.count(":") > 1:  # a bare IPv6 address: the colons are its own
+        return text, None
+    host, colon, port = text.partition(":")
+    return host, (port if colon else None)
 
 
 def default_client_id(role: str, name: str) -> str:

@@ -30,6 +30,7 @@ from gazewire.wire.messages import AlertType
 from gazewire.mqtt import MqttSettings
 from gazewire.wire.sessions import validate_session_id
 from gazewire.settings import (
+    DataDirSetting,
     GazewireSettings,
     LogLevel,
     SessionSetting,
@@ -337,7 +338,7 @@ class ProcessorSettings(GazewireSettings):
     influx: InfluxSettings = Field(
         default_factory=InfluxSettings, description="InfluxDB 2.x (empty url: line-protocol files)."
     )
-    data_dir: Path = Field(
+    data_dir: DataDirSetting = Field(
         default_factory=default_data_dir,
         description="The processor's files: the journal (journal.sqlite, unless journal.path says "
         "otherwise) and line-protocol files under lineprotocol/ (unless lineprotocol_dir does).",

@@ -165,7 +165,9 @@ class Demo:
             self.broker.start()
             overrides["mqtt.host"], overrides["mqtt.port"] = "127.0.0.1", self.broker.port
         elif self.args.broker:
-            host, _, port = self.args.broker.partition(":")
+            from gazewire.mqtt import parse_broker
+
+            host, port = parse_broker(self.args.broker)
             overrides["mqtt.host"] = host
             if port:
                 overrides["mqtt.port"] = port
@@ -274,6 +276,14 @@ def _demo(args: argparse.Namespace) -> int:
     if not 60 <= args.frequency <= 1200:
         print("gazewire demo: --frequency must be 60 to 1200 Hz", file=sys.stderr)
         return 2
+    if args.data_dir:
+        from gazewire.errors import SettingsError
+        from gazewire.settings import validate_data_dir
+
+        try:
+            validate_data_dir(Path(args.data_dir))
+        except ValueError as error:
+            raise SettingsError(f"--data-dir: {error}") from None
     demo = Demo(args)
     # The shared handler: no lock taken in the handler itself (the main loop waits on
     # stop_requested, whose lock a handler setting it could deadlock on).

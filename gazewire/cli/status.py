@@ -23,7 +23,7 @@ import json
 import os
 import time
 
-from gazewire.cli.common import add_common_settings_arguments, load_client_settings
+from gazewire.cli.common import add_common_settings_arguments, load_client_settings, seconds
 from gazewire.client.pruning import is_stale
 from gazewire.client.statuses import Statuses, read_statuses
 from gazewire.wire.messages import AgentStatus
@@ -105,6 +105,6 @@ def add_status_command(commands: argparse._SubParsersAction) -> None:
         help="clear the retained statuses of offline and stale agents and processors (operator role)",
     )
     status.add_argument("--yes", action="store_true", help="with --prune: do not ask for confirmation")
-    status.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker")
+    status.add_argument("--timeout", type=seconds, default=5.0, help="seconds to wait for the broker")
     add_common_settings_arguments(status)
     status.set_defaults(handler=_status)

@@ -131,7 +131,10 @@ def clear_retained(mqtt: MqttSettings, topics: Sequence[str], *, timeout_s: floa
         with changed:
             while not state["connected"]:
                 if state["refused"] is not None:
-                    raise BrokerRefused(settings.host, settings.port, settings.username, state["refused"])
+                    raise BrokerRefused(
+                        settings.host, settings.port, settings.username, state["refused"],
+                        password_given=settings.password is not None,
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BrokerUnreachable(settings.host, settings.port, timeout_s)
