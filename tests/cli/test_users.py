@@ -60,6 +60,8 @@ def test_role_blocks() -> None:
     ]
     processor = role_block("processor", "processor", prefix="lab/room-2")
     assert "topic write lab/room-2/+/fixations" in processor
+    for channel in ("saccades", "pursuits", "blinks"):
+        assert f"topic write lab/room-2/+/{channel}" in processor
     assert "topic write lab/room-2/+/alerts" in processor
     assert "topic write lab/room-2/+/aoi" in processor
     assert "topic write lab/room-2/+/gaze/custody" in processor
