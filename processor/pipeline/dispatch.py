@@ -104,7 +104,8 @@ class Dispatcher:
                 if cleared is not None:
                     cleared.status_cleared()
                 return Outcome()
-            new = session_name not in self.sessions
+            # new and nothing to take up again (a session the journal holds state of is established)
+            new = session_name not in self.sessions and session_name not in self._saved
             session = self._session(inbound.session)
             if new:
                 self._unestablished[session_name] = None

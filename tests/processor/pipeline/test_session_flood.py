@@ -81,3 +81,18 @@ def test_a_refused_agent_is_named_even_when_the_table_of_names_is_full():
     summaries = d.session_summaries()
     assert summaries["real"] == {"bad_input": {"too_many_sessions": 5}}, list(summaries)
     assert sum(sum(c.values()) for c in d.bad_input.counts.values()) == d.counters()["bad_input"]
+
+
+def test_a_session_resumed_from_the_journal_is_established_and_a_made_up_one_leaves_no_state():
+    """A session the journal holds state of is no made-up id: the flood cannot make room with
+    it, and the made-up ones the flood forgets leave no state behind (memory, the journal)."""
+    from gazewire.processor.pipeline.resume import SessionState
+
+    d = make_dispatcher(ProcessorSettings(max_sessions=10))
+    d.resume({"real": SessionState(sequence={"run": "run-a", "next_batch_seq": 0, "next_seq": 0})})
+    d.handle("lab/real/gaze/batch", REAL[0])  # its first message since the restart
+    for i in range(100):
+        d.handle(*flood_message(i))
+    assert "real" in d.sessions and d.counters()["bad_input"] == 0
+    assert set(d.snapshots()) <= {"real"} | set(d.sessions)
+    assert not [name for name in d._saved if name.startswith("fake-")]
