@@ -28,7 +28,7 @@ class Case:
     line: str  # the stderr line: a regular expression, {dir} and {broker} filled in first
     files: Callable[[Path], None] = lambda directory: None  # what to put in the working directory
     env: dict[str, str] = field(default_factory=dict)
-    unless_root: bool = False  # root reads any file: the case cannot happen
+    needs_file_permissions: bool = False  # as root: run without the capabilities that bypass file modes
 
 
 def text(name: str, content: bytes) -> Callable[[Path], None]:
@@ -93,7 +93,7 @@ CASES = [
          r"gazewire: config file '{dir}/conf' is a directory, not a file", files=directory("conf")),
     Case("config-unreadable", ("agent", "config", "-c", "{dir}/agent.toml"),
          r"gazewire: config file '{dir}/agent\.toml' cannot be read: Permission denied",
-         files=unreadable("agent.toml"), unless_root=True),
+         files=unreadable("agent.toml"), needs_file_permissions=True),
     Case("config-not-utf8", ("agent", "config", "-c", "{dir}/agent.toml"),
          r"gazewire: config file '{dir}/agent\.toml' is not UTF-8 text \(byte 12\): save it as UTF-8",
          files=text("agent.toml", 'session = "G\xf6ttingen"\n'.encode("latin-1"))),
@@ -108,7 +108,7 @@ CASES = [
     Case("dotenv-is-a-directory", ("agent", "config"), r"gazewire: \.env file '{dir}/\.env' is a directory, not a file",
          files=directory(".env")),
     Case("dotenv-unreadable", ("agent", "config"), r"gazewire: \.env file '{dir}/\.env' cannot be read: Permission denied",
-         files=unreadable(".env"), unless_root=True),
+         files=unreadable(".env"), needs_file_permissions=True),
     Case("dotenv-not-utf8", ("status",), r"gazewire: \.env file '{dir}/\.env' is not UTF-8 text \(byte 25\): save it as UTF-8",
          files=text(".env", "GAZEWIRE_MQTT__USERNAME=J\xfcrgen\n".encode("latin-1"))),
     # the broker refuses the login: which user, and whether a password was given
@@ -130,27 +130,34 @@ def broker(tmp_path_factory) -> MosquittoBroker:
     server.kill()
 
 
-def run_in(directory: Path, args: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess:
+# Root reads a file of mode 0 through the capabilities CAP_DAC_OVERRIDE and
+# CAP_DAC_READ_SEARCH; without them, as a researcher's own account would, it cannot.
+WITHOUT_FILE_PERMISSION_OVERRIDE = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--")
+
+
+def run_in(
+    directory: Path, args: tuple[str, ...], env: dict[str, str], *, as_without_override: bool = False
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GAZEWIRE_")}
     environment.update(env)
     environment["PYTHONPATH"] = str(REPO)
+    prefix = WITHOUT_FILE_PERMISSION_OVERRIDE if as_without_override and os.geteuid() == 0 else ()
     return subprocess.run(
-        [sys.executable, "-m", "gazewire.cli", *args], cwd=directory, env=environment, capture_output=True,
+        [*prefix, sys.executable, "-m", "gazewire.cli", *args], cwd=directory, env=environment, capture_output=True,
         text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_one_line_and_exit_code_2(case: Case, tmp_path: Path, broker: MosquittoBroker) -> None:
-    if case.unless_root and os.geteuid() == 0:
-        pytest.skip("root reads any file")
     where = f"{broker.host}:{broker.port}"
 
     def fill(value: str) -> str:
         return value.replace("{dir}", str(tmp_path)).replace("{broker}", where)
 
     case.files(tmp_path)
-    done = run_in(tmp_path, tuple(fill(arg) for arg in case.args), {k: fill(v) for k, v in case.env.items()})
+    done = run_in(tmp_path, tuple(fill(arg) for arg in case.args), {k: fill(v) for k, v in case.env.items()},
+                  as_without_override=case.needs_file_permissions)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1, f"not one line:\n{done.stderr}"
     pattern = fill(case.line).replace(str(tmp_path), re.escape(str(tmp_path))).replace(where, re.escape(where))
