@@ -168,7 +168,6 @@ class Agent:
         )
         self._live_seq = 0
         self.loop_errors = 0
-        self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
         self._refusals = RateLimitedLog(log, interval_s=60.0)
         self._disk_state: tuple[object, ...] = ()
         self._wake = threading.Event()
@@ -354,7 +353,7 @@ class Agent:
             "tracker_connection_losses": self.source.connection_losses,
             "samples_dropped_outbox": self.outbox.evicted_samples,
             "samples_unsaved": c.samples_unsaved,
-            "samples_dropped_unsaved": c.samples_dropped_unsaved,
+            "samples_dropped_unsaved": self.sender.counters.samples_dropped_unsaved,
         }
 
     # ================================================================== lifecycle
@@ -520,8 +519,7 @@ class Agent:
             if self.outbox_error != str(error):
                 self.outbox_error = str(error)
                 log.error("%s; sending batches without the durable outbox", error)
-            self._settle_acknowledged()
-            self._unsaved.append((self.link.publish(batch.topic, batch.payload, qos=1), count))
+            self.sender.send_unsaved(batch)  # counted as published on its PUBACK
             self._check_disks()
             return
         if self.outbox_error is not None:
@@ -533,16 +531,6 @@ class Agent:
         self._note_evictions(evictions)
         self._check_disks()
         self.sender.wake()
-
-    def _settle_acknowledged(self) -> None:
-        """Count the batches sent without the outbox that the broker acknowledged."""
-        waiting = []
-        for info, count in self._unsaved:
-            if info.is_published():
-                self.counters.samples_published_unsaved += count
-            else:
-                waiting.append((info, count))
-        self._unsaved = waiting
 
     def _take_over_backlog(self) -> tuple[str, int] | None:
         """Say what an earlier run left in the outbox, and for which broker:
@@ -583,7 +571,6 @@ class Agent:
         if writer is not None and writer.error is not None:
             writer.resume()
         self.recordings.checkpoint()
-        self._settle_acknowledged()
         self._check_disks()
 
     def _outbox_opened(self) -> None:
@@ -660,7 +647,7 @@ class Agent:
         return AgentCounters(
             samples_in=c.samples_in,
             samples_invalid=c.samples_invalid,
-            samples_published=self.sender.counters.samples_published + c.samples_published_unsaved,
+            samples_published=self.sender.counters.samples_published,
             samples_dropped_queue=c.samples_dropped_queue,
             samples_dropped_outbox=self.outbox.evicted_samples,
             samples_malformed=c.samples_malformed,
@@ -673,7 +660,7 @@ class Agent:
             reconnects=self.link.reconnects,
             markers=c.markers,
             samples_unsaved=c.samples_unsaved,
-            samples_dropped_unsaved=c.samples_dropped_unsaved,
+            samples_dropped_unsaved=self.sender.counters.samples_dropped_unsaved,
             samples_not_recorded=self.recordings.samples_not_recorded(),
             samples_dropped_sdk=c.samples_dropped_sdk,
             sdk_buffer_overflows=self.source.buffer_overflows,
@@ -732,10 +719,11 @@ class Agent:
             )
         elif c.samples_unsaved:
             found.append(f"{c.samples_unsaved} samples were sent without the durable outbox while its disk failed")
-        if c.samples_dropped_unsaved:
+        dropped_unsaved = self.sender.counters.samples_dropped_unsaved
+        if dropped_unsaved:
             found.append(
-                f"{c.samples_dropped_unsaved} samples dropped: sent without the outbox, not acknowledged "
-                "before the agent stopped"
+                f"{dropped_unsaved} samples dropped: sent without the outbox, and not acknowledged "
+                "(refused by the broker, or not before the agent stopped)"
             )
         if self._counters_unknown:
             found.append("seq and batch_seq restarted at 0: the outbox's counters could not be read")
@@ -791,23 +779,15 @@ class Agent:
 
     def _settle_unsaved(self, timeout_s: float = 5.0) -> None:
         """Batches that bypassed an unwritable outbox live only in memory: wait
-        (``timeout_s`` in all) for their acknowledgements, count the rest as
-        dropped, and say loudly what is lost."""
-        deadline = time.monotonic() + timeout_s
-        if self.link.connected.is_set():
-            for info, _ in self._unsaved:
-                if not self.link.wait_published(info, timeout_s=max(0.0, deadline - time.monotonic())):
-                    break
-        self._settle_acknowledged()
-        if self._unsaved:
-            lost = sum(n for _, n in self._unsaved)
-            self.counters.samples_dropped_unsaved += lost
+        (``timeout_s`` in all, while connected) for their acknowledgements, count
+        the rest as dropped, and say loudly what is lost."""
+        batches, lost = self.sender.settle_unsaved(timeout_s if self.link.connected.is_set() else 0.0)
+        if lost:
             log.error(
                 "%d batches (%d samples) sent without the outbox were not acknowledged and are lost "
                 "from the stream (the local recording has them if its disk works)",
-                len(self._unsaved), lost,
+                batches, lost,
             )
-            self._unsaved = []
 
     def status_line(self) -> str:
         """One line for a service manager: state, broker link, counters."""
