@@ -135,7 +135,7 @@ def make_payloads(directory: Path, frequency: float, count: int) -> None:
     for index in range(count):
         for offset in range(per_batch):
             seq = index * per_batch + offset
-            builder.add(seq, 1_800_000_000_000_000 + seq, samples[seq], combine_eyes(samples[seq]))
+            builder.add(seq, 1_800_000_000_000_000 + seq, samples[seq])
         payload, _ = builder.build(batch_seq=index, clock_offset_us=0, sample_rate_hz=frequency)
         (directory / f"batch-{index}.json").write_bytes(payload)
     last = samples[-1]
