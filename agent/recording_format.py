@@ -212,9 +212,11 @@ def gaze_row(seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> lis
 
 
 # orjson writes a number as Python's repr does (the shortest text that reads back as it),
-# except 0 < |x| < 1e-4: ``0.00001`` where repr writes ``1e-05``. Such a row is written by
-# csv.writer instead (checked over millions of random doubles in tests/agent/test_columns.py).
-_REPR_DIFFERS_BELOW = 1e-4
+# except 0 < |x| < 1e-4: ``0.00001`` where repr writes ``1e-05``, ``1e-7`` for ``1e-07``.
+# orjson's text of every such number holds one of these; a row that does is written by
+# csv.writer instead (tests/agent/test_columns.py checks both over random doubles).
+_REPR_MAY_DIFFER = (b"0.0000", b"e-")
+_REPR_MAY_DIFFER_TEXT = tuple(pattern.decode() for pattern in _REPR_MAY_DIFFER)
 
 
 def gaze_rows_csv(first_seq: int, utc_us: np.ndarray, gaze: GazeColumns, combined: CombinedColumns) -> str:
@@ -224,44 +226,30 @@ def gaze_rows_csv(first_seq: int, utc_us: np.ndarray, gaze: GazeColumns, combine
     the run is encoded as a JSON array of rows (orjson: the shortest text of each number,
     NaN and infinity as ``null``) and its brackets, quotes and nulls become the line
     breaks, nothing and the empty cells of the CSV. A row holding a number orjson writes
-    otherwise than ``repr`` (see ``_REPR_DIFFERS_BELOW``) goes through ``csv.writer``."""
+    otherwise than ``repr`` (see ``_REPR_MAY_DIFFER``) goes through ``csv.writer``."""
     count = len(gaze)
     columns: list[Sequence[Any]] = [
         [GAZE] * count, range(first_seq, first_seq + count), utc_us.tolist(),
         gaze.device_time_us.tolist(), gaze.system_time_us.tolist(),
     ]
-    floats: list[np.ndarray] = [combined.x, combined.y]
     for eye in (gaze.left, gaze.right):
         for key in EYE_KEYS:
             values = getattr(eye, EYE_FIELDS[key])
             if values.ndim == 2:
                 columns.extend(values.T.tolist())
-                floats.append(values)
             else:
                 columns.append(values.tolist())
-                if values.dtype.kind == "f":
-                    floats.append(values)
     columns += [combined.x.tolist(), combined.y.tolist(), combined.eye_names(), [""] * count]
     rows = list(zip(*columns))
     encoded = orjson.dumps(rows)
     text = encoded[2:-2].replace(b"null", b"").replace(b'"', b"").replace(b"],[", b"\r\n").decode() + "\r\n"
-    odd = _rows_repr_differs(floats, count)
-    if not odd.any():
+    if not any(pattern in encoded for pattern in _REPR_MAY_DIFFER):
         return text
     lines = text.split("\r\n")
-    for index in np.flatnonzero(odd).tolist():
-        lines[index] = _csv_line([_cell(value) for value in rows[index]])
+    for index, line in enumerate(lines[:-1]):
+        if any(pattern in line for pattern in _REPR_MAY_DIFFER_TEXT):
+            lines[index] = _csv_line([_cell(value) for value in rows[index]])
     return "\r\n".join(lines)
-
-
-def _rows_repr_differs(floats: list[np.ndarray], count: int) -> np.ndarray:
-    odd = np.zeros(count, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for values in floats:
-            size = np.abs(values)
-            tiny = (size > 0) & (size < _REPR_DIFFERS_BELOW)
-            odd |= tiny.any(axis=1) if tiny.ndim == 2 else tiny
-    return odd
 
 
 def _csv_line(row: Sequence[Any]) -> str:

@@ -434,9 +434,11 @@ class Agent:
         now = time.monotonic()
         if now >= due.batch:
             self._flush_batch()
-            due.batch += interval
-            if due.batch <= now:
-                due.batch = now + interval
+            # Next batch one interval from now (not on a fixed grid): the live message taken
+            # below at ``now`` may next go at now + interval too, so one wake serves both. On
+            # a grid the live message came due a fraction of a millisecond after each batch,
+            # and the loop woke twice per interval.
+            due.batch = now + interval
         self._publish_live(now)
         if now >= due.housekeeping:
             self._housekeeping()

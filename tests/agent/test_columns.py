@@ -26,7 +26,7 @@ from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.columns import GazeColumns
 from gazewire.agent.pipeline.combine import EYE_NAMES, combine_columns, combine_eyes
 from gazewire.agent.pipeline.gaps import SampleGaps
-from gazewire.agent.recording_format import gaze_row, gaze_rows_csv
+from gazewire.agent.recording_format import _REPR_MAY_DIFFER, gaze_row, gaze_rows_csv
 from gazewire.wire.messages import GazeBatch, parse_message
 
 numbers = st.one_of(
@@ -109,9 +109,10 @@ def test_the_csv_rows_of_a_run_are_byte_for_byte_csv_writer_s_rows_of_each_sampl
 
 
 def test_orjson_writes_every_double_as_repr_does_but_the_tiny_ones() -> None:
-    """What gaze_rows_csv relies on: outside 0 < |x| < 1e-4 (those rows go through
-    csv.writer), orjson's text of a double is repr's. A new orjson that writes otherwise
-    fails here rather than changing recordings."""
+    """What gaze_rows_csv relies on: orjson's text of a double is repr's but for
+    0 < |x| < 1e-4, and each of those holds a pattern of _REPR_MAY_DIFFER (such rows go
+    through csv.writer). A new orjson that writes otherwise fails here rather than
+    changing recordings."""
     rng = np.random.default_rng(12)
     doubles = rng.integers(0, 2**63, size=200_000, dtype=np.int64).view(np.float64)
     values = np.concatenate([
@@ -121,6 +122,8 @@ def test_orjson_writes_every_double_as_repr_does_but_the_tiny_ones() -> None:
     texts = orjson.dumps(values).decode()[1:-1].split(",")
     differ = [(value, text) for value, text in zip(values, texts) if text != repr(value)]
     assert differ and all(0 < abs(value) < 1e-4 for value, _ in differ), differ[:5]
+    patterns = [pattern.decode() for pattern in _REPR_MAY_DIFFER]
+    assert all(any(pattern in text for pattern in patterns) for _, text in differ)
 
 
 def test_the_csv_of_simulated_gaze_is_byte_for_byte_what_csv_writer_wrote() -> None:
