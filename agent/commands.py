@@ -1,17 +1,20 @@
 """Remote commands: ``lab/<session>/cmd`` in, ``lab/<session>/cmd/reply`` out.
 
 Pure dispatch: parse the payload, call the controller, build the reply. A
-bad command gets an error reply that names the problem; nothing raises.
+bad command gets an error reply that names the problem (and the command, when
+that much was clear); nothing raises, nothing is logged here: anyone on the
+broker can send commands, so the agent counts refusals and logs them
+rate-limited.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from gazewire.errors import InvalidCommand
-from gazewire.wire.messages import CommandReply, Marker, parse_command
+from gazewire.wire.messages import CommandName, CommandReply, Marker, parse_command
 from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 
 log = logging.getLogger(__name__)
@@ -32,15 +35,21 @@ class Controller(Protocol):
     def ping_result(self) -> dict[str, Any]: ...
 
 
-def _request_id(payload: bytes) -> str | None:
-    """The ``id`` of a command we could not parse, if there is one to echo."""
+def _request_fields(payload: bytes) -> tuple[str | None, str | None]:
+    """The ``id`` and the ``command`` of a command we could not parse, where
+    they are clear enough to echo in the reply."""
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(data, dict) and isinstance(data.get("id"), str) and len(data["id"]) <= 64:
-        return data["id"]
-    return None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    request_id = data.get("id")
+    command = data.get("command")
+    return (
+        request_id if isinstance(request_id, str) and len(request_id) <= 64 else None,
+        command if isinstance(command, str) and command in get_args(CommandName) else None,
+    )
 
 
 def handle_command(payload: bytes, controller: Controller) -> CommandReply:
@@ -48,9 +57,9 @@ def handle_command(payload: bytes, controller: Controller) -> CommandReply:
     try:
         command = parse_command(payload)
     except InvalidCommand as error:
-        log.warning("refused command: %s", error)
+        request_id, name = _request_fields(payload)
         return CommandReply(
-            session=controller.session, id=_request_id(payload), ok=False,
+            session=controller.session, id=request_id, command=name, ok=False,
             error=f"invalid command: {error}", state=controller.state, utc=now,  # type: ignore[arg-type]
         )
     result: dict[str, Any] | None = None
@@ -64,8 +73,8 @@ def handle_command(payload: bytes, controller: Controller) -> CommandReply:
             result = {"name": marker.name, "utc_ns": marker.utc_ns, "system_time_us": marker.system_time_us}
         elif command.command == "ping":
             result = controller.ping_result()
-    except Exception as error:  # the controller failed: report it, keep running
-        log.exception("command %s failed", command.command)
+    except Exception as error:  # the controller failed: report it (the agent logs it), keep running
+        log.debug("command %s failed", command.command, exc_info=True)
         return CommandReply(
             session=controller.session, id=command.id, command=command.command, ok=False,
             error=f"{command.command} failed: {error}", state=controller.state, utc=now,  # type: ignore[arg-type]

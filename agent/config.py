@@ -48,7 +48,20 @@ class AgentSettings(GazewireSettings):
     )
     tracker_address: str | None = Field(
         None,
-        description="Tobii tracker address (e.g. tet-tcp://10.0.0.5). Empty: the first tracker found.",
+        description="Tobii tracker address (e.g. tet-tcp://10.0.0.5), connected to without a search. "
+        "Empty: the tracker with tracker_serial, else the lowest serial number found.",
+    )
+    tracker_serial: str | None = Field(
+        None,
+        description="Serial number of the Tobii tracker to use (gazewire agent list-trackers shows them), "
+        "for a PC with more than one. Empty: the lowest serial number found.",
+    )
+    tracker_lost_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="After the connection to the tracker is lost, how long to wait for the SDK to restore "
+        "it before searching for the tracker again. Shorter recovers sooner; longer spares the search.",
     )
     frequency_hz: float | None = Field(
         None,
@@ -133,6 +146,13 @@ class AgentSettings(GazewireSettings):
                 raise ValueError("replay_file: source 'replay' needs a recording to replay")
             if not Path(self.replay_file).expanduser().is_file():
                 raise ValueError(f"replay_file: {str(self.replay_file)!r} does not exist")
+        if self.tracker_address is not None and "://" not in self.tracker_address:
+            raise ValueError(
+                f"tracker_address: {self.tracker_address!r} is not an address like tet-tcp://10.0.0.5; "
+                "to choose a tracker by its serial number, set tracker_serial"
+            )
+        if self.tracker_address is not None and self.tracker_serial is not None:
+            raise ValueError("tracker_serial: set tracker_address or tracker_serial, not both")
         if self.frequency_hz is not None and self.source is SourceKind.SIMULATED and self.frequency_hz < 60:
             raise ValueError("frequency_hz: the simulated tracker runs at 60 to 1200 Hz")
         return self

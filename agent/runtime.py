@@ -11,6 +11,9 @@ Threads, and what each one does:
 - paho's network thread talks to the broker and only enqueues.
 
 Every sample either reaches a batch in the outbox or is counted as dropped.
+A failing disk stops neither: batches go out without the outbox (counted, and
+published once acknowledged), the recording counts what it misses, and both
+resume when the disk takes writes again.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from gazewire.agent.commands import handle_command
 from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.clock import ClockOffset, measure_offset
 from gazewire.agent.pipeline.combine import CombinedGaze, combine_eyes
+from gazewire.agent.pipeline.gaps import SampleGaps
 from gazewire.agent.pipeline.live import live_gaze_payload
 from gazewire.agent.pipeline.throttle import LiveThrottle
 from gazewire.agent.status import Counters, build_status, last_will
@@ -45,13 +49,17 @@ from gazewire.wire.messages import (
     Marker,
     TrackerInfo,
 )
+from gazewire.logs import RateLimitedLog
 from gazewire.mqtt import default_client_id
 from gazewire.wire.timeutil import iso_from_utc_us
 from gazewire.wire.topics import Topics
 
 log = logging.getLogger(__name__)
 
-_MARKER = "marker"  # queue items are SDK dicts or (_MARKER, name, system_time_us)
+# Queue items are SDK dicts, (_MARKER, name, system_time_us), or (_BREAK, None, None)
+# where the tracker's stream was interrupted on purpose (its timestamps jump there).
+_MARKER = "marker"
+_BREAK = "break"
 
 
 @dataclass
@@ -98,8 +106,18 @@ class Agent:
             max_age_s=settings.outbox_max_age_h * 3600,
             synchronous=settings.outbox_sync,
         )
-        self.next_seq = self.outbox.counter("next_seq")
-        self.next_batch_seq = self.outbox.counter("next_batch_seq")
+        self._counters_unknown = False
+        try:
+            self.next_seq = self.outbox.counter("next_seq")
+            self.next_batch_seq = self.outbox.counter("next_batch_seq")
+        except OutboxError as error:  # the outbox's file cannot even be read
+            log.error("%s: seq and batch_seq start at 0 (a new stream for the processor)", error)
+            self.next_seq = self.next_batch_seq = 0
+            self._counters_unknown = True
+        self.outbox_error: str | None = self.outbox.error
+        if self.outbox_error:
+            log.error("%s; sending batches without the durable outbox until it opens", self.outbox_error)
+        self._carried_over: tuple[str, int] | None = self._take_over_backlog()
         self.recording = (
             Recording(recording_path(settings.data_dir, self.session)) if settings.record else None
         )
@@ -123,17 +141,19 @@ class Agent:
         self.display_area: DisplayArea | None = None
         self._tracker_state: TrackerState | None = None
         self._tracker_detail: str | None = None
+        self._stopped_by = "waiting for a start command (autostart is off)"
         self.streaming = False
         self.clock: ClockOffset | None = None
         self._clock_due = True
         self._status_due = True
         self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
+        self._gaps = SampleGaps()
         self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze]] = LiveThrottle(settings.publish_hz)
         self._live_seq = 0
         self.loop_errors = 0
-        self.recording_error: str | None = None
-        self.outbox_error: str | None = None
         self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
+        self._refusals = RateLimitedLog(log, interval_s=60.0)
+        self._disk_state: tuple[object, ...] = ()
         self._wake = threading.Event()
         self._shutdown = threading.Event()
         self._finished = threading.Event()
@@ -150,6 +170,7 @@ class Agent:
 
     def tracker_state(self, state: TrackerState, detail: str | None = None) -> None:
         log.info("tracker %s%s", state.value, f": {detail}" if detail else "")
+        self._stream_break()
         self._tracker_state, self._tracker_detail = state, detail
         if state is TrackerState.TRACKING:
             self._clock_due = True
@@ -160,10 +181,17 @@ class Agent:
 
     def tracker_info(self, info: TrackerInfo, display_area: DisplayArea | None) -> None:
         self.tracker, self.display_area = info, display_area
+        self._stream_break()  # the rate may have changed
         self._builder.device = info.serial or "unknown"
         self._clock_due = True
         self._status_due = True
         self._wake.set()
+
+    def _stream_break(self) -> None:
+        try:
+            self.samples.put_nowait((_BREAK, None, None))
+        except queue.Full:
+            pass  # at worst one hole across the break is counted
 
     def marker(self, name: str, system_time_us: int) -> None:
         try:
@@ -183,16 +211,32 @@ class Agent:
             return "stopped"
         return self._tracker_state.value
 
+    @property
+    def reason(self) -> str | None:
+        """Why the agent is in its state, made from the state now (never a
+        leftover of an earlier one): None while all is well."""
+        state = self.state
+        if state in (TrackerState.WAITING.value, TrackerState.LOST.value):
+            return self._tracker_detail
+        if state == "stopped":
+            if self._tracker_state is TrackerState.FINISHED:
+                return "the source finished (end of the replay, or the sample limit)"
+            return self._stopped_by
+        return None
+
     def start_streaming(self) -> None:
         if not self.streaming:
             log.info("starting %s tracker", self.source.name)
             self.streaming = True
+            self._tracker_state, self._tracker_detail = None, None
+            self._stream_break()
             self.source.start(self)
             self._status_due = True
 
     def stop_streaming(self) -> None:
         if self.streaming:
             log.info("stopping %s tracker", self.source.name)
+            self._stopped_by = "stopped by a stop command; a start command resumes"
             self.source.stop()
             self.streaming = False
             self._take_samples()
@@ -217,6 +261,7 @@ class Agent:
         if self.recording is not None:
             self.recording.write_marker(name, utc_ns // 1000, system_time_us)
             self.recording.flush()
+            self._check_disks()
         self.link.publish(self.topics.events(self.session), marker.to_json(), qos=1)
         self.counters.markers += 1
         log.info("marker %r at %s", name, marker.utc)
@@ -262,10 +307,7 @@ class Agent:
         now = time.monotonic()
         due = _Deadlines(batch=now + interval, status=now, clock=now, housekeeping=now + 1.0)
         while not self._shutdown.is_set():
-            wake_at = due.batch
-            pending_live = self._throttle.next_allowed_s()
-            if pending_live is not None:
-                wake_at = min(wake_at, pending_live)
+            wake_at = self._next_wake(due)
             self._wake.wait(min(1.0, max(0.0, wake_at - time.monotonic())))  # keeps the watchdog fed
             self._wake.clear()
             try:
@@ -273,8 +315,22 @@ class Agent:
             except Exception:  # a bug must not end the recording: log it, count it, go on
                 self.loop_errors += 1
                 log.exception("agent loop failed (%d times so far); continuing", self.loop_errors)
-                self._status_due = True
+                try:  # say so, even if the failing job comes before the status in every step
+                    self.publish_status()
+                except Exception:
+                    log.exception("publishing the status failed")
                 self._shutdown.wait(0.1)
+
+    def _next_wake(self, due: _Deadlines) -> float:
+        """When the loop has work next: the next batch, or a live message that
+        may go out. A live message waits only while the link is up (it cannot go
+        out otherwise, and waking for it would spin); a reconnection wakes the loop."""
+        wake_at = due.batch
+        if self.link.connected.is_set():
+            pending_live = self._throttle.next_allowed_s()
+            if pending_live is not None:
+                wake_at = min(wake_at, pending_live)
+        return wake_at
 
     def _step(self, due: _Deadlines, interval: float) -> None:
         if self.notifier is not None:
@@ -293,7 +349,7 @@ class Agent:
                 due.batch = now + interval
         self._publish_live(now)
         if now >= due.housekeeping:
-            self._note_evictions(self.outbox.evict_expired())
+            self._housekeeping()
             due.housekeeping = now + 1.0
         if self._status_due or now >= due.status:
             self.publish_status()
@@ -311,7 +367,7 @@ class Agent:
     def _take_samples(self) -> None:
         clock = self.clock
         offset = clock.offset_us if clock else 0
-        builder, throttle, counters = self._builder, self._throttle, self.counters
+        builder, throttle, counters, gaps = self._builder, self._throttle, self.counters, self._gaps
         get = self.samples.get_nowait
         while True:
             try:
@@ -319,8 +375,12 @@ class Agent:
             except queue.Empty:
                 return
             if type(item) is tuple:
-                _, name, system_time_us = item
-                self.add_marker(name, (system_time_us + offset) * 1000, source="local")
+                kind, name, system_time_us = item
+                if kind is _BREAK:
+                    gaps.restart()
+                    gaps.set_rate(self.tracker.frequency_hz if self.tracker else None)
+                else:
+                    self.add_marker(name, (system_time_us + offset) * 1000, source="local")
                 continue
             seq = self.next_seq
             try:  # everything that can fail on a malformed sample, before anything is stored
@@ -335,30 +395,16 @@ class Agent:
                 continue
             self.next_seq = seq + 1
             counters.samples_in += 1
+            missing = gaps.missing_before(batch_row[1])  # device_time_us
+            if missing:
+                counters.samples_dropped_sdk += missing
+                builder.note_sdk_gap(seq, missing)
             if not gaze.valid:
                 counters.samples_invalid += 1
             if csv_row is not None:
-                self._record(csv_row)
+                self.recording.write_row(csv_row)  # type: ignore[union-attr]
             builder.append(batch_row)
             throttle.offer((seq, utc_us, item, gaze), valid=gaze.valid)
-
-    def _record(self, row: list[Any]) -> None:
-        """Write to the local recording; a failing disk stops the recording, not the agent."""
-        try:
-            self.recording.write_row(row)  # type: ignore[union-attr]
-        except OSError as error:
-            self._recording_failed(error)
-
-    def _recording_failed(self, error: OSError) -> None:
-        self.recording_error = f"local recording stopped: {error}"
-        log.error("%s; batches are still sent", self.recording_error)
-        recording, self.recording = self.recording, None
-        if recording is not None:
-            try:
-                recording.close()
-            except OSError:
-                pass
-        self._status_due = True
 
     def _flush_batch(self) -> None:
         if len(self._builder) == 0:
@@ -370,10 +416,7 @@ class Agent:
             sample_rate_hz=self.tracker.frequency_hz if self.tracker else None,
         )
         if self.recording is not None:
-            try:
-                self.recording.flush()
-            except OSError as error:
-                self._recording_failed(error)
+            self.recording.flush()
         batch = OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count)
         self.next_batch_seq = batch_seq + 1
         try:
@@ -382,16 +425,97 @@ class Agent:
             # No disk for the outbox: send the batch anyway (paho keeps it in memory
             # until acknowledged), but it no longer survives a restart: say so.
             self.counters.batches_unsaved += 1
+            self.counters.samples_unsaved += count
             if self.outbox_error != str(error):
                 self.outbox_error = str(error)
                 log.error("%s; sending batches without the durable outbox", error)
-            info = self.link.publish(batch.topic, batch.payload, qos=1)
-            self._unsaved = [(i, n) for i, n in self._unsaved if not i.is_published()]
-            self._unsaved.append((info, count))
-            self._status_due = True
+            self._settle_acknowledged()
+            self._unsaved.append((self.link.publish(batch.topic, batch.payload, qos=1), count))
+            self._check_disks()
             return
+        if self.outbox_error is not None:
+            log.warning(
+                "outbox writable again; %d batches (%d samples) were sent without it",
+                self.counters.batches_unsaved, self.counters.samples_unsaved,
+            )
+            self.outbox_error = None
         self._note_evictions(evictions)
+        self._check_disks()
         self.sender.wake()
+
+    def _settle_acknowledged(self) -> None:
+        """Count the batches sent without the outbox that the broker acknowledged."""
+        waiting = []
+        for info, count in self._unsaved:
+            if info.is_published():
+                self.counters.samples_published_unsaved += count
+            else:
+                waiting.append((info, count))
+        self._unsaved = waiting
+
+    def _take_over_backlog(self) -> tuple[str, int] | None:
+        """Say what an earlier run left in the outbox, and for which broker:
+        it goes to the broker configured now. Returns (text, its last batch_seq)."""
+        broker = f"{self.settings.mqtt.host}:{self.settings.mqtt.port}"
+        try:
+            backlog = self.outbox.backlog()
+            before = self.outbox.note("broker")
+            if before != broker and self.outbox.is_open:
+                self.outbox.set_note("broker", broker)
+        except OutboxError as error:
+            log.warning("cannot read what the outbox holds: %s", error)
+            return None
+        if backlog is None:
+            return None
+        text = (
+            f"{backlog.batches} batches ({backlog.samples} samples) carried over from an earlier run, written "
+            f"{iso_from_utc_us(int(backlog.oldest_s * 1e6))} to {iso_from_utc_us(int(backlog.newest_s * 1e6))} "
+            f"while the agent sent to broker {before or '(not recorded: an older agent)'}"
+        )
+        if before != broker:
+            text += f"; sending them to {broker} now"
+        log.warning("outbox: %s", text)
+        return text, backlog.last_batch_seq
+
+    def _housekeeping(self) -> None:
+        """Once a second: expire old batches, retry a failed disk, count acknowledgements."""
+        if self._carried_over is not None:
+            oldest = self.outbox.oldest_batch_seq()
+            if oldest is None or oldest > self._carried_over[1]:
+                log.info("the batches carried over from an earlier run are sent (or evicted, and counted)")
+                self._carried_over = None
+                self._status_due = True
+        self._note_evictions(self.outbox.evict_expired())
+        if not self.outbox.is_open and self.outbox.reopen():
+            self._outbox_opened()
+        if self.recording is not None and self.recording.error is not None:
+            self.recording.resume()
+        self._settle_acknowledged()
+        self._check_disks()
+
+    def _outbox_opened(self) -> None:
+        """The outbox could not be opened at start and now can: take it up."""
+        log.warning("outbox %s opened; batches are durable again", self.outbox.path)
+        stored_seq, stored_batch_seq = self.outbox.counter("next_seq"), self.outbox.counter("next_batch_seq")
+        if stored_batch_seq > self.next_batch_seq or stored_seq > self.next_seq:
+            # Counters read from a stale copy, or not at all: never reuse a stored number.
+            log.warning(
+                "continuing at seq %d, batch_seq %d (the outbox had counted further)",
+                max(stored_seq, self.next_seq), max(stored_batch_seq, self.next_batch_seq),
+            )
+            self.next_seq = max(stored_seq, self.next_seq)
+            self.next_batch_seq = max(stored_batch_seq, self.next_batch_seq)
+        self._counters_unknown = False
+        self._carried_over = self._take_over_backlog()  # all it holds is from earlier runs
+        self.sender.wake()
+
+    def _check_disks(self) -> None:
+        """A status refresh whenever the outbox or the recording fails or recovers."""
+        recording = self.recording
+        state = (self.outbox_error, recording.error if recording is not None else None)
+        if state != self._disk_state:
+            self._disk_state = state
+            self._status_due = True
 
     def _publish_live(self, now: float) -> None:
         if not self.link.connected.is_set():
@@ -417,6 +541,12 @@ class Agent:
             except queue.Empty:
                 return
             reply = handle_command(payload, self)
+            if not reply.ok:
+                self.counters.commands_refused += 1
+                self._refusals.log(
+                    logging.WARNING, "command", "command %s refused: %s (%d so far)",
+                    reply.command or "?", reply.error, self.counters.commands_refused,
+                )
             self.link.publish(self.topics.cmd_reply(self.session), reply.to_json(), qos=1)
 
     def _measure_clock(self) -> None:
@@ -437,7 +567,7 @@ class Agent:
         return AgentCounters(
             samples_in=c.samples_in,
             samples_invalid=c.samples_invalid,
-            samples_published=self.sender.counters.samples_published,
+            samples_published=self.sender.counters.samples_published + c.samples_published_unsaved,
             samples_dropped_queue=c.samples_dropped_queue,
             samples_dropped_outbox=self.outbox.evicted_samples,
             samples_malformed=c.samples_malformed,
@@ -447,6 +577,13 @@ class Agent:
             outbox_evicted=self.outbox.evicted_batches,
             reconnects=self.link.reconnects,
             markers=c.markers,
+            samples_unsaved=c.samples_unsaved,
+            samples_dropped_unsaved=c.samples_dropped_unsaved,
+            samples_not_recorded=self.recording.samples_lost if self.recording is not None else 0,
+            samples_dropped_sdk=c.samples_dropped_sdk,
+            sdk_buffer_overflows=self.source.buffer_overflows,
+            tracker_connection_losses=self.source.connection_losses,
+            commands_refused=c.commands_refused,
         )
 
     def warnings(self) -> list[str]:
@@ -460,22 +597,57 @@ class Agent:
             )
         if self.counters.samples_malformed:
             found.append(f"{self.counters.samples_malformed} malformed samples from the source dropped")
+        if self.counters.samples_dropped_sdk or self.source.buffer_overflows:
+            found.append(
+                f"about {self.counters.samples_dropped_sdk} samples lost inside the tracker's SDK "
+                f"({self.source.buffer_overflows} stream buffer overflows reported): see sdk_gaps in the batches"
+            )
+        if self.source.connection_losses:
+            found.append(f"tracker connection lost {self.source.connection_losses} times")
         if self.sender.counters.last_refusal:
             found.append(
                 f"{self.sender.counters.batches_refused} batch sends refused by the broker (kept, retried); "
                 f"last: {self.sender.counters.last_refusal}"
             )
-        if self.recording_error:
-            found.append(self.recording_error)
-        if self.outbox_error:
-            found.append(
-                f"outbox unwritable ({self.outbox_error}): {self.counters.batches_unsaved} batches sent "
-                "without durability"
-            )
+        found.extend(self._disk_warnings())
         if self.loop_errors:
             found.append(f"{self.loop_errors} internal errors in the agent loop (see its log)")
+        found.extend(self.source.warnings())
+        if self._carried_over is not None:
+            found.append(self._carried_over[0])
         if self.clock is None:
             found.append("clock offset not measured yet")
+        return found
+
+    def _disk_warnings(self) -> list[str]:
+        found = []
+        c = self.counters
+        if self.outbox_error:
+            found.append(
+                f"outbox unwritable ({self.outbox_error}): {c.batches_unsaved} batches ({c.samples_unsaved} "
+                "samples) sent without durability so far; they are lost if the agent stops before the broker "
+                "acknowledges them"
+            )
+        elif c.samples_unsaved:
+            found.append(f"{c.samples_unsaved} samples were sent without the durable outbox while its disk failed")
+        if c.samples_dropped_unsaved:
+            found.append(
+                f"{c.samples_dropped_unsaved} samples dropped: sent without the outbox, not acknowledged "
+                "before the agent stopped"
+            )
+        if self._counters_unknown:
+            found.append("seq and batch_seq restarted at 0: the outbox's counters could not be read")
+        recording = self.recording
+        if recording is not None and recording.error:
+            found.append(
+                f"local recording stopped ({recording.error}): {recording.samples_lost} samples not recorded "
+                f"so far; retrying every {recording.retry_s:g} s"
+            )
+        elif recording is not None and (recording.samples_lost or recording.markers_lost):
+            found.append(
+                f"local recording misses {recording.samples_lost} samples and {recording.markers_lost} markers "
+                f"(its disk failed: {recording.last_error})"
+            )
         return found
 
     def current_status(self, state: str | None = None, reason: str | None = None):
@@ -490,7 +662,7 @@ class Agent:
             session=self.session,
             state=state or self.state,
             run=self.run_id,
-            reason=reason if reason is not None else self._tracker_detail,
+            reason=reason if reason is not None else self.reason,
             publish_hz=self.settings.publish_hz,
             tracker=self.tracker,
             display_area=self.display_area,
@@ -511,22 +683,31 @@ class Agent:
         self._status_due = True
         self._wake.set()
 
-    def _settle_unsaved(self) -> None:
+    def _settle_unsaved(self, timeout_s: float = 5.0) -> None:
         """Batches that bypassed an unwritable outbox live only in memory: wait
-        for their acknowledgements, and say loudly what is lost."""
-        pending = [(i, n) for i, n in self._unsaved if not self.link.wait_published(i, timeout_s=2.0)]
-        if pending:
+        (``timeout_s`` in all) for their acknowledgements, count the rest as
+        dropped, and say loudly what is lost."""
+        deadline = time.monotonic() + timeout_s
+        if self.link.connected.is_set():
+            for info, _ in self._unsaved:
+                if not self.link.wait_published(info, timeout_s=max(0.0, deadline - time.monotonic())):
+                    break
+        self._settle_acknowledged()
+        if self._unsaved:
+            lost = sum(n for _, n in self._unsaved)
+            self.counters.samples_dropped_unsaved += lost
             log.error(
                 "%d batches (%d samples) sent without the outbox were not acknowledged and are lost "
                 "from the stream (the local recording has them if its disk works)",
-                len(pending), sum(n for _, n in pending),
+                len(self._unsaved), lost,
             )
+            self._unsaved = []
 
     def status_line(self) -> str:
         """One line for a service manager: state, broker link, counters."""
         link = "connected" if self.link.connected.is_set() else "broker unreachable"
         c = self.status_counters()
-        dropped = c.samples_dropped_queue + c.samples_dropped_outbox
+        dropped = c.samples_dropped_queue + c.samples_dropped_outbox + c.samples_dropped_unsaved
         return (
             f"{self.state}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
             f"{dropped} dropped, outbox {c.outbox_depth}"
@@ -545,23 +726,25 @@ class Agent:
         self._flush_batch()
         if self.recording is not None:
             self.recording.close()
+        connected = self.link.connected.is_set()
+        if connected and not self.sender.drain(timeout_s=5.0):
+            log.warning("%d batches still unacknowledged; they stay in the outbox for the next start", self.outbox.depth)
+        elif not connected:
+            log.warning("broker unreachable at shutdown: %d batches stay in the outbox", self.outbox.depth)
+        self._settle_unsaved()
         if self.link.connected.is_set():
-            if not self.sender.drain(timeout_s=5.0):
-                log.warning("%d batches still unacknowledged; they stay in the outbox for the next start", self.outbox.depth)
             info = self.publish_status(state="offline", reason="agent stopped")
             if info is not None:
                 self.link.wait_published(info, timeout_s=2.0)
-        else:
-            log.warning("broker unreachable at shutdown: %d batches stay in the outbox", self.outbox.depth)
-        self._settle_unsaved()
         self.sender.stop()
         self.link.stop()
         self.outbox.close()
+        c = self.status_counters()
         log.info(
-            "stopped: %d samples in, %d published, %d dropped",
-            self.counters.samples_in,
-            self.sender.counters.samples_published,
-            self.counters.samples_dropped_queue + self.outbox.evicted_samples,
+            "stopped: %d samples in, %d published, %d dropped, %d not recorded",
+            c.samples_in, c.samples_published,
+            c.samples_dropped_queue + c.samples_dropped_outbox + c.samples_dropped_unsaved,
+            c.samples_not_recorded,
         )
 
 

@@ -2,6 +2,14 @@
 
     python examples/follow_gaze.py --broker localhost --session demo-1 [--count 50]
 
+On the lab broker, log in as a viewer (deploy/mosquitto/README.md); the
+password comes from a file, the environment or a prompt, never the command
+line (other users of the PC could read it in the process list):
+
+    python examples/follow_gaze.py --broker labserver --session P07 --username alice
+    python examples/follow_gaze.py ... --username alice --password-file ~/.gazewire-password
+    GAZEWIRE_MQTT__PASSWORD=... python examples/follow_gaze.py ... --username alice
+
 The same few lines work in any program that wants gaze-contingent behaviour
 (a Unity bridge, a robot, a second screen): subscribe, parse JSON, act.
 """
@@ -9,11 +17,39 @@ The same few lines work in any program that wants gaze-contingent behaviour
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
+import sys
 import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+PASSWORD_VARIABLE = "GAZEWIRE_MQTT__PASSWORD"  # the name gazewire itself reads
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit code 2, as gazewire's own commands do."""
+    print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def broker_password(username: str | None, password_file: str | None) -> str | None:
+    """--password-file, else $GAZEWIRE_MQTT__PASSWORD, else a prompt on the terminal."""
+    if not username:
+        return None
+    if password_file:
+        try:
+            with open(password_file, encoding="utf-8") as handle:
+                return handle.read().rstrip("\r\n")
+        except OSError as error:
+            fail(f"cannot read the password file: {error}")
+    if PASSWORD_VARIABLE in os.environ:
+        return os.environ[PASSWORD_VARIABLE]
+    if sys.stdin.isatty():
+        return getpass.getpass(f"broker password for {username}: ")
+    fail(f"no password for user {username!r}: give --password-file, set {PASSWORD_VARIABLE}, or run in a terminal")
 
 
 def main() -> None:
@@ -23,12 +59,21 @@ def main() -> None:
     parser.add_argument("--session", required=True)
     parser.add_argument("--prefix", default="lab")
     parser.add_argument("--count", type=int, default=0, help="stop after this many gaze messages (0: never)")
+    parser.add_argument("--username", default=os.environ.get("GAZEWIRE_MQTT__USERNAME"),
+                        help="broker user, a viewer (default: $GAZEWIRE_MQTT__USERNAME; none: anonymous)")
+    parser.add_argument("--password-file", help=f"file holding the password (default: ${PASSWORD_VARIABLE}, or a prompt)")
     args = parser.parse_args()
+    password = broker_password(args.username, args.password_file)
     base = f"{args.prefix}/{args.session}"
     seen = {"gaze": 0}
+    refused: list[str] = []
     done = threading.Event()
 
     def on_connect(client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+            done.set()
+            return
         client.subscribe([(f"{base}/gaze", 0), (f"{base}/fixations", 1), (f"{base}/alerts", 1),
                           (f"{base}/status", 1)])
 
@@ -51,8 +96,13 @@ def main() -> None:
             print(f"agent {data['state']}")
 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    if args.username:
+        client.username_pw_set(args.username, password)
     client.on_connect, client.on_message = on_connect, on_message
-    client.connect(args.broker, args.port)
+    try:
+        client.connect(args.broker, args.port)
+    except OSError as error:
+        fail(f"cannot reach the broker at {args.broker}:{args.port}: {error}")
     client.loop_start()
     try:
         done.wait()
@@ -60,6 +110,9 @@ def main() -> None:
         pass
     client.disconnect()
     client.loop_stop()
+    if refused:
+        who = f"user {args.username!r}" if args.username else "an anonymous login"
+        fail(f"the broker refused {who}: {refused[0]}")
 
 
 if __name__ == "__main__":

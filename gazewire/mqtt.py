@@ -70,8 +70,9 @@ class MqttSettings(BaseModel):
     client_id: str | None = Field(
         None,
         max_length=128,
-        description="Fixed client id; the default is derived from host and session. "
-        "A persistent session needs the same id on every start.",
+        description="Fixed client id; the default is derived from host and session (or processor id), "
+        "the same on every start, as a persistent session needs. The lab broker (deploy/mosquitto) "
+        "replaces every client id by the user name: one connection per user.",
     )
     username: str | None = Field(None, description="Broker user (see deploy/mosquitto/acl for roles).")
     password: SecretStr | None = Field(None, description="Broker password. Never printed or logged.")
@@ -124,6 +125,9 @@ class MqttSettings(BaseModel):
 
 
 def default_client_id(role: str, name: str) -> str:
+    """The same id on every start (a persistent session needs that), distinct per role, host and name.
+    Not a secret: brokers that must stop others from using it tie client ids to users
+    (the lab broker's use_username_as_clientid: deploy/mosquitto/README.md, "Client ids")."""
     host = socket.gethostname().split(".")[0][:32] or "host"
     return f"gazewire-{role}-{host}-{name}"[:128]
 

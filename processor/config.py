@@ -245,8 +245,8 @@ class ProcessorSettings(GazewireSettings):
     processor_id: str = Field(
         default_factory=default_processor_id,
         description="Name of this processor: its status topic lab/_sys/processor/<id>/status and "
-        "its MQTT client id. Keep it fixed: the broker keeps the persistent session under it. "
-        "Default: the host name.",
+        "part of its default MQTT client id. Keep it fixed. (The lab broker keeps the persistent "
+        "session under the processor's user name.) Default: the host name.",
     )
     topic_prefix: TopicPrefixSetting = Field(DEFAULT_PREFIX, description="First topic level(s) of every message.")
     sessions: list[SessionSetting] = Field(

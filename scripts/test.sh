@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 apt_install "the tests (real broker, time-series server, browser)" \
-    mosquitto mosquitto-clients victoria-metrics chromium systemd
+    mosquitto mosquitto-clients victoria-metrics chromium systemd iproute2
 ensure_venv "dev"
 
 # The real Tobii Pro SDK only has wheels for CPython 3.10.

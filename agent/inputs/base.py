@@ -47,12 +47,20 @@ class TrackerSource(ABC):
     """A source of SDK gaze dictionaries. ``start`` returns at once; ``stop`` joins."""
 
     name: str = "source"
+    # What the tracker's SDK reported lost (a source without an SDK keeps 0).
+    buffer_overflows: int = 0
+    connection_losses: int = 0
 
     @abstractmethod
     def start(self, events: TrackerEvents) -> None: ...
 
     @abstractmethod
     def stop(self) -> None: ...
+
+    def warnings(self) -> list[str]:
+        """What the agent's status should say about the source now (e.g. a
+        frequency the tracker does not support); empty when all is well."""
+        return []
 
     def system_time_us(self) -> int:
         """Now on the clock of the samples' ``system_time_stamp`` (µs).

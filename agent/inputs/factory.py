@@ -23,4 +23,9 @@ def open_source(settings: AgentSettings) -> TrackerSource:
         return ReplayTracker(settings.replay_file, speed=settings.speed, frequency_hz=settings.frequency_hz)
     from gazewire.agent.inputs.tobii import TobiiTracker
 
-    return TobiiTracker(address=settings.tracker_address, frequency_hz=settings.frequency_hz)
+    return TobiiTracker(
+        address=settings.tracker_address,
+        serial=settings.tracker_serial,
+        frequency_hz=settings.frequency_hz,
+        lost_timeout_s=settings.tracker_lost_timeout_s,
+    )

@@ -5,11 +5,14 @@ Python; tobii-research 2.1.0 only installs on CPython 3.10. See
 ../shared/reference/tobii-research-sdk.md.
 
 :class:`TobiiTracker` runs one daemon supervisor thread. It looks for the
-tracker, retrying with capped exponential backoff while none is there
-(``waiting_for_tracker``), then configures it, reports its description and
-subscribes to gaze data and notifications. The SDK calls the callbacks on its
-own thread: they only hand the dictionary on, count, or wake the supervisor;
-everything that talks to the tracker again runs on the supervisor thread.
+tracker (by address, by serial number, or the lowest serial found), retrying
+with capped exponential backoff while none is there (``waiting_for_tracker``),
+then configures it, reports its description and subscribes to gaze data and
+notifications. A connection the SDK reports lost and does not restore within
+``lost_timeout_s`` is dropped and the tracker searched for again. The SDK
+calls the callbacks on its own thread: they only hand the dictionary on,
+count, or wake the supervisor; everything that talks to the tracker again runs
+on the supervisor thread.
 """
 
 from __future__ import annotations
@@ -215,10 +218,12 @@ def display_area_of(area: Any) -> DisplayArea | None:
 
 
 class TobiiTracker(TrackerSource):
-    """Gaze from a Tobii Pro tracker, found by ``address`` or the first by serial.
+    """Gaze from a Tobii Pro tracker, found by ``address``, by ``serial``, or
+    the lowest serial number found.
 
     Counters (read by the agent's status): ``stream_errors``,
-    ``buffer_overflows``, ``callback_errors``, ``connection_losses``.
+    ``buffer_overflows``, ``callback_errors``, ``connection_losses``;
+    :meth:`warnings` says what the agent's status should.
     """
 
     name = "tobii"
@@ -229,15 +234,23 @@ class TobiiTracker(TrackerSource):
         frequency_hz: float | None = None,
         retry_initial_s: float = 1.0,
         retry_max_s: float = 30.0,
+        serial: str | None = None,
+        lost_timeout_s: float = 10.0,
     ) -> None:
         if frequency_hz is not None and not (math.isfinite(frequency_hz) and frequency_hz > 0):
             raise TrackerError(f"frequency_hz must be a positive number, not {frequency_hz!r}")
         if not (retry_initial_s > 0 and retry_max_s >= retry_initial_s):
             raise TrackerError("need 0 < retry_initial_s <= retry_max_s")
+        if not lost_timeout_s > 0:
+            raise TrackerError(f"lost_timeout_s must be > 0, not {lost_timeout_s!r}")
+        if address is not None and serial is not None:
+            raise TrackerError("give the tracker's address or its serial number, not both")
         self.address = address
+        self.serial = serial
         self.frequency_hz = frequency_hz
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
+        self.lost_timeout_s = lost_timeout_s
 
         self.stream_errors = 0
         self.buffer_overflows = 0
@@ -259,6 +272,10 @@ class TobiiTracker(TrackerSource):
         self._info: TrackerInfo | None = None
         self._display_area: DisplayArea | None = None
         self._pending_frequency: float | None = None
+        self._lost_at: float | None = None  # monotonic time the SDK reported the connection lost
+        self._found: tuple[str, ...] = ()  # serials of the trackers last found, as logged
+        self._choice_warning: str | None = None
+        self._frequency_warning: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -305,6 +322,9 @@ class TobiiTracker(TrackerSource):
     def connected(self) -> bool:
         return self._tracker is not None
 
+    def warnings(self) -> list[str]:
+        return [w for w in (self._choice_warning, self._frequency_warning) if w]
+
     # ------------------------------------------------------------------ supervisor
 
     def _supervise(
@@ -323,9 +343,17 @@ class TobiiTracker(TrackerSource):
                 if problem is None:
                     if stop.is_set():
                         break
-                    events.tracker_state(TrackerState.TRACKING, self._tracking_detail())
+                    events.tracker_state(TrackerState.TRACKING)
                     self._serve(events, stop, wake)
-                    break
+                    if stop.is_set():
+                        break
+                    # Lost, and the SDK did not restore it: search again, from the start.
+                    detail = f"connection lost for {self.lost_timeout_s:g} s; searching for the tracker again"
+                    logger.warning("eye tracker %s", detail)
+                    self._detach()
+                    events.tracker_state(TrackerState.LOST, detail)
+                    delay, attempt = self.retry_initial_s, 0
+                    continue
                 detail = f"{problem}; attempt {attempt}, retrying in {delay:g} s"
                 logger.info("waiting for the eye tracker: %s", detail)
                 events.tracker_state(TrackerState.WAITING, detail)
@@ -347,13 +375,17 @@ class TobiiTracker(TrackerSource):
                 found = _by_serial(tr.find_all_eyetrackers())
                 if not found:
                     return "no eye tracker found"
-                et = found[0]
+                et = self._choose(found)
+                if et is None:
+                    serials = ", ".join(str(t.serial_number) for t in found)
+                    return f"eye tracker {self.serial} not found (found: {serials})"
         except Exception as error:
             where = self.address or "the eye trackers"
             logger.debug("connecting to %s failed", where, exc_info=True)
             return f"cannot connect to {where}: {type(error).__name__}: {error}"
         if stop.is_set():
             return None
+        self._lost_at = None
         try:
             self._configure_frequency(et)
             info, area = self._read_info(et)
@@ -367,7 +399,31 @@ class TobiiTracker(TrackerSource):
             return f"setting up {et.address} failed: {type(error).__name__}: {error}"
         return None
 
+    def _choose(self, found: list[Any]) -> Any | None:
+        """The tracker to use among ``found`` (ordered by serial); says what it found."""
+        serials = tuple(str(t.serial_number) for t in found)
+        if self.serial is not None:
+            chosen = next((t for t in found if t.serial_number == self.serial), None)
+            how = "its serial number, tracker_serial"
+        else:
+            chosen = found[0]
+            how = "the lowest serial number; set tracker_serial to choose"
+        if serials != self._found:  # once per change, not per retry
+            self._found = serials
+            listed = ", ".join(f"{t.serial_number} ({t.model}, {t.address})" for t in found)
+            using = f"using {chosen.serial_number} ({how})" if chosen is not None else "none of them is tracker_serial"
+            logger.info("found %d eye tracker%s: %s; %s", len(found), "s" if len(found) > 1 else "", listed, using)
+        if self.serial is None and len(found) > 1:
+            self._choice_warning = (
+                f"{len(found)} eye trackers found ({', '.join(serials)}); using {serials[0]}, the lowest "
+                "serial number: set tracker_serial to choose"
+            )
+        else:
+            self._choice_warning = None
+        return chosen
+
     def _configure_frequency(self, et: Any) -> None:
+        self._frequency_warning = None
         requested = self.frequency_hz
         if requested is None:
             return
@@ -375,26 +431,19 @@ class TobiiTracker(TrackerSource):
         chosen = choose_frequency(requested, supported)
         current = float(et.get_gaze_output_frequency())
         if chosen is None:
-            logger.warning(
-                "eye tracker %s does not support %g Hz (supported: %s); keeping %g Hz",
-                et.serial_number,
-                requested,
-                ", ".join(f"{hz:g}" for hz in supported) or "none reported",
-                current,
+            self._frequency_warning = (
+                f"eye tracker {et.serial_number} does not support {requested:g} Hz (supported: "
+                f"{', '.join(f'{hz:g}' for hz in supported) or 'none reported'}); keeping {current:g} Hz"
             )
+            logger.warning("%s", self._frequency_warning)
             return
         if chosen == current:
             return
         try:
             et.set_gaze_output_frequency(chosen)
         except self._errors as error:
-            logger.warning(
-                "cannot set %s to %g Hz (%s); keeping %g Hz",
-                et.serial_number,
-                chosen,
-                error,
-                current,
-            )
+            self._frequency_warning = f"cannot set {et.serial_number} to {chosen:g} Hz ({error}); keeping {current:g} Hz"
+            logger.warning("%s", self._frequency_warning)
         else:
             logger.info("eye tracker %s set to %g Hz", et.serial_number, chosen)
 
@@ -446,13 +495,20 @@ class TobiiTracker(TrackerSource):
                 logger.warning("unsubscribing from %s failed: %s", kind, error)
 
     def _serve(self, events: TrackerEvents, stop: threading.Event, wake: threading.Event) -> None:
-        """While subscribed: re-read and re-report the description when it changed."""
+        """While subscribed: re-read and re-report the description when it
+        changed. Returns when stopped, or when the connection has been lost
+        for ``lost_timeout_s`` without the SDK restoring it."""
         while True:
-            wake.wait()
+            lost_at = self._lost_at
+            wake.wait(None if lost_at is None else max(0.0, lost_at + self.lost_timeout_s - time.monotonic()))
             wake.clear()
             if stop.is_set():
                 return
-            self._refresh_info(events)
+            lost_at = self._lost_at
+            if lost_at is None:
+                self._refresh_info(events)
+            elif time.monotonic() >= lost_at + self.lost_timeout_s:
+                return
 
     def _refresh_info(self, events: TrackerEvents) -> None:
         et = self._tracker
@@ -470,12 +526,6 @@ class TobiiTracker(TrackerSource):
         self._info, self._display_area = info, area
         events.tracker_info(info, area)
 
-    def _tracking_detail(self) -> str | None:
-        info = self._info
-        if info is None:
-            return None
-        return f"{info.model} {info.serial} at {_hz(info.frequency_hz)} Hz"
-
     # ------------------------------------------------------------------ SDK callbacks
     # Called on the SDK's thread: O(1), no SDK calls, never self._lock.
 
@@ -492,12 +542,16 @@ class TobiiTracker(TrackerSource):
 
     def _on_connection_lost(self, data: dict[str, Any]) -> None:
         self.connection_losses += 1
-        logger.warning("eye tracker connection lost")
+        self._lost_at = time.monotonic()
+        logger.warning("eye tracker connection lost; waiting %g s for the SDK to restore it", self.lost_timeout_s)
         self._report_state(TrackerState.LOST, "the SDK reported the connection to the tracker lost")
+        self._wake.set()
 
     def _on_connection_restored(self, data: dict[str, Any]) -> None:
+        self._lost_at = None
         logger.info("eye tracker connection restored")
-        self._report_state(TrackerState.TRACKING, "connection restored")
+        self._report_state(TrackerState.TRACKING, None)
+        self._wake.set()  # re-read the description: it may have changed meanwhile
 
     def _on_frequency_changed(self, data: dict[str, Any]) -> None:
         frequency = data.get("gaze_output_frequency")
@@ -529,7 +583,7 @@ class TobiiTracker(TrackerSource):
                 self.stream_errors,
             )
 
-    def _report_state(self, state: TrackerState, detail: str) -> None:
+    def _report_state(self, state: TrackerState, detail: str | None) -> None:
         events = self._events
         if events is None:
             return

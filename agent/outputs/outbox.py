@@ -8,6 +8,12 @@ is counted, never silently lost.
 
 The same database keeps the session's sequence counters, so ``seq`` and
 ``batch_seq`` continue across agent restarts instead of starting again at 0.
+
+A failing disk (full, read-only, gone) never escapes as anything but
+:class:`OutboxError`: a failed write leaves the database as it was, and an
+outbox that cannot be opened at start stays closed (``error`` says why) until
+:meth:`Outbox.reopen` succeeds. The agent meanwhile sends its batches without
+the outbox, and counts them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gazewire.agent.outputs.disk import disk_problem
 from gazewire.errors import GazewireError
 
 log = logging.getLogger(__name__)
@@ -32,9 +39,14 @@ CREATE TABLE IF NOT EXISTS batches (
     samples    INTEGER NOT NULL,
     created_s  REAL    NOT NULL
 );
+CREATE INDEX IF NOT EXISTS batches_by_age ON batches (created_s);
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notes (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -45,6 +57,18 @@ class OutboxBatch:
     topic: str
     payload: bytes
     samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the outbox: ``batches`` holding ``samples``, written
+    between ``oldest_s`` and ``newest_s`` (Unix time), up to ``last_batch_seq``."""
+
+    batches: int
+    samples: int
+    oldest_s: float
+    newest_s: float
+    last_batch_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +93,7 @@ class Outbox:
         max_age_s: float = 72 * 3600,
         synchronous: Literal["full", "normal"] = "full",
         clock=time.time,
+        reopen_s: float = 5.0,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
@@ -77,27 +102,134 @@ class Outbox:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
+        self.synchronous = synchronous
+        self.reopen_s = reopen_s
         self._clock = clock
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as error:
-            raise OutboxError(f"cannot open outbox {str(self.path)!r}: {error}") from None
-        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM batches").fetchone()
-        self._depth, self._bytes = int(row[0]), int(row[1])
+        self._db: sqlite3.Connection | None = None
+        self._depth = 0
+        self._bytes = 0
+        self._reopen_at = 0.0
         self.evicted_batches = 0
         self.evicted_samples = 0
+        self.error: str | None = None  # why the outbox is closed; None while it is open
+        self._open()
+
+    def _open(self) -> bool:
+        db = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM batches").fetchone()
+        except (sqlite3.Error, OSError) as error:
+            if db is not None:
+                db.close()
+            self.error = f"cannot open outbox {str(self.path)!r}: {_reason(error)}{disk_problem(self.path)}"
+            self._reopen_at = time.monotonic() + self.reopen_s
+            return False
+        self._db = db
+        self._depth, self._bytes = int(row[0]), int(row[1])
+        self.error = None
+        return True
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    def reopen(self) -> bool:
+        """Try again to open an outbox that could not be opened (at most every
+        ``reopen_s``); True once it is open."""
+        with self._lock:
+            if self._db is not None:
+                return True
+            if time.monotonic() < self._reopen_at:
+                return False
+            return self._open()
 
     # ------------------------------------------------------------------ counters
 
     def counter(self, name: str) -> int:
+        """A stored counter (0 if never stored). Readable from a closed outbox
+        when its file is (a read-only disk); raises :class:`OutboxError` when not."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            try:
+                if self._db is not None:
+                    row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+                else:
+                    row = self._read_only_counter(name)
+            except (sqlite3.Error, OSError) as error:
+                raise OutboxError(f"cannot read outbox {str(self.path)!r}: {_reason(error)}") from None
         return int(row[0]) if row else 0
+
+    def _read_only_counter(self, name: str) -> tuple[int] | None:
+        if not self.path.is_file():
+            return None
+        uri = self.path.resolve().as_uri()
+        for mode in ("mode=ro", "immutable=1"):  # immutable: no -shm can be made on a read-only disk
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True)
+            except sqlite3.Error:
+                continue
+            try:
+                return db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error:
+                continue
+            finally:
+                db.close()
+        raise OutboxError(f"cannot read outbox {str(self.path)!r}")
+
+    def note(self, name: str) -> str | None:
+        """A text noted with :meth:`set_note` (e.g. the broker the batches are
+        for), None if none was, or the outbox is closed."""
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error:
+                return None
+        return str(row[0]) if row else None
+
+    def set_note(self, name: str, value: str) -> None:
+        with self._lock:
+            if self._db is None:
+                raise OutboxError(self.error or "the outbox is closed")
+            try:
+                self._db.execute(
+                    "INSERT INTO notes (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, value),
+                )
+            except sqlite3.Error as error:
+                raise OutboxError(f"cannot write outbox {str(self.path)!r}: {_reason(error)}") from None
+
+    def backlog(self) -> Backlog | None:
+        """The batches waiting, None if none (or the outbox is closed)."""
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(samples), 0), MIN(created_s), MAX(created_s), MAX(batch_seq) "
+                    "FROM batches"
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise OutboxError(f"cannot read outbox {str(self.path)!r}: {_reason(error)}") from None
+        if not row[0]:
+            return None
+        return Backlog(int(row[0]), int(row[1]), float(row[2]), float(row[3]), int(row[4]))
+
+    def oldest_batch_seq(self) -> int | None:
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT MIN(batch_seq) FROM batches").fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row[0] is None else int(row[0])
 
     # ------------------------------------------------------------------ batches
 
@@ -105,23 +237,29 @@ class Outbox:
         self, batch: OutboxBatch, *, next_seq: int
     ) -> list[Eviction]:
         """Store a batch durably together with the counters that follow it
-        (one transaction), then evict what no longer fits."""
+        (one transaction), then evict what no longer fits. Raises
+        :class:`OutboxError` (and stores nothing) when the disk fails."""
         with self._lock:
+            db = self._db
+            if db is None:
+                raise OutboxError(self.error or "the outbox is closed")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
                     "INSERT INTO batches (batch_seq, topic, payload, samples, created_s) VALUES (?, ?, ?, ?, ?)",
                     (batch.batch_seq, batch.topic, batch.payload, batch.samples, self._clock()),
                 )
-                self._db.executemany(
+                db.executemany(
                     "INSERT INTO counters (name, value) VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                     [("next_batch_seq", batch.batch_seq + 1), ("next_seq", next_seq)],
                 )
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
             except sqlite3.Error as error:
-                self._db.execute("ROLLBACK")
-                raise OutboxError(f"cannot write outbox {str(self.path)!r}: {error}") from None
+                # SQLite may already have rolled back (a full disk at COMMIT does):
+                # then ROLLBACK itself fails, and must not hide the real error.
+                _rollback(db)
+                raise OutboxError(f"cannot write outbox {str(self.path)!r}: {_reason(error)}") from None
             self._depth += 1
             self._bytes += len(batch.payload)
             return self._evict_locked()
@@ -131,7 +269,20 @@ class Outbox:
             return self._evict_locked()
 
     def _evict_locked(self) -> list[Eviction]:
-        evictions = []
+        """Evict what is too old or does not fit; a disk that refuses the
+        deletes leaves the batches in place (tried again on the next call)."""
+        if self._db is None:
+            return []
+        evictions: list[Eviction] = []
+        try:
+            self._evict_into(evictions)
+        except sqlite3.Error as error:
+            _rollback(self._db)
+            log.warning("outbox eviction failed (%s); trying again later", _reason(error))
+        return evictions
+
+    def _evict_into(self, evictions: list[Eviction]) -> None:
+        assert self._db is not None
         cutoff = self._clock() - self.max_age_s
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(samples), 0), COALESCE(SUM(LENGTH(payload)), 0) "
@@ -153,7 +304,6 @@ class Outbox:
                 freed += size
             self._db.executemany("DELETE FROM batches WHERE batch_seq = ?", [(seq,) for seq, _ in doomed])
             evictions.append(self._note_eviction(len(doomed), sum(s for _, s in doomed), freed, "size"))
-        return evictions
 
     def _note_eviction(self, batches: int, samples: int, size: int, reason: str) -> Eviction:
         self._depth -= batches
@@ -166,22 +316,34 @@ class Outbox:
     def pending(self, after_batch_seq: int, limit: int) -> list[OutboxBatch]:
         """Up to ``limit`` batches with ``batch_seq > after_batch_seq``, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT batch_seq, topic, payload, samples FROM batches WHERE batch_seq > ? "
-                "ORDER BY batch_seq LIMIT ?",
-                (after_batch_seq, limit),
-            ).fetchall()
+            if self._db is None:
+                return []
+            try:
+                rows = self._db.execute(
+                    "SELECT batch_seq, topic, payload, samples FROM batches WHERE batch_seq > ? "
+                    "ORDER BY batch_seq LIMIT ?",
+                    (after_batch_seq, limit),
+                ).fetchall()
+            except sqlite3.Error as error:
+                raise OutboxError(f"cannot read outbox {str(self.path)!r}: {_reason(error)}") from None
         return [OutboxBatch(int(seq), topic, bytes(payload), int(samples)) for seq, topic, payload, samples in rows]
 
     def remove(self, batch_seq: int) -> bool:
-        """Forget a batch the broker acknowledged. False if it was already gone (evicted)."""
+        """Forget a batch the broker acknowledged. False if it was already gone
+        (evicted). Raises :class:`OutboxError` when the disk refuses the delete."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT LENGTH(payload) FROM batches WHERE batch_seq = ?", (batch_seq,)
-            ).fetchone()
-            if row is None:
+            if self._db is None:
                 return False
-            self._db.execute("DELETE FROM batches WHERE batch_seq = ?", (batch_seq,))
+            try:
+                row = self._db.execute(
+                    "SELECT LENGTH(payload) FROM batches WHERE batch_seq = ?", (batch_seq,)
+                ).fetchone()
+                if row is None:
+                    return False
+                self._db.execute("DELETE FROM batches WHERE batch_seq = ?", (batch_seq,))
+            except sqlite3.Error as error:
+                _rollback(self._db)
+                raise OutboxError(f"cannot delete from outbox {str(self.path)!r}: {_reason(error)}") from None
             self._depth -= 1
             self._bytes -= int(row[0])
             return True
@@ -196,4 +358,24 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            db, self._db = self._db, None
+            if db is not None:
+                try:
+                    db.close()
+                except sqlite3.Error as error:
+                    log.warning("closing the outbox failed: %s", _reason(error))
+            self.error = self.error or "the outbox is closed"
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

@@ -7,7 +7,8 @@ down it sends nothing new; paho retransmits what was in flight when it comes
 back (same message ids), and the sender continues after the last batch it
 handed to paho. A batch the broker refuses (an MQTT 5 PUBACK with an error
 reason, e.g. not authorised) stays in the outbox and is retried with backoff;
-the refusal is reported in status.
+the refusal is reported in status. A batch the broker has but a failing disk
+cannot delete yet counts as published and is deleted when the disk lets it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from gazewire.agent.outputs.link import AgentLink
-from gazewire.agent.outputs.outbox import Outbox
+from gazewire.agent.outputs.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class BatchSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._in_flight: dict[int, tuple[int, int]] = {}  # mid -> (batch_seq, samples)
+        self._undeleted: set[int] = set()  # acknowledged batch_seqs the outbox could not delete yet
+        self._last_disk_error: str | None = None
         self._cursor = -1  # highest batch_seq handed to paho
         self._tokens = float(window)
         self._tokens_at = clock()
@@ -78,10 +81,10 @@ class BatchSender:
         self._thread.join(timeout_s)
 
     def drain(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (all acknowledged) or the timeout passes."""
+        """Wait until every batch in the outbox is acknowledged or the timeout passes."""
         self._wake.set()
         with self._progress:
-            return self._progress.wait_for(lambda: self.outbox.depth == 0, timeout=timeout_s)
+            return self._progress.wait_for(lambda: self.outbox.depth <= len(self._undeleted), timeout=timeout_s)
 
     # ------------------------------------------------------------------ the loop
 
@@ -92,10 +95,14 @@ class BatchSender:
             self._next_wait_s = 0.25
             try:
                 self._take_acknowledgements()
+                self._delete_undeleted()
                 if self.link.connected.is_set():
                     self._send_more()
                 with self._progress:
                     self._progress.notify_all()
+            except OutboxError as error:  # the disk: say it once, try again shortly
+                self._disk_failed(error)
+                self._stop.wait(1.0)
             except Exception:
                 log.exception("batch sender failed; retrying")
                 self._stop.wait(1.0)
@@ -117,9 +124,34 @@ class BatchSender:
                 self._cursor = min(self._cursor, batch_seq - 1)
                 self._paused_until = self._clock() + self.refused_retry_s
                 continue
-            if self.outbox.remove(batch_seq):
+            try:
+                removed = self.outbox.remove(batch_seq)
+            except OutboxError as error:  # the broker has it: count it now, delete it later
+                self._disk_failed(error)
+                self._undeleted.add(batch_seq)
+                removed = True
+            if removed:
                 self.counters.batches_published += 1
                 self.counters.samples_published += samples
+
+    def _delete_undeleted(self) -> None:
+        for batch_seq in sorted(self._undeleted):
+            try:
+                self.outbox.remove(batch_seq)
+            except OutboxError as error:  # still refused: sending goes on meanwhile
+                self._disk_failed(error)
+                return
+            self._undeleted.discard(batch_seq)
+        if self._last_disk_error is not None and not self._undeleted:
+            log.warning("the outbox's disk works again")
+            self._last_disk_error = None
+
+    def _disk_failed(self, error: OutboxError) -> None:
+        if str(error) != self._last_disk_error:
+            self._last_disk_error = str(error)
+            log.error("%s; acknowledged batches are deleted once the disk lets them", error)
+        if self._undeleted:
+            self._wake_later(1.0)
 
     def _send_more(self) -> None:
         now = self._clock()
@@ -133,7 +165,7 @@ class BatchSender:
             if len(self._in_flight) < self.window:
                 self._wake_later(1.0 / self.rate)
             return
-        in_flight_seqs = {seq for seq, _ in self._in_flight.values()}
+        in_flight_seqs = {seq for seq, _ in self._in_flight.values()} | self._undeleted
         for batch in self.outbox.pending(self._cursor, room):
             if batch.batch_seq in in_flight_seqs:
                 self._cursor = batch.batch_seq

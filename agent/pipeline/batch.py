@@ -34,6 +34,7 @@ class BatchBuilder:
     def _reset(self) -> None:
         self._columns: dict[str, list[Any]] = {name: [] for name in BATCH_COLUMNS}
         self._column_lists = [self._columns[name] for name in BATCH_COLUMNS]
+        self._sdk_gaps: list[dict[str, int]] = []
 
     def __len__(self) -> int:
         return len(self._columns["seq"])
@@ -71,6 +72,10 @@ class BatchBuilder:
         for column, value in zip(self._column_lists, row):
             column.append(value)
 
+    def note_sdk_gap(self, before_seq: int, samples: int) -> None:
+        """``samples`` were lost inside the SDK just before sample ``before_seq``."""
+        self._sdk_gaps.append({"before_seq": before_seq, "samples": samples})
+
     def add(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
         self.append(self.row(seq, utc_us, sample, gaze))
 
@@ -92,6 +97,8 @@ class BatchBuilder:
             "sample_rate_hz": sample_rate_hz,
             "columns": columns,
         }
+        if self._sdk_gaps:
+            message["sdk_gaps"] = self._sdk_gaps
         payload = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
         self._reset()
         return payload, count

@@ -73,7 +73,7 @@ LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 5
 
 NEEDS_WINDOWS = (
-    "Windows services need Windows and the 'windows' extra: pip install gazewire[windows]"
+    "Windows services need Windows and the 'windows' extra (pywin32): pip install pywin32"
 )
 LINUX_HINT = (
     "On Linux, run the agent with systemd instead: deploy/systemd/gazewire-agent.service "

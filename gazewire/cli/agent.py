@@ -12,7 +12,8 @@ from gazewire.cli.common import Flag, Program, add_program_commands
 AGENT_FLAGS = (
     Flag(("--session", "-s"), "session", "session id (letters, digits, . _ -)"),
     Flag(("--source",), "source", "where gaze comes from", choices=["tobii", "simulated", "replay"]),
-    Flag(("--tracker-address",), "tracker_address", "Tobii tracker address; default: first found", metavar="ADDRESS"),
+    Flag(("--tracker-address",), "tracker_address", "Tobii tracker address; default: search", metavar="ADDRESS"),
+    Flag(("--tracker-serial",), "tracker_serial", "Tobii tracker serial number; default: lowest found", metavar="SERIAL"),
     Flag(("--frequency",), "frequency_hz", "gaze output frequency to request", metavar="HZ"),
     Flag(("--seed",), "seed", "simulated tracker seed"),
     Flag(("--replay-file",), "replay_file", "recording to replay (source replay)", metavar="CSV"),

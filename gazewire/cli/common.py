@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -207,18 +209,48 @@ def print_effective_settings(settings: Any, program: str) -> None:
     sys.stdout.write(to_toml(masked_settings(settings)))
 
 
+_signal_sockets: list[socket.socket] = []
+
+
 def install_shutdown_handlers(request_shutdown: Callable[[], None]) -> None:
     """SIGINT, SIGTERM (and SIGBREAK on Windows) ask for a clean shutdown; a
-    second Ctrl-C while shutting down exits at once."""
-    count = {"n": 0}
+    second Ctrl-C while shutting down exits at once.
 
-    def handler(signum: int, frame: Any) -> None:
-        count["n"] += 1
-        if count["n"] > 1 and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        request_shutdown()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    A Python signal handler runs on the main thread between two bytecodes, so
+    it must not take a lock: the main thread may hold that very lock (inside
+    ``Event.wait``, a queue, logging) and would never get it back. So the
+    handler takes none: the signal number reaches a socket through
+    :func:`signal.set_wakeup_fd` (written by the C-level handler), and a
+    helper thread reading that socket calls ``request_shutdown``, where
+    waiting for a lock is harmless. Call from the main thread.
+    """
+    numbers = {int(signal.SIGINT), int(signal.SIGTERM)}
     if sys.platform == "win32":  # pragma: no cover - Windows only
-        signal.signal(signal.SIGBREAK, handler)  # type: ignore[attr-defined]
+        numbers.add(int(signal.SIGBREAK))  # type: ignore[attr-defined]
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    _signal_sockets[:] = [reader, writer]  # alive for the life of the process
+    interrupts = 0
+
+    def handler(signum: int, frame: Any) -> None:  # no locks, no I/O: see above
+        nonlocal interrupts
+        if signum == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                raise KeyboardInterrupt
+
+    def relay() -> None:
+        while True:
+            try:
+                received = reader.recv(64)
+            except OSError:
+                return
+            if not received:
+                return
+            if any(number in numbers for number in received):
+                request_shutdown()
+
+    threading.Thread(target=relay, name="gazewire-signals", daemon=True).start()
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    for number in numbers:
+        signal.signal(number, handler)

@@ -78,15 +78,22 @@ class LocalBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
-            # as root Mosquitto would switch to user 'mosquitto' and lose our temp dir
+            # Runs as whoever runs the demo, root included. As root Mosquitto would otherwise switch
+            # to user 'mosquitto', which cannot enter a private data dir or a checkout under /root
+            # (config, log, http_dir); a throw-away, anonymous, loopback-only broker gains nothing.
             *(["user root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "allow_anonymous true",
             "persistence false",
             f"log_dest file {self.directory / 'mosquitto.log'}",
+            # Loopback only: the broker is anonymous. Mosquitto 2.0 ignores the address of a
+            # websockets listener (and listens on every interface, IPv4 and IPv6) unless
+            # socket_domain ipv4 is given; tests/test_demo.py checks every socket with ss.
             f"listener {self.port} 127.0.0.1",
+            "socket_domain ipv4",
             "protocol mqtt",
             f"listener {self.websocket_port} 127.0.0.1",
+            "socket_domain ipv4",
             "protocol websockets",
         ]
         if WWW_DIR.is_dir():
@@ -100,13 +107,16 @@ class LocalBroker:
             start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + 10
+        waiting = [self.port, self.websocket_port]  # opened one after the other
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise GazewireError(f"mosquitto failed to start: {error.strip() or 'see ' + str(config)}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                with socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2):
+                    waiting.pop(0)
+                    if not waiting:
+                        return
             except OSError:
                 time.sleep(0.05)  # readiness probe: mosquitto has no other signal
         raise GazewireError("mosquitto did not start listening within 10 s")
@@ -118,6 +128,7 @@ class LocalBroker:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(5)
 
 
 # --------------------------------------------------------------------------- the demo
@@ -131,6 +142,9 @@ class Demo:
         self.agents: list[Any] = []
         self.processor: Any = None
         self.broker: LocalBroker | None = None
+        # Without --data-dir the demo's files (recordings, outboxes, time series, broker log:
+        # about 10 MB a minute with the defaults) go to a new temporary directory, removed when the demo ends.
+        self.temporary = not args.data_dir
         self.work = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="gazewire-demo-"))
 
     def request_stop(self) -> None:
@@ -173,6 +187,8 @@ class Demo:
         print(f"gazewire demo: {len(sessions)} simulated agent(s) at {self.args.frequency:g} Hz on broker {where}")
         if self.broker is not None and WWW_DIR.is_dir():
             print(f"  live page:   http://127.0.0.1:{self.broker.websocket_port}/  (any user name, no password)")
+        if self.temporary:
+            print(f"  data:        {self.work}  (temporary: removed when the demo stops; keep it with --data-dir)")
         print(f"  recordings:  {self.work / 'agents' / 'recordings'}")
         if self.processor is not None:
             print(f"  time series: {self.processor_output}")
@@ -205,6 +221,19 @@ class Demo:
                 self.broker.stop()
         print(view.summary())
         return 0
+
+    def clean_up(self) -> None:
+        """Last of all, also after a failed start: stop our broker, delete the temporary
+        directory (never a --data-dir) unless a thread still writes there."""
+        if self.broker is not None:
+            self.broker.stop()
+        if not self.temporary or not self.work.exists():
+            return
+        running = [thread.name for thread in self.threads if thread.is_alive()]
+        if running:
+            print(f"kept {self.work}: still in use by {', '.join(running)}", file=sys.stderr)
+            return
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def _thread(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -246,7 +275,10 @@ def _demo(args: argparse.Namespace) -> int:
     demo = Demo(args)
     signal.signal(signal.SIGINT, lambda *_: demo.request_stop())
     signal.signal(signal.SIGTERM, lambda *_: demo.request_stop())
-    return demo.run()
+    try:
+        return demo.run()
+    finally:
+        demo.clean_up()
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
@@ -256,7 +288,8 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--broker", metavar="HOST[:PORT]", help="use this broker instead of starting one")
     demo.add_argument("--no-processor", action="store_true", help="run the agents only")
-    demo.add_argument("--data-dir", help="where recordings and time series go (default: a new temp dir)")
+    demo.add_argument("--data-dir", help="where recordings and time series go, kept afterwards "
+                      "(default: a temporary directory, removed when the demo stops)")
     demo.add_argument("--plain", action="store_true", help="print lines instead of a live table")
     demo.add_argument("--log-level", default="WARNING", help="log verbosity (default WARNING)")
     demo.set_defaults(handler=_demo)

@@ -6,19 +6,45 @@ Healthy (exit 0) when the processor's own retained status on the broker,
 intervals (at least 30 s), and its sink (InfluxDB or files) reports "ok".
 Unhealthy (exit 1) otherwise, with one line that says why.
 
-It reads the same settings as `gazewire processor run` (GAZEWIRE_* variables),
-logs in as the processor's broker user under its own client id with a clean
-session (the processor's persistent session is not touched) and publishes
-nothing.
+It reads the same settings as `gazewire processor run` (GAZEWIRE_* variables)
+but logs in as a broker user of its own, a viewer, named by
+GAZEWIRE_HEALTHCHECK_USERNAME and GAZEWIRE_HEALTHCHECK_PASSWORD, with a clean
+session, and publishes nothing. Never as the processor's user: the lab broker
+ties client ids to user names (deploy/mosquitto/mosquitto.conf), so a second
+login as that user would take over the processor's connection, fire its last
+will and drop the batches queued for it. Without a broker user (an anonymous
+broker) it logs in anonymously under its own client id.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gazewire.mqtt import MqttSettings
 
 TIMEOUT_S = 8.0
 RETAINED_GRACE_S = 1.0
 MIN_MAX_AGE_S = 30.0
+USERNAME_VARIABLE = "GAZEWIRE_HEALTHCHECK_USERNAME"
+PASSWORD_VARIABLE = "GAZEWIRE_HEALTHCHECK_PASSWORD"
+
+
+def health_check_login(mqtt: MqttSettings) -> tuple[MqttSettings | None, str | None]:
+    """The MQTT settings with the health check's own user, or a reason why there is none."""
+    from pydantic import SecretStr
+
+    username = os.environ.get(USERNAME_VARIABLE)
+    if username:
+        password = os.environ.get(PASSWORD_VARIABLE)
+        return mqtt.model_copy(update={"username": username, "password": SecretStr(password) if password else None}), None
+    if mqtt.username:
+        return None, (
+            f"set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} (a viewer user): the health check does not log in as "
+            f"the processor's user {mqtt.username!r}, which would take over the processor's connection"
+        )
+    return mqtt, None
 
 
 def check() -> tuple[bool, str]:
@@ -35,7 +61,9 @@ def check() -> tuple[bool, str]:
         return False, str(error)
     topics = Topics(settings.topic_prefix)
     topic = topics.processor_status(settings.processor_id)
-    mqtt = settings.mqtt
+    mqtt, refusal = health_check_login(settings.mqtt)
+    if refusal:
+        return False, refusal
     where = f"{mqtt.host}:{mqtt.port}"
     try:
         statuses = read_statuses(

@@ -70,7 +70,7 @@ def add_service_commands(subparsers: argparse._SubParsersAction) -> None:
     service = subparsers.add_parser(
         "service",
         help="install and control the agent as a Windows service (Linux: deploy/systemd)",
-        description="The agent as a Windows service through pywin32 (pip install gazewire[windows]); "
+        description="The agent as a Windows service through pywin32 (the 'windows' extra); "
         "run from an administrator prompt. On Linux use the systemd unit in deploy/systemd.",
     )
     sub = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)

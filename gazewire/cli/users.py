@@ -23,6 +23,11 @@ Roles (see deploy/mosquitto/acl for the topics):
   ``topic deny <prefix>/<name>/#`` so the agent patterns do not let them pose
   as an agent of a session named like them.
 
+The lab broker replaces every client id by the user name (mosquitto.conf,
+``use_username_as_clientid``): one connection per user, so every program that
+stays connected (each agent, processor, Grafana, health check, person) gets
+its own user.
+
 Blocks sit between ``# gazewire-user: NAME role=ROLE`` and
 ``# end gazewire-user: NAME`` lines; ``remove`` deletes exactly that.
 The broker reads both files again on SIGHUP (``docker compose kill -s HUP mosquitto``).

@@ -15,6 +15,7 @@ from gazewire.agent.inputs.simulated import SimulatedTracker
 from gazewire.agent.recording_format import RECORDING_COLUMNS
 from gazewire.wire.messages import AgentStatus, GazeBatch
 from tests.support.lab_device import LabDevice
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.broker
 
@@ -127,3 +128,37 @@ def test_recording_holds_every_sample_and_replays_them_unchanged(broker, start_a
                 assert replayed[key] == pytest.approx(value, nan_ok=True)
     spacing = {b["system_time_stamp"] - a["system_time_stamp"] for a, b in zip(collector.samples, collector.samples[1:])}
     assert spacing == {4000}, "replay keeps the recorded spacing (250 Hz)"
+
+
+def test_a_backlog_carried_over_from_an_earlier_run_is_announced_with_its_broker(broker, start_agent, lab_devices, tmp_path):
+    session = "carry-" + uuid.uuid4().hex[:6]
+    data = tmp_path / "data"
+    elsewhere = free_port()  # the first run is configured for another broker, which is down
+    first = start_agent(
+        "--session", session, "--frequency", "250", "--speed", "10", "--sample-limit", "2500",
+        "--exit-when-finished", data_dir=data, GAZEWIRE_MQTT__PORT=str(elsewhere),
+    )
+    assert first.process.wait(60) == 0, first.log()
+    watcher = LabDevice(broker.host, broker.port, [f"lab/{session}/status"])
+    lab_devices.append(watcher)
+    second = start_agent("--session", session, "--set", "status_interval_s=0.5", data_dir=data)
+
+    def carried(status: AgentStatus) -> list[str]:
+        return [w for w in status.warnings if "carried over from an earlier run" in w]
+
+    announced = watcher.wait_for(
+        lambda m: [s for s in (AgentStatus.model_validate_json(x.payload) for x in m) if carried(s)],
+        timeout_s=30, what="carry-over in status",
+    )[0]
+    text = carried(announced)[0]
+    assert "(2500 samples)" in text
+    assert f"while the agent sent to broker 127.0.0.1:{elsewhere}; sending them to 127.0.0.1:{broker.port} now" in text
+    assert text in second.log()
+    watcher.wait_for(
+        lambda m: any(
+            not carried(s) and s.counters.samples_published > 0
+            for s in (AgentStatus.model_validate_json(x.payload) for x in m)
+        ),
+        timeout_s=30, what="the warning gone once the backlog is sent",
+    )
+    assert second.terminate() == 0

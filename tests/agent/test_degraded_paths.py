@@ -18,7 +18,7 @@ from gazewire.agent.config import AgentSettings
 from gazewire.agent.inputs.base import TrackerSource, TrackerState
 from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.agent.outputs.outbox import Outbox, OutboxError
-from gazewire.agent.outputs.recording import Recording
+from gazewire.agent.outputs import recording as recording_module
 from gazewire.agent.runtime import Agent
 from gazewire.wire.messages import AgentStatus, GazeBatch
 from gazewire.settings import load_settings
@@ -95,20 +95,26 @@ def test_malformed_samples_are_counted_and_the_rest_streams_on(broker, tmp_path,
 
 
 def test_a_failing_recording_disk_stops_the_recording_not_the_stream(broker, tmp_path, lab_devices, monkeypatch):
-    calls = {"n": 0}
-    original = Recording.write_row
+    real_writer = recording_module.csv.writer
 
-    def disk_fills_up(self, row):  # fault injection: ENOSPC after 50 rows
-        calls["n"] += 1
-        if calls["n"] > 50:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        original(self, row)
+    class DiskFillsUp:  # fault injection: ENOSPC after 50 rows (tests/agent/test_full_disk.py fills a real disk)
+        rows = 0
 
-    monkeypatch.setattr(Recording, "write_row", disk_fills_up)
+        def __init__(self, file):
+            self.writer = real_writer(file)
+
+        def writerow(self, row):
+            DiskFillsUp.rows += 1
+            if DiskFillsUp.rows > 50:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.writer.writerow(row)
+
+    monkeypatch.setattr(recording_module.csv, "writer", DiskFillsUp)
     agent, final, batches = run_agent(broker, tmp_path, GazeSimulator(frequency_hz=120).next_samples(240), lab_devices)
     assert final.counters.samples_published == 240
     assert any("local recording stopped" in w and "No space left" in w for w in final.warnings)
     assert sum(b.count for b in batches) == 240
+    assert 240 - 49 <= final.counters.samples_not_recorded <= 240, "the header and up to 49 rows made it"
 
 
 def test_an_unwritable_outbox_still_sends_every_batch_and_warns(broker, tmp_path, lab_devices, monkeypatch):
@@ -120,3 +126,26 @@ def test_an_unwritable_outbox_still_sends_every_batch_and_warns(broker, tmp_path
     assert sum(b.count for b in batches) == 240
     assert [s for b in batches for s in b.columns.seq] == list(range(240))
     assert any("outbox unwritable" in w and "without durability" in w for w in final.warnings)
+    c = final.counters
+    assert c.samples_unsaved == c.samples_published == 240, "sent without the outbox, then acknowledged"
+    assert c.samples_dropped_unsaved == 0
+
+
+def test_batches_the_disk_cannot_delete_after_their_puback_count_as_published_and_go_later(
+    broker, tmp_path, lab_devices, monkeypatch
+):
+    original = Outbox.remove
+    refusals = {"n": 0}
+
+    def disk_refuses_deletes_for_a_while(self, batch_seq):  # fault injection: the first 3 deletes fail
+        if refusals["n"] < 3:
+            refusals["n"] += 1
+            raise OutboxError("cannot delete from outbox: database or disk is full")
+        return original(self, batch_seq)
+
+    monkeypatch.setattr(Outbox, "remove", disk_refuses_deletes_for_a_while)
+    agent, final, batches = run_agent(broker, tmp_path, GazeSimulator(frequency_hz=120).next_samples(240), lab_devices)
+    assert refusals["n"] == 3
+    assert final.counters.samples_published == 240
+    assert sorted({s for b in batches for s in b.columns.seq}) == list(range(240))
+    assert len(batches) == len({b.batch_seq for b in batches}), "an undeleted batch is not sent again"

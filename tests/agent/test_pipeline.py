@@ -9,6 +9,7 @@ from gazewire.agent.inputs.sdk import GAZE_KEYS, invalid_gaze
 from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.clock import ClockOffset, best_offset, measure_offset
 from gazewire.agent.pipeline.combine import combine_eyes
+from gazewire.agent.pipeline.gaps import SampleGaps
 from gazewire.agent.pipeline.throttle import LiveThrottle
 from gazewire.wire.messages import GazeBatch, parse_message
 
@@ -128,3 +129,34 @@ def test_live_payload_is_a_valid_live_gaze_message():
     message = LiveGaze.model_validate_json(payload)
     assert (message.seq, message.sample_seq, message.samples, message.eye) == (7, 70, 6, "left")
     assert message.utc == "2023-11-14T22:13:20.000000Z" and message.right_pupil is None
+
+
+def test_holes_in_the_device_clock_are_counted_in_samples_at_the_nominal_rate():
+    gaps = SampleGaps(1200)  # period 833.3 µs
+    times = [0, 833, 1667, 2500]  # regular, with the SDK's rounding
+    times += [2500 + 301 * 833]  # 300 samples missing (the agent stalled 0.25 s)
+    times += [times[-1] + 833]
+    times += [times[-1] + 1200]  # jitter below 1.5 periods: no hole
+    times += [times[-1] + 2 * 833 + 100]  # one sample missing
+    assert [gaps.missing_before(t) for t in times] == [0, 0, 0, 0, 300, 0, 0, 1]
+    assert gaps.missing_before(times[-1] - 5000) == 0, "a clock stepping back is no hole"
+
+    gaps.restart()
+    assert gaps.missing_before(10**9) == 0, "a restart (stop, reconnection) is no hole"
+    gaps.set_rate(300)
+    assert gaps.missing_before(10**9 + 3333) == 0 and gaps.missing_before(10**9 + 3 * 3333) == 1
+    gaps.set_rate(None)
+    assert gaps.missing_before(10**10) == 0, "no rate known, nothing counted"
+
+
+def test_a_batch_names_its_sdk_gaps():
+    builder = BatchBuilder("P01", device="T1", run="r")
+    for seq in range(3):
+        builder.add(seq, 1000 + seq, sample(t=seq), combine_eyes(sample(t=seq)))
+    builder.note_sdk_gap(2, 300)
+    payload, _ = builder.build(batch_seq=0, clock_offset_us=0, sample_rate_hz=1200.0)
+    batch = parse_message(GazeBatch, payload)
+    assert [(g.before_seq, g.samples) for g in batch.sdk_gaps] == [(2, 300)]
+    builder.add(3, 1003, sample(t=3), combine_eyes(sample(t=3)))
+    payload, _ = builder.build(batch_seq=1, clock_offset_us=0, sample_rate_hz=1200.0)
+    assert parse_message(GazeBatch, payload).sdk_gaps == [] and b"sdk_gaps" not in payload

@@ -66,6 +66,9 @@ def load(**overrides):
         ({"mqtt.reconnect_min_s": "10", "mqtt.reconnect_max_s": "1"}, "mqtt"),
         ({"mqtt.not_a_setting": "1"}, "mqtt.not_a_setting"),
         ({"source": "replay"}, "replay_file"),
+        ({"tracker_address": "TPSP1-010203040506"}, "tracker_address"),
+        ({"tracker_address": "tet-tcp://10.0.0.5", "tracker_serial": "TPSP1-1"}, "tracker_serial"),
+        ({"tracker_lost_timeout_s": "0"}, "tracker_lost_timeout_s"),
         ({"source": "replay", "replay_file": "/no/such/file.csv"}, "replay_file"),
     ],
 )
@@ -123,6 +126,15 @@ def test_cli_exits_2_with_one_line_for_a_bad_setting():
     assert "GAZEWIRE_MQTT__PORT" in result.stderr
     result = run_cli("agent", "run", "--set", "nonsense")
     assert result.returncode == 2 and "NAME=VALUE" in result.stderr
+
+
+def test_a_serial_given_as_the_tracker_address_is_refused_saying_how_to_choose_by_serial():
+    result = run_cli("agent", "run", "--tracker-address", "TPSP1-010203040506")
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert "not an address like tet-tcp://" in result.stderr and "tracker_serial" in result.stderr
+    result = run_cli("agent", "config", "--tracker-serial", "TPSP1-010203040506")
+    assert result.returncode == 0, result.stderr
+    assert 'tracker_serial = "TPSP1-010203040506"' in result.stdout
 
 
 def test_printed_config_masks_secrets():

@@ -4,14 +4,9 @@ No eye tracker can be attached to the machines these tests run on, and
 tobii-research 2.1.0 only installs on CPython 3.10, so the SDK is replaced by
 a fake module injected with ``monkeypatch.setitem(sys.modules,
 "tobii_research", fake)``. This is a mock only because the hardware cannot be
-attached here. The fake follows the documented API of tobii-research 2.1.0
-closely (see ../shared/reference/tobii-research-sdk.md and the SDK's
-EyeTracker.py): the same constant strings and exception class names,
-``subscribe_to`` raising ``EyeTrackerInvalidOperationError`` on a duplicate
-(type, callback), ``unsubscribe_from`` semantics, notifications multiplexed
-over one stream and delivered as dicts with ``notification_type`` and
-``system_time_stamp``, callbacks invoked while holding the subscription lock,
-and gaze dictionaries with exactly the keys of agent/inputs/sdk.py.
+attached here; the fake (tests/support/fake_tobii.py) follows the documented
+API of tobii-research 2.1.0 closely, and the gaze dictionaries have exactly the
+keys of agent/inputs/sdk.py.
 
 Synchronisation with the supervisor thread uses threading.Event objects set by
 the recording events object, never sleeps.
@@ -23,7 +18,6 @@ import logging
 import sys
 import threading
 import time
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -41,222 +35,21 @@ from gazewire.agent.inputs.tobii import (
     missing_sdk_message,
 )
 from gazewire.wire.messages import DisplayArea, TrackerInfo
-
-WAIT_S = 3.0
-
-GAZE = "eyetracker_gaze_data"
-STREAM_ERRORS = "eyetracker_stream_errors"
-LOST = "eyetracker_notification_connection_lost"
-RESTORED = "eyetracker_notification_connection_restored"
-FREQUENCY_CHANGED = "eyetracker_notification_gaze_output_frequency_changed"
-DISPLAY_AREA_CHANGED = "eyetracker_notification_display_area_changed"
-BUFFER_OVERFLOW = "eyetracker_notification_stream_buffer_overflow"
-NOTIFICATIONS = (
+from tests.support.fake_tobii import (
+    GAZE,
+    STREAM_ERRORS,
     LOST,
     RESTORED,
     FREQUENCY_CHANGED,
     DISPLAY_AREA_CHANGED,
     BUFFER_OVERFLOW,
-    "eyetracker_notification_calibration_mode_entered",
-    "eyetracker_notification_calibration_mode_left",
-    "eyetracker_notification_calibration_changed",
-    "eyetracker_notification_eye_tracking_mode_changed",
-    "eyetracker_notification_device_faults",
-    "eyetracker_notification_device_warnings",
-)
-STREAMS = (
-    GAZE,
-    STREAM_ERRORS,
-    "eyetracker_external_signal",
-    "eyetracker_time_synchronization_data",
-    "eyetracker_eye_images",
-    "eyetracker_user_position_guide",
-    "eyetracker_eye_openness_data",
+    FakeDisplayArea,
+    FakeEyeTracker,
+    FakeNetwork,
+    fake_sdk,
 )
 
-
-# --------------------------------------------------------------------------- the fake SDK
-
-
-class EyeTrackerConnectionFailedError(Exception):
-    pass
-
-
-class EyeTrackerInvalidOperationError(Exception):
-    pass
-
-
-class EyeTrackerFeatureNotSupportedError(Exception):
-    pass
-
-
-class FakeDisplayArea:
-    """Like the SDK's DisplayArea: corners in mm, width/height computed from them."""
-
-    def __init__(self, width: float, height: float) -> None:
-        self.top_left = (-width / 2, height, 0.0)
-        self.top_right = (width / 2, height, 0.0)
-        self.bottom_left = (-width / 2, 0.0, 0.0)
-
-    @property
-    def width(self) -> float:
-        return sum((a - b) ** 2 for a, b in zip(self.top_left, self.top_right)) ** 0.5
-
-    @property
-    def height(self) -> float:
-        return sum((a - b) ** 2 for a, b in zip(self.top_left, self.bottom_left)) ** 0.5
-
-
-def clock_us() -> int:
-    return time.monotonic_ns() // 1000
-
-
-class FakeEyeTracker:
-    def __init__(
-        self,
-        serial: str,
-        *,
-        model: str = "Tobii Pro Spectrum",
-        frequencies: tuple[float, ...] = (60.0, 120.0, 250.0),
-        frequency: float = 60.0,
-        display_mm: tuple[float, float] = (527.0, 296.0),
-    ) -> None:
-        self.address = f"tobii-prp://{serial}"
-        self.device_name = f"Spectrum {serial}"
-        self.serial_number = serial
-        self.model = model
-        self.firmware_version = "2.6.1"
-        self.frequencies = frequencies
-        self.frequency = frequency
-        self.display = FakeDisplayArea(*display_mm)
-        self.set_calls: list[float] = []
-        self.refuse_gaze_subscriptions = 0
-        self.delivered: list[Any] = []  # the exact objects handed to gaze callbacks
-        self._lock = threading.RLock()
-        self._streams: dict[str, dict[Callable[..., None], bool]] = {}
-        self._notifications: dict[str, dict[Callable[..., None], bool]] = {}
-
-    # the SDK's API ------------------------------------------------------------
-    def get_gaze_output_frequency(self) -> float:
-        return self.frequency
-
-    def get_all_gaze_output_frequencies(self) -> tuple[float, ...]:
-        return self.frequencies
-
-    def set_gaze_output_frequency(self, hz: float) -> None:
-        if float(hz) not in self.frequencies:
-            raise ValueError("An invalid parameter has been sent to the API. invalid_parameter")
-        self.set_calls.append(float(hz))
-        self.frequency = float(hz)
-        self.notify(FREQUENCY_CHANGED, gaze_output_frequency=self.frequency)
-
-    def get_display_area(self) -> FakeDisplayArea:
-        return self.display
-
-    def subscribe_to(
-        self, subscription_type: str, callback: Callable[..., None], as_dictionary: bool = False
-    ) -> None:
-        if subscription_type not in (*NOTIFICATIONS, *STREAMS) or not callable(callback):
-            raise ValueError("An invalid parameter has been sent to the API. invalid_parameter")
-        with self._lock:
-            if subscription_type in NOTIFICATIONS:
-                table = self._notifications
-            elif subscription_type in STREAMS:
-                table = self._streams
-            else:
-                raise ValueError("An invalid parameter has been sent to the API.")
-            if callback in table.get(subscription_type, {}):
-                raise EyeTrackerInvalidOperationError(
-                    "The operation is invalid in this context. invalid_operation"
-                )
-            if subscription_type == GAZE and self.refuse_gaze_subscriptions > 0:
-                self.refuse_gaze_subscriptions -= 1
-                raise EyeTrackerInvalidOperationError(
-                    "Eye tracker internal error. Already subscribed. se_already_subscribed"
-                )
-            table.setdefault(subscription_type, {})[callback] = as_dictionary
-
-    def unsubscribe_from(
-        self, subscription_type: str, callback: Callable[..., None] | None = None
-    ) -> None:
-        with self._lock:
-            if subscription_type in NOTIFICATIONS:
-                table = self._notifications
-            elif subscription_type in STREAMS:
-                table = self._streams
-            else:
-                raise ValueError("An invalid parameter has been sent to the API.")
-            if subscription_type in table:
-                table[subscription_type].pop(callback, None)  # type: ignore[arg-type]
-                if callback is None or not table[subscription_type]:
-                    del table[subscription_type]
-
-    # driving the fake, as the tracker / SDK thread would -----------------------
-    def subscriptions(self) -> dict[str, bool]:
-        """Subscribed type -> as_dictionary of its (single) callback."""
-        with self._lock:
-            both = {**self._streams, **self._notifications}
-            return {kind: all(callbacks.values()) for kind, callbacks in both.items()}
-
-    def emit_gaze(self, sample: GazeDict) -> None:
-        self._dispatch(self._streams, GAZE, sample)
-
-    def emit_stream_error(self, error: str, source: str, message: str) -> None:
-        data = {"system_time_stamp": clock_us(), "error": error, "source": source}
-        self._dispatch(self._streams, STREAM_ERRORS, {**data, "message": message})
-
-    def notify(self, kind: str, **fields: Any) -> None:
-        data = {"notification_type": kind, "system_time_stamp": clock_us(), **fields}
-        self._dispatch(self._notifications, kind, data)
-
-    def _dispatch(
-        self, table: dict[str, dict[Callable[..., None], bool]], kind: str, data: Any
-    ) -> None:
-        with self._lock:  # the SDK also calls back holding its subscription lock
-            for callback, as_dictionary in table.get(kind, {}).items():
-                delivered = dict(data) if as_dictionary else object()  # no SDK objects here
-                if kind == GAZE:
-                    self.delivered.append(delivered)
-                callback(delivered)
-
-
-class FakeNetwork:
-    """The trackers the fake SDK can see; find_all_eyetrackers() calls are timed."""
-
-    def __init__(self) -> None:
-        self.trackers: list[FakeEyeTracker] = []
-        self.searches: list[float] = []
-        self.arrivals: dict[int, FakeEyeTracker] = {}  # plugged in before the n-th search
-
-    def find_all_eyetrackers(self) -> tuple[FakeEyeTracker, ...]:
-        self.searches.append(time.monotonic())
-        if len(self.searches) in self.arrivals:
-            self.trackers.append(self.arrivals[len(self.searches)])
-        return tuple(reversed(self.trackers))  # "order not stable": never insertion order
-
-    def eye_tracker(self, address: str) -> FakeEyeTracker:
-        for tracker in self.trackers:
-            if tracker.address == address:
-                return tracker
-        raise EyeTrackerConnectionFailedError(
-            "The connection to the eye tracker failed. se_connection_failed"
-        )
-
-
-def fake_sdk(network: FakeNetwork) -> types.ModuleType:
-    module = types.ModuleType("tobii_research")
-    for kind in (*NOTIFICATIONS, *STREAMS):
-        setattr(module, kind.upper(), kind)
-    module.find_all_eyetrackers = network.find_all_eyetrackers  # type: ignore[attr-defined]
-    module.EyeTracker = network.eye_tracker  # type: ignore[attr-defined]
-    module.get_system_time_stamp = clock_us  # type: ignore[attr-defined]
-    for error in (
-        EyeTrackerConnectionFailedError,
-        EyeTrackerInvalidOperationError,
-        EyeTrackerFeatureNotSupportedError,
-    ):
-        setattr(module, error.__name__, error)
-    return module
+WAIT_S = 3.0
 
 
 # --------------------------------------------------------------------------- recording events
@@ -459,13 +252,16 @@ def test_unsupported_frequency_warns_and_keeps_the_current_one(
     tracker = FakeEyeTracker("TPSP1-0005", frequencies=(60.0, 120.0, 250.0), frequency=60.0)
     network.trackers.append(tracker)
     recorder = Recorder()
-    started(sources, recorder, frequency_hz=300)
+    source = started(sources, recorder, frequency_hz=300)
 
     recorder.wait(tracking)
     assert tracker.set_calls == []
     assert recorder.infos[0][0].frequency_hz == 60.0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("300 Hz" in m and "60, 120, 250" in m and "keeping 60 Hz" in m for m in warnings)
+    assert source.warnings() == [
+        "eye tracker TPSP1-0005 does not support 300 Hz (supported: 60, 120, 250); keeping 60 Hz"
+    ], "the agent's status says it too"
 
 
 def test_connection_lost_and_restored_map_to_states(
@@ -640,3 +436,80 @@ def test_missing_sdk_messages_for_both_cases() -> None:
     assert "pip install 'gazewire[tobii]'" in same
     broken = missing_sdk_message((3, 10), ImportError("libtobii_research.so: cannot open"))
     assert "libtobii_research.so" in broken
+
+
+def test_a_tracker_is_chosen_by_serial_and_what_was_found_is_logged_once(
+    network: FakeNetwork, sources: list[TobiiTracker], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gazewire.agent.inputs.tobii")
+    network.trackers += [FakeEyeTracker("TPSP1-0001"), FakeEyeTracker("TPSP1-0002")]
+    recorder = Recorder()
+    source = started(sources, recorder, serial="TPSP1-0003", retry_initial_s=0.01, retry_max_s=0.01)
+
+    recorder.wait(lambda r: count(TrackerState.WAITING)(r) >= 3)
+    detail = recorder.states[0][1] or ""
+    assert detail.startswith("eye tracker TPSP1-0003 not found (found: TPSP1-0001, TPSP1-0002)")
+    network.trackers.append(FakeEyeTracker("TPSP1-0003"))
+    recorder.wait(tracking)
+    assert recorder.infos[-1][0].serial == "TPSP1-0003"
+    assert [t.subscriptions() == {} for t in network.trackers] == [True, True, False]
+    found = [r.getMessage() for r in caplog.records if r.getMessage().startswith("found ")]
+    assert len(found) == 2, "once per change in what was found, not per retry"
+    assert found[0].endswith("none of them is tracker_serial")
+    assert "found 3 eye trackers: TPSP1-0001 (Tobii Pro Spectrum, tobii-prp://TPSP1-0001)" in found[1]
+    assert found[1].endswith("using TPSP1-0003 (its serial number, tracker_serial)")
+    assert source.warnings() == []
+
+
+def test_with_several_trackers_and_none_chosen_the_status_says_which_was_taken(
+    network: FakeNetwork, sources: list[TobiiTracker]
+) -> None:
+    network.trackers += [FakeEyeTracker("TPSP1-0002"), FakeEyeTracker("TPSP1-0001")]
+    recorder = Recorder()
+    source = started(sources, recorder)
+    recorder.wait(tracking)
+    assert source.warnings() == [
+        "2 eye trackers found (TPSP1-0001, TPSP1-0002); using TPSP1-0001, the lowest serial number: "
+        "set tracker_serial to choose"
+    ]
+
+
+def test_a_connection_the_sdk_does_not_restore_is_dropped_and_the_tracker_found_again(
+    network: FakeNetwork, sources: list[TobiiTracker]
+) -> None:
+    tracker = FakeEyeTracker("TPSP1-0015")
+    network.trackers.append(tracker)
+    recorder = Recorder()
+    source = started(sources, recorder, retry_initial_s=0.01, retry_max_s=0.01, lost_timeout_s=0.2)
+    recorder.wait(tracking)
+
+    network.trackers.remove(tracker)  # unplugged: the SDK reports the loss and never a restore
+    tracker.notify(LOST)
+    recorder.wait(lambda r: count(TrackerState.LOST)(r) >= 2 and r.last_state is TrackerState.WAITING)
+    lost = [detail for state, detail in recorder.states if state is TrackerState.LOST]
+    assert lost == [
+        "the SDK reported the connection to the tracker lost",
+        "connection lost for 0.2 s; searching for the tracker again",
+    ]
+    assert tracker.subscriptions() == {}, "the dead connection's subscriptions are dropped"
+
+    network.trackers.append(tracker)  # plugged in again
+    recorder.wait(lambda r: count(TrackerState.TRACKING)(r) >= 2)
+    assert GAZE in tracker.subscriptions()
+    tracker.emit_gaze(valid_sample(1))
+    assert len(recorder.samples) == 1
+    assert source.connection_losses == 1
+
+
+def test_a_restored_connection_keeps_the_subscriptions(network: FakeNetwork, sources: list[TobiiTracker]) -> None:
+    tracker = FakeEyeTracker("TPSP1-0016")
+    network.trackers.append(tracker)
+    recorder = Recorder()
+    started(sources, recorder, lost_timeout_s=30.0)
+    recorder.wait(tracking)
+    searches = len(network.searches)
+    tracker.notify(LOST)
+    tracker.notify(RESTORED)
+    assert recorder.states[-1] == (TrackerState.TRACKING, None), "no stale 'connection restored' reason"
+    tracker.emit_gaze(valid_sample(1))
+    assert len(recorder.samples) == 1 and len(network.searches) == searches

@@ -3,10 +3,14 @@ processor, the console view, and a clean stop."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import shutil
 import signal
 import subprocess
+
+import pytest
 
 from tests.conftest import REPO, gazewire_command
 
@@ -40,3 +44,54 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert int(alerts) > 0, "the demo's lowered thresholds raise alerts"
     assert "final state offline" in output
     assert (tmp_path / "agents" / "recordings" / "demo-1.csv").exists()
+
+
+def listening_sockets(pid: int) -> list[str]:
+    """Local addresses (host:port) of every TCP socket that process ``pid`` listens on, from ss."""
+    if shutil.which("ss") is None:
+        pytest.fail("ss is not installed: run scripts/test.sh, or apt-get install iproute2")
+    table = subprocess.run(["ss", "-H", "-l", "-t", "-n", "-p"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[3] for line in table.splitlines() if f"pid={pid}," in line]
+
+
+def test_demo_broker_listens_on_loopback_only(tmp_path):
+    """The demo's broker is anonymous: none of its sockets may be reachable from the network
+    (Mosquitto 2.0.11 ignored the address of the WebSocket listener and listened on *:port)."""
+    from gazewire.cli.demo import LocalBroker
+
+    broker = LocalBroker(tmp_path / "broker")
+    broker.start()
+    try:
+        sockets = listening_sockets(broker.process.pid)
+    finally:
+        broker.stop()
+    ports = {int(address.rsplit(":", 1)[1]) for address in sockets}
+    assert ports == {broker.port, broker.websocket_port}, sockets
+    for address in sockets:
+        host = address.rsplit(":", 1)[0].strip("[]")
+        assert host not in ("*", "0.0.0.0", "::") and ipaddress.ip_address(host).is_loopback, sockets
+
+
+def test_demo_removes_its_temporary_data_and_says_where_it_is(tmp_path):
+    """Without --data-dir the demo writes to a temporary directory (about 10 MB a minute),
+    prints it at the start and removes it when it stops."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    process = subprocess.Popen(
+        gazewire_command("demo", "--agents", "1", "--plain"), cwd=REPO, env=dict(os.environ, TMPDIR=str(temporary)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    lines, data = [], None
+    for line in process.stdout:
+        lines.append(line)
+        if match := re.match(r"\s+data:\s+(\S+)\s+\(temporary: removed when the demo stops", line):
+            data = match.group(1)
+        if re.search(r"demo-1: tracking", line):
+            break
+    assert data is not None, "".join(lines)
+    assert os.path.dirname(data) == str(temporary) and os.path.basename(data).startswith("gazewire-demo-")
+    assert (temporary / os.path.basename(data) / "agents" / "recordings" / "demo-1.csv").exists()
+    os.killpg(process.pid, signal.SIGINT)
+    output = "".join(lines) + process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+    assert list(temporary.iterdir()) == [], "the temporary data is removed"

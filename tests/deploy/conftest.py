@@ -7,8 +7,13 @@ exactly as shipped. The ACL is deploy/mosquitto/acl, and the users are added to
 it by gazewire.cli.users, the same tool a lab engineer runs.
 
 When the tests run as root (CI containers), Mosquitto drops to the
-``mosquitto`` user, as it does in the official image: the broker's directory
-is then handed to that user, like the image's entrypoint does with /mosquitto.
+``mosquitto`` user, as it does in the official image (uid 1883), so that the
+tests keep proving what the image needs (e.g. files readable by the broker's
+user). Everything it reads or writes (config, passwords, ACL, certificates,
+a copy of the live page for http_dir, persistence, log) is therefore placed
+in a directory that user can enter, outside the checkout (which may be under
+/root or in a 0700 directory), and handed to that user, like the image's
+entrypoint does with /mosquitto.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +33,12 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gazewire.errors import GazewireError
 from gazewire.cli.users import UserStore, find_mosquitto_passwd
-from tests.support.mosquitto import find_mosquitto
+from tests.support.mosquitto import directory_for_the_broker_user, find_mosquitto
 from tests.support.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,12 +52,13 @@ LAB_USERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pc-static": ("agent", "static-agent-secret", ("P01", "P02")),
     "processor": ("processor", "processor-secret", ()),
     "viewer": ("viewer", "viewer-secret", ()),
+    "healthcheck": ("viewer", "healthcheck-secret", ()),  # the processor's health check: its own user
     "operator": ("operator", "operator-secret", ()),
 }
 
 TLS_LINES = re.compile(
     r"^#(listener 8883|protocol mqtt|cafile |certfile |keyfile |tls_version |require_certificate |"
-    r"use_identity_as_username )"
+    r"use_identity_as_username |use_username_as_clientid )"
 )
 
 
@@ -116,6 +123,8 @@ class ShippedBroker:
     def prepare(self) -> None:
         for where in ("config", "data", "log", "certs"):
             (self.root / where).mkdir(parents=True, exist_ok=True)
+        # http_dir: a copy, as the checkout may be closed to the broker's user (compose mounts it).
+        shutil.copytree(self.http_dir, self.root / "www")
         shutil.copyfile(SHIPPED / "acl", self.root / "config" / "acl")
         store = UserStore(self.root / "config" / "passwords", self.root / "config" / "acl")
         for name, (role, password, sessions) in self.users.items():
@@ -123,7 +132,7 @@ class ShippedBroker:
         self.config_path.write_text(
             shipped_config(
                 (SHIPPED / "mosquitto.conf").read_text(), self.root,
-                mqtt_port=self.port, websocket_port=self.websocket_port, http_dir=self.http_dir,
+                mqtt_port=self.port, websocket_port=self.websocket_port, http_dir=self.root / "www",
                 tls_port=self.tls_port, require_certificate=self.require_certificate,
             )
         )
@@ -168,9 +177,8 @@ class ShippedBroker:
 
 @pytest.fixture
 def broker_root() -> Iterator[Path]:
-    """A private directory outside pytest's (root-only) tmp tree, removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="gazewire-mosquitto-"))
-    os.chmod(root, 0o755)
+    """A directory outside pytest's (root-only) tmp tree that the mosquitto user can enter, removed afterwards."""
+    root = directory_for_the_broker_user("gazewire-mosquitto-")
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
@@ -213,16 +221,19 @@ class Client:
     and every message, and lets a test wait for them without sleeping."""
 
     def __init__(self, broker: ShippedBroker, user: str | None, password: str | None = None, *,
-                 transport: str = "tcp", port: int | None = None, tls: dict | None = None) -> None:
+                 transport: str = "tcp", port: int | None = None, tls: dict | None = None,
+                 client_id: str | None = None, clean_start: bool = True) -> None:
         self.user = user
         self.connack = None  # ReasonCode of the CONNACK (or of the refusal)
+        self.session_present: bool | None = None  # the CONNACK's flag: the broker resumed a session
+        self.disconnects: list[str] = []  # reasons of connections lost after a CONNACK
         self.pubacks: dict[int, int] = {}  # mid -> reason code value
         self.messages: list = []
         self.subacks: list[list[int]] = []
         self._condition = threading.Condition()
         self.client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5, transport=transport,
-            client_id=f"test-{user or 'anonymous'}-{id(self)}",
+            client_id=client_id or f"test-{user or 'anonymous'}-{id(self)}",
         )
         if transport == "websockets":
             self.client.ws_set_options(path="/mqtt")
@@ -237,7 +248,12 @@ class Client:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         default_port = broker.websocket_port if transport == "websockets" else broker.port
-        self.client.connect(broker.host, port or default_port, keepalive=10)
+        properties = None
+        if not clean_start:  # ask for a persistent session, as the processor does
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 3600
+        self.client.connect(broker.host, port or default_port, keepalive=10, clean_start=clean_start,
+                            properties=properties)
         self.client.loop_start()
         self.wait(lambda: self.connack is not None, what=f"the CONNACK for {user!r}")
 
@@ -250,11 +266,15 @@ class Client:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             client.disconnect()  # no reconnect loop against a refusing broker
-        self._set(connack=reason_code)
+        self._set(connack=reason_code, session_present=bool(flags.session_present))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connack is None:
             self._set(connack=reason_code)
+        else:
+            with self._condition:
+                self.disconnects.append(str(reason_code))
+                self._condition.notify_all()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._condition:

@@ -12,8 +12,9 @@
 * The health check, ``gazewire processor health`` (gazewire/cli/health.py), is
   run against the REAL broker (deploy/mosquitto as shipped) and a REAL
   ``gazewire processor run``: healthy while it runs, unhealthy with a clear
-  line before it starts, after it stops, with a wrong password, without a
-  broker, with a stale status and with a failing sink.
+  line before it starts, after it stops, with a wrong password, without its
+  own broker user, without a broker, with a stale status and with a failing
+  sink; checking never disconnects the processor.
 """
 
 from __future__ import annotations
@@ -307,6 +308,8 @@ def processor_env(broker, data_dir: Path, **extra: str) -> dict[str, str]:
         "GAZEWIRE_MQTT__PORT": str(broker.port),
         "GAZEWIRE_MQTT__USERNAME": "processor",
         "GAZEWIRE_MQTT__PASSWORD": broker.password("processor"),
+        "GAZEWIRE_HEALTHCHECK_USERNAME": "healthcheck",  # its own user: one connection per user
+        "GAZEWIRE_HEALTHCHECK_PASSWORD": broker.password("healthcheck"),
         "GAZEWIRE_MQTT__RECONNECT_MIN_S": "0.2",
         "GAZEWIRE_MQTT__RECONNECT_MAX_S": "1",
         "GAZEWIRE_DATA_DIR": str(data_dir),
@@ -353,17 +356,29 @@ def test_healthcheck_follows_the_real_processor(make_lab_broker, healthcheck_com
         output = wait_healthy(healthcheck_command, env, tmp_path)
         assert re.fullmatch(rf"healthy: processor '{PROCESSOR_ID}' online, status \d+ s old, "
                             r"sink lineprotocol ok, 0 points written", output), output
-        for _ in range(3):  # checking does not disturb the processor (its own client id, clean session)
+        for _ in range(3):  # checking does not disturb the processor (its own user, clean session)
             assert run_check(healthcheck_command, env, tmp_path)[0] == 0
         assert processor.poll() is None
 
-        wrong = dict(env, GAZEWIRE_MQTT__PASSWORD="not-the-password")
+        wrong = dict(env, GAZEWIRE_HEALTHCHECK_PASSWORD="not-the-password")
         code, output, _ = run_check(healthcheck_command, wrong, tmp_path)
-        assert code == 1 and output.startswith(f"unhealthy: broker {broker.host}:{broker.port} refused user 'processor'")
+        assert code == 1 and output.startswith(f"unhealthy: broker {broker.host}:{broker.port} refused user 'healthcheck'")
+
+        # Without its own user it refuses to log in as the processor's (which would take over its connection).
+        unset = {k: v for k, v in env.items() if not k.startswith("GAZEWIRE_HEALTHCHECK_")}
+        code, output, _ = run_check(healthcheck_command, unset, tmp_path)
+        assert code == 1 and output == (
+            "unhealthy: set GAZEWIRE_HEALTHCHECK_USERNAME and GAZEWIRE_HEALTHCHECK_PASSWORD (a viewer user): the "
+            "health check does not log in as the processor's user 'processor', which would take over the "
+            "processor's connection")
+        assert run_check(healthcheck_command, env, tmp_path)[0] == 0
     finally:
         processor.terminate()
         assert processor.wait(30) == 0, (tmp_path / "processor.log").read_text()
         log.close()
+    processor_log = (tmp_path / "processor.log").read_text()
+    assert processor_log.count("connected to ") == 1 and "disconnected from broker" not in processor_log, processor_log
+    assert "already connected, closing old connection" not in broker.log()
 
     code, output, _ = run_check(healthcheck_command, env, tmp_path)
     assert code == 1 and output.startswith(f"unhealthy: processor '{PROCESSOR_ID}' is offline"), output

@@ -45,6 +45,22 @@ def test_config_is_rewritten_only_in_paths_and_ports(tmp_path: Path) -> None:
     }
 
 
+def test_the_test_broker_reads_nothing_from_the_checkout(lab_broker) -> None:
+    """Run as root, Mosquitto drops to its own user, which may not enter the checkout (a clone under
+    /root, a 0700 CI directory): every file it reads is in a directory that user can enter."""
+    from tests.support.mosquitto import others_can_enter
+
+    paths = [Path(word) for line in lab_broker.config_path.read_text().splitlines() if not line.startswith("#")
+             for word in line.split()[1:] if word.startswith("/")]
+    assert {"http_dir", "password_file", "acl_file"} <= {line.split()[0] for line in
+                                                           lab_broker.config_path.read_text().splitlines() if line}
+    for path in paths:
+        assert path.resolve().is_relative_to(lab_broker.root.resolve()), f"{path} is not in the broker's directory"
+        assert not path.resolve().is_relative_to(SHIPPED.parent.parent.resolve()), f"{path} is in the checkout"
+    assert others_can_enter(lab_broker.root)
+    assert (lab_broker.root / "www" / "index.html").read_bytes() == (WWW / "index.html").read_bytes()
+
+
 def test_config_has_the_required_settings() -> None:
     lines = {line.strip() for line in (SHIPPED / "mosquitto.conf").read_text().splitlines()}
     for required in (

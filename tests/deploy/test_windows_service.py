@@ -68,7 +68,7 @@ def test_service_commands_fail_cleanly_on_linux(action, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("gazewire: " + NEEDS_WINDOWS)
-    assert "pip install gazewire[windows]" in err
+    assert "pip install pywin32" in err
     assert "deploy/systemd/gazewire-agent.service" in err  # what to use on Linux
     assert len(err.strip().splitlines()) == 1  # one line, no traceback
 
@@ -80,14 +80,14 @@ def test_service_command_exit_code_from_the_real_entry_point():
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 1
-    assert "Windows services need Windows and the 'windows' extra" in result.stderr
+    assert "Windows services need Windows and the 'windows' extra (pywin32)" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_the_service_class_refuses_to_run_without_pywin32():
     from gazewire.agent.service.windows import GazewireAgentService, ServiceError
 
-    with pytest.raises(ServiceError, match="pip install gazewire"):
+    with pytest.raises(ServiceError, match="pip install pywin32"):
         GazewireAgentService(["gazewire-agent"])
 
 

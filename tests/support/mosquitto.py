@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,27 @@ def find_mosquitto() -> str | None:
         if found:
             return found
     return None
+
+
+def others_can_enter(path: Path) -> bool:
+    """Whether a user other than the owner can reach ``path`` (every directory on the way is o+x)."""
+    path = path.resolve()
+    return all(os.stat(part).st_mode & stat.S_IXOTH for part in (path, *path.parents))
+
+
+def directory_for_the_broker_user(prefix: str) -> Path:
+    """A new directory (0755) that Mosquitto's own user can enter, for a broker that drops root.
+
+    Run as root, Mosquitto switches to user ``mosquitto`` before it reads its
+    files; a checkout under /root or pytest's (0700) tmp tree is closed to that
+    user, so everything it reads or writes goes into this directory instead.
+    """
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        if Path(base).is_dir() and others_can_enter(Path(base)):
+            directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+            directory.chmod(0o755)
+            return directory
+    raise RuntimeError("no temporary directory that the mosquitto user can enter (TMPDIR, /tmp, /var/tmp)")
 
 
 @dataclass
@@ -50,7 +73,8 @@ class MosquittoBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "per_listener_settings false",
-            # As root, Mosquitto would switch to its own user and could not write here.
+            # As root, Mosquitto would switch to its own user, which cannot enter pytest's
+            # root-only tmp_path; this throw-away test broker may as well stay root.
             *(["user root"] if os.geteuid() == 0 else []),
             "set_tcp_nodelay true",  # no Nagle delay (~40 ms) on forwarded messages
             "persistence true",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
-import venv
 import zipfile
 from pathlib import Path
 
@@ -30,20 +28,19 @@ def top_level_names(wheel: Path) -> set[str]:
         return {name.split("/")[0] for name in archive.namelist() if ".dist-info/" not in name}
 
 
-def clean_python(wheel: Path, where: Path) -> Path:
-    """A new virtual environment holding the wheel (unpacked: it is pure Python)
-    and, through a ``.pth`` path line, the test environment's third-party
-    packages. The editable gazewire of the test environment is not visible: a
-    path line does not run that folder's own ``.pth`` hooks."""
-    venv.EnvBuilder(with_pip=False, clear=True).create(where)
+def clean_python(wheel: Path, where: Path, interpreter: str = sys.executable) -> Path:
+    """A new virtual environment of ``interpreter`` holding the wheel (unpacked:
+    it is pure Python) and, through a ``.pth`` path line, the third-party
+    packages of ``interpreter``'s own environment. The editable gazewire of
+    that environment is not visible: a path line does not run that folder's
+    own ``.pth`` hooks."""
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", "--clear", str(where)], check=True, capture_output=True)
     python = where / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    site_packages = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    )
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site_packages = Path(subprocess.run([str(python), "-c", purelib], capture_output=True, text=True,
+                                        check=True).stdout.strip())
+    dependencies = subprocess.run([interpreter, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site_packages)
-    (site_packages / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site_packages / "test-dependencies.pth").write_text(dependencies + "\n")
     return python

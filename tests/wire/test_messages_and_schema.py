@@ -64,6 +64,28 @@ def test_bad_commands_name_the_problem(payload, fragment):
     assert fragment in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "utc_ns",
+    [b"0", b"1", b"-5", b"1e30", b"1795342530123456789.0", b"1.5", b"true", b'"1795342530123456789"',
+     b"1000000000000000000000000000000", b"946684799999999999", b"4102444800000000000"],
+)
+def test_a_marker_time_must_be_integer_nanoseconds_of_this_century(utc_ns):
+    """0 and 1 were 1970 markers, 1e30 a traceback, floats lost the nanoseconds."""
+    payload = b'{"command": "marker", "name": "x", "utc_ns": ' + utc_ns + b"}"
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command(payload)
+    assert str(caught.value).startswith("utc_ns: ") and "UTC nanoseconds from 2000 to 2099" in str(caught.value)
+    if utc_ns != b"1795342530123456789.0":  # JSON Schema counts a float with no fraction as an integer
+        assert list(_validator("cmd").iter_errors(json.loads(payload))), "the schema refuses it too"
+
+
+@pytest.mark.parametrize("utc_ns", [946684800000000000, 1795342530123456789, 4102444799999999999])
+def test_a_marker_time_of_this_century_is_taken_as_is(utc_ns):
+    payload = json.dumps({"command": "marker", "name": "x", "utc_ns": utc_ns})
+    assert parse_command(payload).utc_ns == utc_ns
+    assert not list(_validator("cmd").iter_errors(json.loads(payload)))
+
+
 def test_batch_validation_catches_ragged_columns_and_non_finite_values():
     columns = {name: [] for name in GazeBatch.model_fields["columns"].annotation.model_fields}
     base = {"session": "s", "device": "d", "batch_seq": 0, "first_seq": 0, "clock_offset_us": 0, "columns": columns}
