@@ -237,6 +237,11 @@ class AsyncSession:
     async def stop_recording(self, recording: str | None = None, *, timeout: float | None = None) -> Recording:
         return commands.recording_of(self.id, await self._reply(commands.stop_command(recording), timeout))
 
+    async def annotate(self, metadata: Mapping[str, Any], *, recording: str | None = None,
+                       timeout: float | None = None) -> Recording:
+        command = commands.annotate_command(metadata, recording)
+        return commands.recording_of(self.id, await self._reply(command, timeout))
+
     async def marker(self, name: str, utc_ns: int | None = None, *, apply_offset: bool = False,
                      timeout: float | None = None, **fields: Any) -> Marker:
         """As :meth:`Session.marker <gazewire.client.Session.marker>`; for ``wait=False``

@@ -24,18 +24,17 @@ from gazewire.errors import (
     NotRecording,
     UnsupportedByAgent,
 )
-from gazewire.wire.messages import AgentState, Command, CommandReply, Marker, describe_validation_error
+from gazewire.wire.messages import (
+    COMMAND_FIELDS,
+    AgentState,
+    Command,
+    CommandReply,
+    Marker,
+    describe_validation_error,
+)
 from gazewire.wire.timeutil import iso_from_utc_us
 
 AGENT_STATES = frozenset(get_args(AgentState))
-
-# The reply's machine-readable refusal (``CommandReply.code``) -> the exception it becomes.
-REFUSALS: dict[str, type[CommandRefused]] = {
-    "already_recording": AlreadyRecording,
-    "not_recording": NotRecording,
-    "wrong_recording": NotRecording,
-}
-
 
 def new_command_id() -> str:
     """A fresh command id, echoed in the reply (unique among every client of the broker)."""
@@ -56,17 +55,34 @@ def build_command(command: str, **fields: Any) -> Command:
 
 def result_of(session: str, reply: CommandReply) -> dict[str, Any]:
     """The reply's ``result`` (``{}`` when it has none); for ``ok: false`` the
-    exception for its ``code``: AlreadyRecording, NotRecording, or CommandRefused."""
+    exception that says why: AlreadyRecording, NotRecording, or CommandRefused."""
     if reply.ok:
         return dict(reply.result or {})
     command = reply.command or "command"
     reason = reply.error or "refused without a reason"
-    code = reply.code
-    refusal = REFUSALS.get(code or "", CommandRefused)
+    refusal, running = refusal_of(command, reason)
     if refusal is AlreadyRecording:
-        running = (reply.result or {}).get("recording")
-        raise AlreadyRecording(session, command, reason, code, recording=running if isinstance(running, str) else None)
-    raise refusal(session, command, reason, code)
+        raise AlreadyRecording(session, command, reason, recording=running)
+    raise refusal(session, command, reason)
+
+
+def refusal_of(command: str, error: str) -> tuple[type[CommandRefused], str | None]:
+    """Which refusal an error text is, and the running recording it names.
+
+    The agent's refusals of recording commands start as docs/protocol.md
+    lists them ("Refusals a script should expect"): ``start: recording <id>
+    (...) is running; stop it first``, ``stop: no recording is running``,
+    ``stop: recording <X> is not running (<Y> is)``.
+    """
+    words = error.split()
+    if command == "start" and error.startswith("start: recording ") and " is running" in error:
+        return AlreadyRecording, words[2] if len(words) > 2 else None
+    if command in ("stop", "annotate") and (
+        error.startswith(f"{command}: no recording is running") or
+        (error.startswith(f"{command}: recording ") and " is not running" in error)
+    ):
+        return NotRecording, None
+    return CommandRefused, None
 
 
 # --------------------------------------------------------------------------- the verbs, both clients
@@ -80,7 +96,16 @@ def stop_command(recording: str | None) -> Command:
     return build_command("stop", recording=recording)
 
 
+def annotate_command(metadata: Mapping[str, Any], recording: str | None) -> Command:
+    return build_command("annotate", metadata=fields_of(metadata), recording=recording)
+
+
 def marker_command(name: str, utc_ns: int, fields: Mapping[str, Any]) -> Command:
+    if fields and "metadata" not in COMMAND_FIELDS["marker"]:
+        raise InvalidCommand(
+            f"marker: this version of the wire contract carries no marker fields ({', '.join(fields)}); "
+            "put what must be kept in the name, e.g. 'stimulus_on/trial=3'"
+        )
     return build_command("marker", name=name, utc_ns=utc_ns, metadata=fields_of(fields) or None)
 
 
@@ -113,7 +138,6 @@ def marker_of(session: str, reply: CommandReply) -> Marker:
     return Marker.model_validate({
         "session": session, "name": result["name"], "utc": iso_from_utc_us(utc_ns // 1000), "utc_ns": utc_ns,
         "system_time_us": result.get("system_time_us"), "recording": result.get("recording"),
-        "metadata": result.get("metadata"),
     })
 
 

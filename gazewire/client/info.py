@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gazewire.wire.messages import AgentStatus, TrackerInfo
+from gazewire.wire.messages import AgentStatus, RecordingInfo, TrackerInfo
 from gazewire.wire.timeutil import utc_us_from_iso
 
 
@@ -67,7 +67,7 @@ class SessionInfo:
     session: str
     state: str
     tracker: TrackerInfo | None
-    recording: Any  # the status's recording (id, name, participant, ...) or None
+    recording: RecordingInfo | None  # the recording running now (id, name, participant, ...)
     age_s: float | None
     stale: bool
     status: AgentStatus
@@ -76,7 +76,7 @@ class SessionInfo:
     def from_status(cls, session: str, status: AgentStatus, *, now_us: int, stale_after_s: float) -> SessionInfo:
         age_s = None if status.utc is None else (now_us - utc_us_from_iso(status.utc)) / 1e6
         stale = status.state != "offline" and (age_s is None or age_s > stale_after_s)
-        return cls(session, status.state, status.tracker, getattr(status, "recording", None), age_s, stale, status)
+        return cls(session, status.state, status.tracker, status.recording, age_s, stale, status)
 
     @property
     def tracker_name(self) -> str:

@@ -314,6 +314,13 @@ class Session:
         command = commands.stop_command(recording)
         return commands.recording_of(self.id, self._reply(command, timeout))
 
+    def annotate(self, metadata: Mapping[str, Any], *, recording: str | None = None,
+                 timeout: float | None = None) -> Recording:
+        """Add ``metadata`` to the running recording (only if it is ``recording``,
+        when given); returns the recording with its merged metadata."""
+        command = commands.annotate_command(metadata, recording)
+        return commands.recording_of(self.id, self._reply(command, timeout))
+
     # ------------------------------------------------------------------ markers and the clock
 
     def marker(self, name: str, utc_ns: int | None = None, *, apply_offset: bool = False, wait: bool = True,
