@@ -101,6 +101,10 @@ class AsyncLab:
     def clock(self) -> Clock:
         return self._core.clock
 
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
     # ------------------------------------------------------------------ who is there
 
     async def statuses(self) -> Statuses:

@@ -144,6 +144,10 @@ class Lab:
     def clock(self) -> Clock:
         return self._core.clock
 
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
     def statuses(self) -> Statuses:
         """Every agent's and processor's status the broker keeps (and the unreadable ones)."""
         self._core.check_open()
