@@ -84,6 +84,8 @@ def load_client_settings(args: argparse.Namespace) -> Any:  # -> ClientSettings
     from gazewire.client.settings import ClientSettings
     from gazewire.settings import load_settings
 
+    from gazewire.client.script import read_password_file
+
     overrides = common_overrides(args)
     password_file = getattr(args, "password_file", None)
     if password_file:
@@ -98,22 +100,6 @@ def load_client_settings(args: argparse.Namespace) -> Any:  # -> ClientSettings
         mqtt = settings.mqtt.model_copy(update={"password": SecretStr(password) if password else None})
         settings = settings.model_copy(update={"mqtt": mqtt})
     return settings
-
-
-def read_password_file(path: str) -> str:
-    """The first line of ``path`` (``-``: standard input), without its line end."""
-    try:
-        if path == "-":
-            line = sys.stdin.readline()
-        else:
-            with open(path, encoding="utf-8") as handle:
-                line = handle.readline()
-    except OSError as error:
-        raise SettingsError(f"--password-file: cannot read {path!r}: {error.strerror or error}") from None
-    password = line.rstrip("\r\n")
-    if not password:
-        raise SettingsError(f"--password-file: {path!r} has no password on its first line")
-    return password
 
 
 def _at_a_terminal() -> bool:
