@@ -75,7 +75,7 @@ def run(seconds: float, frequency: float) -> None:
                 agent._flush_batch()
                 batch_ns.append(time.perf_counter_ns() - start)
             agent.outbox.close()
-            agent.recording.close()
+            agent.recordings.close()
         print(
             f"outbox synchronous={sync:6}: SDK callback {callback_ns / total:5.0f} ns/sample | "
             f"pipeline {pipeline_ns / total / 1000:5.2f} µs/sample "
@@ -95,7 +95,7 @@ def run(seconds: float, frequency: float) -> None:
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         agent.outbox.close()
-        agent.recording.close()
+        agent.recordings.close()
     print(f"memory while streaming (batches drained at once): current {current / 1e6:.2f} MB, peak {peak / 1e6:.2f} MB")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class AgentLink(MqttLink):
             settings, client_id=client_id, will_topic=will_topic, will_payload=will_payload, max_inflight=max_inflight
         )
         self.command_topic = command_topic
-        self.commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.commands: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()  # (arrived, UTC ns; payload)
         self.acknowledgements: queue.SimpleQueue[Acknowledgement] = queue.SimpleQueue()
         self._on_connected: list[Callable[[], None]] = []
         self._on_change: list[Callable[[], None]] = []
@@ -81,7 +82,7 @@ class AgentLink(MqttLink):
 
     def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         if message.topic == self.command_topic:
-            self.commands.put(bytes(message.payload))
+            self.commands.put((time.time_ns(), bytes(message.payload)))
             for callback in self._on_command:
                 callback()
 

@@ -304,6 +304,11 @@ class AgentCounters(BaseModel):
     sdk_buffer_overflows: int = Field(0, description="Stream buffer overflows the SDK reported.")
     tracker_connection_losses: int = Field(0, description="Times the connection to the tracker was lost.")
     commands_refused: int = Field(0, description="Commands answered with ok: false (invalid, or failed).")
+    samples_live_only: int = Field(
+        0,
+        description="Taken between recordings with keep_unrecorded = false: shown live only, never numbered, "
+        "batched or written (by choice, not a loss).",
+    )
 
 
 class AgentStatus(WireModel):
