@@ -115,6 +115,12 @@ def test_examples_run_an_experiment_follow_gaze_and_react_to_fixations(lab_broke
         processor.terminate()
         processor.wait(30)
         assert agent.terminate() == 0, agent.log()
+    # each participant's recording is a file of its own, holding its own markers
+    for recording in (first, second):
+        path, = data.rglob(f"{recording}*.csv")
+        read = example("examples/read_recording.py", str(path))
+        assert read.returncode == 0, read.stderr
+        assert "4 markers" in read.stdout and "marker stimulus_off" in read.stdout, read.stdout
 
 
 @pytest.mark.parametrize("script", ["examples/follow_gaze.py", "examples/psychopy_experiment.py",

@@ -236,7 +236,7 @@ class AsyncSession:
                               metadata: Mapping[str, Any] | None = None, *,
                               timeout: float | None = None) -> Recording:
         command = commands.start_command(name, participant, metadata)
-        return commands.recording_of(self.id, await self._reply(command, timeout))
+        return commands.recording_of(self.id, await self._reply(command, timeout), command)
 
     async def stop_recording(self, recording: str | None = None, *, timeout: float | None = None) -> Recording:
         return commands.recording_of(self.id, await self._reply(commands.stop_command(recording), timeout))
@@ -244,7 +244,7 @@ class AsyncSession:
     async def annotate(self, metadata: Mapping[str, Any], *, recording: str | None = None,
                        timeout: float | None = None) -> Recording:
         command = commands.annotate_command(metadata, recording)
-        return commands.recording_of(self.id, await self._reply(command, timeout))
+        return commands.recording_of(self.id, await self._reply(command, timeout), command)
 
     async def marker(self, name: str, utc_ns: int | None = None, *, apply_offset: bool = False,
                      timeout: float | None = None, **fields: Any) -> Marker:

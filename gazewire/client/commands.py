@@ -123,11 +123,14 @@ def fields_of(values: Mapping[str, Any]) -> dict[str, str]:
     return text
 
 
-def recording_of(session: str, reply: CommandReply) -> Recording:
-    """The recording a ``start`` or ``stop`` reply names."""
+def recording_of(session: str, reply: CommandReply, command: Command | None = None) -> Recording:
+    """The recording a ``start``, ``stop`` or ``annotate`` reply names; what
+    the reply leaves out (the metadata a ``start`` sent) comes from ``command``."""
     result = result_of(session, reply)
     if not isinstance(result.get("recording"), str):
-        raise UnsupportedByAgent(session, "recordings")
+        raise UnsupportedByAgent(session, "recordings", (reply.result or {}).get("agent_version"))
+    if command is not None and command.command == "start" and "metadata" not in result:
+        result["metadata"] = command.metadata or {}
     return Recording.from_result(session, result)
 
 

@@ -310,20 +310,20 @@ class Session:
         """Start a recording (one participant's run); returns it with the id the
         agent gave it. AlreadyRecording while another one runs."""
         command = commands.start_command(name, participant, metadata)
-        return commands.recording_of(self.id, self._reply(command, timeout))
+        return commands.recording_of(self.id, self._reply(command, timeout), command)
 
     def stop_recording(self, recording: str | None = None, *, timeout: float | None = None) -> Recording:
         """Stop the running recording (only if it is ``recording``, when given);
         returns it with its stop time and sample count. NotRecording when none runs."""
         command = commands.stop_command(recording)
-        return commands.recording_of(self.id, self._reply(command, timeout))
+        return commands.recording_of(self.id, self._reply(command, timeout), command)
 
     def annotate(self, metadata: Mapping[str, Any], *, recording: str | None = None,
                  timeout: float | None = None) -> Recording:
         """Add ``metadata`` to the running recording (only if it is ``recording``,
         when given); returns the recording with its merged metadata."""
         command = commands.annotate_command(metadata, recording)
-        return commands.recording_of(self.id, self._reply(command, timeout))
+        return commands.recording_of(self.id, self._reply(command, timeout), command)
 
     # ------------------------------------------------------------------ markers and the clock
 

@@ -14,6 +14,7 @@ import pytest
 from gazewire.client import AsyncLab, Lab
 from gazewire.errors import AlreadyRecording, CommandRefused, NotRecording, WaitTimeout
 from gazewire.wire.messages import AgentStatus, LiveGaze, RecordingInfo, TrackerInfo
+from tests.client.test_statuses import publish_retained
 from tests.support.lab_device import LabDevice
 
 pytestmark = pytest.mark.broker
@@ -67,7 +68,7 @@ def test_two_recordings_in_a_row_with_their_markers(broker, tracking, lab_device
         pending = room.marker("stimulus_on", wait=False)
         assert pending.result(10).recording == second.id
         room.stop_recording()
-        assert second.id != first.id and second.id > first.id  # ids sort by start time
+        assert second.id != first.id and second.started_utc > first.started_utc
     taken = events.wait_for(lambda messages: len(messages) >= 3 and messages, what="three markers")
     assert [(m.json()["name"], m.json()["recording"]) for m in taken] == [
         ("stimulus_on", first.id), ("between", None), ("stimulus_on", second.id)]
@@ -132,10 +133,7 @@ def test_sessions_lists_the_stations_with_stale_ones_marked(broker, tracking):
     old = AgentStatus(session="old-pc", state="tracking", utc="2020-01-01T00:00:00.000000Z", agent_version="0.1.0",
                       host="old", tracker=TrackerInfo(model="Tobii Pro Fusion", serial="TPFC2-1", source="tobii"))
     gone = AgentStatus(session="gone-pc", state="offline", utc=None, agent_version="0.1.0", host="gone")
-    publisher = LabDevice(broker.host, broker.port, [])
-    publisher.client.publish("lab/old-pc/status", old.to_json(), qos=1, retain=True).wait_for_publish(5)
-    publisher.client.publish("lab/gone-pc/status", gone.to_json(), qos=1, retain=True).wait_for_publish(5)
-    publisher.close()
+    publish_retained(broker, {"lab/old-pc/status": old.to_json(), "lab/gone-pc/status": gone.to_json()})
     with Lab(broker.host, broker.port) as lab:
         listed = {info.session: info for info in lab.sessions()}
     assert set(listed) == {tracking, "old-pc", "gone-pc"}
