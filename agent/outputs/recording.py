@@ -38,10 +38,10 @@ class Recording:
     A failing disk (full, read-only, gone) never raises out of here: the
     recording stops (``error`` says why), counts every sample it could not
     keep (``samples_lost``; markers in ``markers_lost``), and :meth:`resume`
-    starts it again; it has recovered once a flush reaches the disk. Rows written since the last
-    successful flush may be partly on disk when a write fails: on resume the
-    file is cut back to its size after that flush, so it never holds a broken
-    row, and those rows are counted as lost.
+    starts it again; it has recovered once a flush reaches the disk. Rows
+    written since the last successful flush may be partly on disk when a
+    write fails: on resume the file is cut back to its size after that flush,
+    so it never holds a broken row, and those rows are counted as lost.
     """
 
     def __init__(self, path: Path, *, retry_s: float = 5.0, clock=time.monotonic) -> None:
@@ -111,7 +111,7 @@ class Recording:
         return self._open()
 
     def write_row(self, row: list[Any]) -> None:
-        """Write a sample's row (see :meth:`row`)."""
+        """Write a sample's row (``recording_format.gaze_row``)."""
         writer = self._writer
         if writer is None:
             self.samples_lost += 1
