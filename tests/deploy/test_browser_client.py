@@ -159,7 +159,13 @@ def test_a_marker_from_a_shifted_browser_clock_lands_within_the_measured_offset(
     assert marker["recording"] == page.evaluate("window.recording.id")
     unshifted = page.evaluate("window.room.marker('uncorrected', { applyOffset: false })")
     assert int(unshifted["utcNs"]) < before - SHIFT_MS * 1e6 / 2  # the shift is real: without the offset it shows
-    page.evaluate("window.room.stopRecording().then(() => window.lab.close())")
+    # live gaze, tagged with the running recording
+    page.evaluate("""() => { window.seen = []; window.stopGaze = window.room.gaze((g) => window.seen.push(g));
+                             return window.stopGaze.ready; }""")
+    page.wait_for_function("window.seen.length >= 3")
+    gaze = page.evaluate("window.seen.slice(-1)[0]")
+    assert 0 <= gaze["x"] <= 1.5 and gaze["recording"] == page.evaluate("window.recording.id")
+    page.evaluate("window.stopGaze(); window.room.stopRecording().then(() => window.lab.close())")
 
 
 def test_browser_errors_are_precise(lab_broker, agent, web_server, page):
@@ -175,6 +181,9 @@ def test_browser_errors_are_precise(lab_broker, agent, web_server, page):
             out.viewer = await caught(() => watching.session(session).startRecording({ participant: 'P09' }));
             watching.close();
             const lab = await gazewire.connect({ url, username: 'operator', password: operator, timeoutMs: 1000 });
+            out.sessions = (await lab.sessions()).map((s) => `${s.session} ${s.state}`);
+            out.typo = await caught(() => lab.session(session).waitFor('trackng'));
+            out.waited = await caught(() => lab.session(session).waitFor('offline', { timeoutMs: 300 }));
             out.silent = await caught(() => lab.session('nobody-here').startRecording());
             out.badSession = await caught(() => lab.session('room 1'));
             const room = lab.session(session);
@@ -191,6 +200,10 @@ def test_browser_errors_are_precise(lab_broker, agent, web_server, page):
         [ws_url(lab_broker), lab_broker.password("operator"), lab_broker.password("viewer"), SESSION],
     )
     assert outcome["refused"].startswith("BrokerRefused: broker refused the connection")
+    assert outcome["sessions"] == [f"{SESSION} tracking"]
+    assert outcome["typo"].startswith("InvalidArgument: unknown agent state 'trackng'")
+    assert outcome["waited"] == (f"WaitTimeout: session '{SESSION}' to be offline: not within 0.3 s "
+                                 "(last state: tracking)")
     assert outcome["viewer"].startswith(f"NotAuthorized: the broker does not let user 'viewer' publish on lab/{SESSION}/cmd")
     assert outcome["silent"].startswith("AgentNotResponding: no reply from session 'nobody-here' to 'start' within 1 s")
     assert outcome["badSession"].startswith("InvalidArgument: session id \"room 1\" is not valid")
