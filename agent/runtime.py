@@ -801,8 +801,10 @@ class Agent:
         link = "connected" if self.link.connected.is_set() else "broker unreachable"
         c = self.status_counters()
         dropped = c.samples_dropped_queue + c.samples_dropped_outbox + c.samples_dropped_unsaved
+        running = self.recordings.running
+        recording = f", recording {running.describe()}" if running is not None else ""
         return (
-            f"{self.state}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
+            f"{self.state}{recording}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
             f"{dropped} dropped, outbox {c.outbox_depth}"
         )
 
@@ -828,7 +830,7 @@ class Agent:
                 f"interrupted: the agent was shut down at {iso_from_utc_us(utc_now_us())} while recording "
                 "(a service stop or restart); its next run does not resume it", utc_now_us(),
             )
-            self._recording_changed()
+            self._builder.recording, self._writer = None, None
         self.recordings.close()
         if self.link.connected.is_set():
             info = self.publish_status(state="offline", reason="agent stopped")

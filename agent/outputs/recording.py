@@ -254,7 +254,7 @@ def count_rows(path: Path, offset: int = 0) -> RowCount:
                 yield raw.decode("utf-8", errors="replace")
 
         end, torn = offset, False
-        reader = csv.reader(lines())
+        reader = csv.reader(lines(), strict=True)  # strict: a quoted field open at the end is an error
         width = len(RECORDING_COLUMNS)
         try:
             for row in reader:

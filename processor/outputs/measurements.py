@@ -80,12 +80,16 @@ class Measurement:
 
 SESSION = Tag("session", "Session id (the topic level lab/<session>/...).")
 DEVICE = Tag("device", "Serial number of the eye tracker.")
+RECORDING = Tag(
+    "recording",
+    "Recording id (one participant's run, from a start to a stop); absent between recordings.",
+)
 
 GAZE = Measurement(
     name="gaze",
     description="Every sample of every batch, valid or not.",
     time="the sample's utc_us",
-    tags=(SESSION, DEVICE),
+    tags=(SESSION, DEVICE, RECORDING),
     fields=(
         Field("seq", "integer", "", "Sample number in the agent's lossless stream."),
         Field("x", "float", "normalised", "Combined gaze x (0 left, 1 right edge of the display area)."),
@@ -110,7 +114,7 @@ FIXATION = Measurement(
     name="fixation",
     description="One point per fixation, written when it ends.",
     time="the fixation's first sample (start_utc_us)",
-    tags=(SESSION, DEVICE, Tag("algorithm", "ivt or idt.")),
+    tags=(SESSION, DEVICE, Tag("algorithm", "ivt or idt."), RECORDING),
     fields=(
         Field("number", "integer", "", "Fixation number within the session (restarts with the processor)."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample."),
@@ -132,6 +136,7 @@ ALERT = Measurement(
         SESSION,
         Tag("type", "long_fixation, aoi_dwell, gaze_lost, agent_offline or sample_rate_low."),
         Tag("state", "raised or cleared."),
+        RECORDING,
     ),
     fields=(
         Field("active", "integer", "0/1", "1 when raised, 0 when cleared."),
@@ -144,7 +149,7 @@ AOI_VISIT = Measurement(
     name="aoi_visit",
     description="One point per visit of an area of interest, written when the visit ends.",
     time="the visit's first fixation start",
-    tags=(SESSION, Tag("aoi", "AOI name from the AOI file.")),
+    tags=(SESSION, Tag("aoi", "AOI name from the AOI file."), RECORDING),
     fields=(
         Field("dwell_ms", "float", "ms", "First fixation start to last fixation end inside the AOI."),
         Field("fixations", "integer", "", "Fixations in the visit."),
@@ -172,7 +177,7 @@ MARKER = Measurement(
     name="marker",
     description="Event markers (lab/<session>/events), for annotations.",
     time="the marker's utc_ns, truncated to µs",
-    tags=(SESSION, Tag("source", "command or local.")),
+    tags=(SESSION, Tag("source", "command or local."), RECORDING),
     fields=(Field("name", "string", "", "Marker name."),),
 )
 

@@ -38,6 +38,7 @@ from gazewire.processor.pipeline.eye_movements import (
     MovementEvent,
 )
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
+from gazewire.processor.pipeline.recordings import RecordingTimeline
 from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
 from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
@@ -104,6 +105,7 @@ class Session:
         self.display_mm: tuple[float, float] | None = None  # from the agent's status
         self.nominal_hz: float | None = None
         self.last_sample_utc_us: int | None = None
+        self.recordings = RecordingTimeline()
         self._stream: _Stream | None = None
         self._fixation_base = 0  # fixations numbered before the current detector
         self._last_number = 0
@@ -217,6 +219,7 @@ class Session:
         if batch.count == 0:
             return outcome
         outcome.batches.append(batch)
+        self.recordings.note(batch.columns.utc_us[0], batch.recording)
         outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
 
@@ -401,6 +404,7 @@ class Session:
         return alerts
 
     def _finish(self, outcome: Outcome) -> Outcome:
+        self.recordings.tag(outcome)
         self.counters.alerts_raised += sum(alert.state == "raised" for alert in outcome.alerts)
         return outcome
 
@@ -420,6 +424,7 @@ class Session:
             "agent_state": self.agent_state,
             "device": self.device,
             "run": self.run,
+            "recording": self.recordings.current,
             **asdict(self.counters),
             "bad_input": bad_input,
             "active_alerts": self.active_alerts(),
