@@ -145,6 +145,21 @@ class AgentSettings(GazewireSettings):
         gt=0,
         description="Rate limit when replaying a backlog after an outage (live cadence is publish_hz).",
     )
+    custody_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="With a processor online: a batch the broker took but no processor confirmed "
+        "(gaze/custody) within this time is sent again. Shorter recovers sooner from a lost "
+        "confirmation, at the cost of duplicates the processor drops.",
+    )
+    custody_fallback_s: float = Field(
+        120.0,
+        gt=0,
+        description="With no processor online (no fresh retained processor status with a journal) for "
+        "this long, the broker's PUBACK lets a batch leave the outbox (a lab that only records). "
+        "Longer rides out longer processor restarts.",
+    )
     log_level: LogLevel = Field("INFO", description="Log verbosity.")
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The lab broker.")
 

@@ -139,12 +139,16 @@ class Agent:
             will_payload=last_will(self.session, self.run_id).to_json(),
             command_topic=self.topics.cmd(self.session),
             max_inflight=settings.inflight_window + 10,
+            custody_topics=(self.topics.gaze_custody(self.session), self.topics.every_processor_status()),
         )
         self.sender = BatchSender(
             self.outbox,
             self.link,
             window=settings.inflight_window,
             backlog_batches_per_s=settings.backlog_batches_per_s,
+            session=self.session,
+            custody_timeout_s=settings.custody_timeout_s,
+            custody_fallback_s=settings.custody_fallback_s,
         )
 
         self.tracker: TrackerInfo | None = None
@@ -664,6 +668,8 @@ class Agent:
             batches_published=self.sender.counters.batches_published,
             outbox_depth=self.outbox.depth,
             outbox_evicted=self.outbox.evicted_batches,
+            batches_confirmed=self.sender.counters.batches_confirmed,
+            batches_resent=self.sender.counters.batches_resent,
             reconnects=self.link.reconnects,
             markers=c.markers,
             samples_unsaved=c.samples_unsaved,
@@ -698,6 +704,11 @@ class Agent:
             found.append(
                 f"{self.sender.counters.batches_refused} batch sends refused by the broker (kept, retried); "
                 f"last: {self.sender.counters.last_refusal}"
+            )
+        if self.sender.processor_lost:
+            found.append(
+                f"custody: broker - no processor with a journal online for {self.settings.custody_fallback_s:.0f} s; "
+                "batches leave the outbox on the broker's PUBACK"
             )
         found.extend(self._disk_warnings())
         if self.loop_errors:
@@ -762,6 +773,7 @@ class Agent:
             counters=self.status_counters(),
             warnings=self.warnings(),
             recording=self.recordings.running.info() if self.recordings.running is not None else None,
+            custody=self.sender.custody,
         )
 
     def publish_status(self, state: str | None = None, reason: str | None = None):

@@ -42,6 +42,7 @@ def build_status(
     counters: AgentCounters,
     warnings: list[str],
     recording: RecordingInfo | None = None,
+    custody: str | None = None,
 ) -> AgentStatus:
     return AgentStatus(
         session=session,
@@ -58,6 +59,7 @@ def build_status(
         counters=counters,
         warnings=warnings,
         recording=recording,
+        custody=custody,  # type: ignore[arg-type]
     )
 
 

@@ -20,6 +20,13 @@ underestimated by at most ``status interval / drain time`` (about 5 % with the
 defaults).
 
     .venv/bin/python bench/processor_drain.py [--batches 2400] [--sessions 4] [--sink lineprotocol|influx] [--repeat 3]
+        [--journal on|off|both]
+
+``--journal both`` drains the backlog, in each round, once with the processor's journal
+(the default: every batch durable before its PUBACK) and once without
+(``journal.enabled = false``), each right after its own bare-subscriber baseline; every
+processor run starts with an empty data directory (a journal that already held the
+backlog would drop it all as duplicates).
 
 ``--sink influx`` starts VictoriaMetrics (apt victoria-metrics) as the
 InfluxDB stand-in; it accepts the same /api/v2/write.
@@ -161,8 +168,10 @@ class ProcessorRun:
             self.statuses.append((now, int(status.get("counters", {}).get("batches", 0)), cpu))
             self.cond.notify_all()
 
-    def start(self) -> None:
+    def start(self, data_dir: Path | None = None) -> None:
         self.statuses.clear()
+        if data_dir is not None:
+            self.env["GAZEWIRE_DATA_DIR"] = str(data_dir)
         with open(self.workdir / "processor.log", "ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gazewire", "processor", "run"], env=self.env, cwd=self.workdir,
@@ -211,6 +220,8 @@ def main() -> None:
     parser.add_argument("--sink", choices=("lineprotocol", "influx"), default="lineprotocol")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--status-interval", type=float, default=0.5, help="the processor's status interval (its minimum, 0.5 s)")
+    parser.add_argument("--journal", choices=("on", "off", "both"), default="on",
+                        help="the processor's journal (both: each round drains with and without it)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra GAZEWIRE_* setting for the processor (repeatable)")
     args = parser.parse_args()
@@ -255,28 +266,33 @@ def main() -> None:
                     continue
             processor.wait_batches(1, 5)
             processor.stop()
-            rows = []
+            variants = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.journal]
+            rows_by: dict[str, list] = {variant: [] for variant in variants}
             for round_ in range(1, args.repeat + 1):
-                publish_backlog(broker.port, payloads)  # queued for both persistent sessions
-                bare = drain_bare(broker.port, expected, samples)
-                processor.start()
-                processor.wait_batches(expected, 600)  # its counters start at 0 with each process
-                processor.stop()
-                proc = processor.rate(expected, samples_per_batch)
-                rows.append((bare, proc))
-                print(f"round {round_}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
-                      f"processor {proc['samples_per_s']:>9,.0f} samples/s "
-                      f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}")
+                for variant in variants:
+                    publish_backlog(broker.port, payloads)  # queued for both persistent sessions
+                    bare = drain_bare(broker.port, expected, samples)
+                    processor.env["GAZEWIRE_JOURNAL__ENABLED"] = "true" if variant == "on" else "false"
+                    processor.start(workdir / f"data-{round_}-{variant}")
+                    processor.wait_batches(expected, 600)  # its counters start at 0 with each process
+                    processor.stop()
+                    proc = processor.rate(expected, samples_per_batch)
+                    rows_by[variant].append((bare, proc))
+                    print(f"round {round_} journal {variant:>3}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
+                          f"processor {proc['samples_per_s']:>9,.0f} samples/s "
+                          f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   "
+                          f"ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}")
         finally:
             processor.close()
             broker.stop()
             if victoria is not None:
                 victoria.stop()
-    ratios = [p["samples_per_s"] / b["samples_per_s"] for b, p in rows]
-    print(f"ratio processor/bare: median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
-          f"trackers at {args.frequency:.0f} Hz per processor: "
-          f"~{statistics.median(p['samples_per_s'] for _, p in rows) / args.frequency:.0f}")
+    for variant, rows in rows_by.items():
+        ratios = [p["samples_per_s"] / b["samples_per_s"] for b, p in rows]
+        print(f"journal {variant}: ratio processor/bare: median {statistics.median(ratios):.2f} "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
+              f"trackers at {args.frequency:.0f} Hz per processor: "
+              f"~{statistics.median(p['samples_per_s'] for _, p in rows) / args.frequency:.0f}")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,46 @@ class AlertSettings(_Section):
         return list(dict.fromkeys(value))
 
 
+class JournalSettings(_Section):
+    """The journal: every batch (and what the processor derived) on disk before the broker's
+    PUBACK; the sinks catch up from it, agents forget a batch once it holds it. See
+    docs/reliability.md for what disk size buys how many hours."""
+
+    enabled: bool = Field(
+        True,
+        description="Keep the journal. Off: no custody (batches are acknowledged once handled, agents "
+        "fall back to the broker's PUBACK), and a sink outage loses what overflows influx.buffer_points.",
+    )
+    path: Path | None = Field(None, description="The journal's SQLite file. Empty: <data_dir>/journal.sqlite.")
+    max_gb: float = Field(
+        0.0,
+        ge=0,
+        description="Size limit in GB; above it the oldest records are evicted and counted "
+        "(journal.evicted_*). 0: no limit (the disk is; a full disk stops acknowledgements instead).",
+    )
+    retention_days: float = Field(
+        0.0, ge=0, description="Evict records older than this many days (counted). 0: keep for ever (an archive)."
+    )
+    max_group_messages: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Most messages committed in one transaction (group commit: one fsync for all "
+        "the messages already waiting). Larger commits fewer times under load.",
+    )
+    retry_s: float = Field(
+        2.0, gt=0, le=600, description="How often a failed commit (disk full, I/O error) is tried again."
+    )
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_gb * 1e9)
+
+    @property
+    def max_age_s(self) -> float:
+        return self.retention_days * 86_400.0
+
+
 class InfluxSettings(_Section):
     """InfluxDB 2.x. Without a url, points go to line-protocol files instead."""
 
@@ -213,8 +253,9 @@ class InfluxSettings(_Section):
     buffer_points: int = Field(
         500_000,
         ge=100,
-        description="Points kept in memory while InfluxDB is unreachable (about 500 bytes each: "
-        "500 000 is ~250 MB, ~70 min of one 120 Hz tracker). When full, the oldest are dropped and counted.",
+        description="Only without the journal (journal.enabled = false): points kept in memory while "
+        "InfluxDB is unreachable (about 500 bytes each); when full, the oldest are dropped and counted. "
+        "With the journal nothing waits in memory: the sink catches up from the journal.",
     )
     retry_min_s: float = Field(0.5, gt=0, le=60, description="First retry delay after a failed write; doubles per failure.")
     retry_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the retry delay.")
@@ -282,13 +323,14 @@ class ProcessorSettings(GazewireSettings):
         "coordinates, global or per session); see examples/aoi.toml. Empty: no AOIs.",
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
+    journal: JournalSettings = Field(default_factory=JournalSettings, description="The journal (custody, catch-up, archive).")
     influx: InfluxSettings = Field(
         default_factory=InfluxSettings, description="InfluxDB 2.x (empty url: line-protocol files)."
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="The processor's files: line-protocol files under lineprotocol/ unless "
-        "lineprotocol_dir says otherwise.",
+        description="The processor's files: the journal (journal.sqlite, unless journal.path says "
+        "otherwise) and line-protocol files under lineprotocol/ (unless lineprotocol_dir does).",
     )
     lineprotocol_dir: Path | None = Field(
         None,
@@ -334,6 +376,10 @@ class ProcessorSettings(GazewireSettings):
         return value
 
     # ------------------------------------------------------------------ derived
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.journal.path or Path(self.data_dir) / "journal.sqlite").expanduser()
 
     @property
     def lineprotocol_path(self) -> Path:

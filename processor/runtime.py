@@ -1,17 +1,26 @@
 """The running processor: wires the MQTT link and the parser (inputs), the
-dispatcher (the pure core), the publisher and the sink (outputs) together.
+dispatcher (the pure core), the journal, the sink feed and the publisher
+(outputs) together.
 
 Threads, and what each one does:
 
 - paho's network thread receives messages and only enqueues them
   (:class:`~gazewire.processor.inputs.link.ProcessorLink`);
-- the processing thread (:meth:`Processor.run`) takes them in order, lets the
-  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, hands the
-  points of the outcome (:func:`~gazewire.processor.outputs.points.points_of`) to the
-  sink, publishes the fixation, AOI and alert messages, tells the observers,
-  and only then acknowledges the message to the broker; it also refreshes the
-  retained status and forgets idle sessions;
-- the InfluxDB writer thread, when InfluxDB is configured.
+- the processing thread (:meth:`Processor.run`) takes every message already
+  waiting (up to ``journal.max_group_messages``: a *group*), lets the
+  :class:`~gazewire.processor.pipeline.dispatch.Dispatcher` handle each, stores
+  the group in the journal in one transaction (one fsync: group commit), and only
+  then acknowledges the messages to the broker, publishes the fixation, AOI and
+  alert messages, confirms custody of the batches to their agents
+  (``gaze/custody``) and offers the stored records to the sink feed; it also
+  refreshes the retained status, forgets idle sessions and applies retention;
+- the sink feed's thread writes the journal's records to InfluxDB or the
+  line-protocol files, catching up from the journal when it falls behind.
+
+If a commit fails (disk full, I/O error), nothing of the group is acknowledged or
+published: the processor stops taking messages (the broker keeps them, and its
+in-flight window holds the rest back), says so in its status, and tries the same
+commit again every ``journal.retry_s`` until it succeeds.
 
 Observers (:meth:`Processor.observe`) see every message the processor
 publishes, as ``(kind, message)`` with kind ``"fixations"``, ``"aoi"``,
@@ -26,9 +35,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gazewire.wire.messages import ProcessorStatus, WireModel
+from gazewire.wire.messages import Custody, ProcessorStatus, WireModel
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 from gazewire.mqtt import default_client_id
 from gazewire.settings import SettingsError
 from gazewire.wire.topics import Channel, Topics
@@ -38,10 +49,14 @@ from gazewire.processor.config import ProcessorSettings
 from gazewire.processor.pipeline.dispatch import Dispatcher
 from gazewire.processor.inputs.link import Delivery, ProcessorLink
 from gazewire.processor.inputs.payloads import PayloadParser
+from gazewire.processor.journal import Journal, JournalError, Record
+from gazewire.processor.journal.convert import records_of
+from gazewire.processor.journal.feed import SinkFeed
+from gazewire.processor.journal.records import ranges
 from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.pipeline.resume import SessionState
 from gazewire.processor.outputs.files import LineProtocolFiles
-from gazewire.processor.outputs.influx import InfluxWriter
-from gazewire.processor.outputs.points import points_of
+from gazewire.processor.outputs.influx import InfluxSink
 from gazewire.processor.outputs.publisher import Publisher
 from gazewire.processor.outputs.sink import Sink
 from gazewire.processor.pipeline.session import SessionConfig
@@ -56,11 +71,26 @@ SHUTDOWN_SINK_TIMEOUT_S = 10.0
 
 
 def open_sink(settings: ProcessorSettings) -> Sink:
-    """InfluxDB when a URL is set (spilling to files at shutdown), else line-protocol files."""
-    files = LineProtocolFiles(settings.lineprotocol_path)
+    """InfluxDB when a URL is set, else line-protocol files."""
     if settings.influx.url:
-        return InfluxWriter(settings.influx, spill=files)
-    return files
+        return InfluxSink(settings.influx)
+    return LineProtocolFiles(settings.lineprotocol_path)
+
+
+def open_journal(settings: ProcessorSettings) -> Journal | None:
+    if not settings.journal.enabled:
+        return None
+    return Journal(
+        settings.journal_path, max_bytes=settings.journal.max_bytes, max_age_s=settings.journal.max_age_s
+    )
+
+
+def open_feed(settings: ProcessorSettings, sink: Sink, journal: Journal | None) -> SinkFeed:
+    influx = settings.influx
+    return SinkFeed(
+        sink, journal, batch_points=influx.batch_points, flush_interval_s=influx.flush_interval_s,
+        retry_min_s=influx.retry_min_s, retry_max_s=influx.retry_max_s, buffer_points=influx.buffer_points,
+    )
 
 
 def load_aois(settings: ProcessorSettings) -> AoiSet:
@@ -72,6 +102,16 @@ def load_aois(settings: ProcessorSettings) -> AoiSet:
         raise SettingsError(f"invalid setting aoi_file: {error}") from None
 
 
+@dataclass
+class Group:
+    """Messages handled together and stored in one journal commit."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+    records: list[Record] = field(default_factory=list)
+    states: dict[str, bytes] = field(default_factory=dict)
+
+
 class Processor:
     """One processor: all sessions under one topic prefix, one broker connection."""
 
@@ -79,6 +119,7 @@ class Processor:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.aois = load_aois(settings)
+        self.journal = open_journal(settings)
         self.dispatcher = Dispatcher(
             SessionConfig(
                 parameters=settings.detector_parameters,
@@ -86,6 +127,7 @@ class Processor:
                 eye_distance_mm=settings.default_eye_distance_mm,
                 alerts=settings.alerts,
                 aois_for=self.aois.for_session,
+                held=self._held if self.journal is not None else None,
             ),
             PayloadParser(
                 self.topics, max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions
@@ -94,6 +136,7 @@ class Processor:
             idle_session_s=settings.idle_session_s,
         )
         self.sink = sink if sink is not None else open_sink(settings)
+        self.feed = open_feed(settings, self.sink, self.journal)
         self.link = ProcessorLink(
             settings.mqtt,
             client_id=settings.mqtt.client_id or default_client_id("processor", settings.processor_id),
@@ -109,6 +152,13 @@ class Processor:
         self._observers: list[Observer] = []
         self._shutdown = threading.Event()
         self._observer_errors = 0
+        self._pending_keys: set[tuple[str, str, int]] = set()  # batches of the group not yet committed
+        self._stuck: Group | None = None  # a group whose commit failed, tried again until it succeeds
+        self._journal_error: str | None = None
+        self._memory_position = 0  # without a journal: positions for the feed
+        self.journal_commits = 0
+        self.journal_commit_failures = 0
+        self.custody_published = 0
 
     # ------------------------------------------------------------------ public
 
@@ -124,13 +174,14 @@ class Processor:
     def run(self) -> None:
         """Run until :meth:`request_shutdown`; then end open fixations, flush, say ``offline``."""
         settings = self.settings
-        report = self.sink.report()
         log.info(
-            "processor %r: prefix %r, %s, %d AOIs, sink %s %s, broker %s:%d",
+            "processor %r: prefix %r, %s, %d AOIs, journal %s, sink %s %s, broker %s:%d",
             settings.processor_id, settings.topic_prefix, settings.algorithm, len(self.aois),
-            report.kind, report.target, settings.mqtt.host, settings.mqtt.port,
+            self.journal.path if self.journal is not None else "off",
+            self.sink.kind, self.sink.target, settings.mqtt.host, settings.mqtt.port,
         )
-        self.sink.start()
+        self.feed.start()
+        self._resume()
         self.link.start()
         try:
             self._loop()
@@ -140,33 +191,52 @@ class Processor:
     @property
     def sink_description(self) -> str:
         """Where the points go, for people: ``line-protocol files in <dir>`` or ``InfluxDB <url> ...``."""
-        report = self.sink.report()
-        if report.kind == "lineprotocol":
-            return f"line-protocol files in {report.target}"
-        return f"InfluxDB {report.target}"
+        if self.sink.kind == "lineprotocol":
+            return f"line-protocol files in {self.sink.target}"
+        return f"InfluxDB {self.sink.target}"
 
     def current_status(self, state: str = "online") -> ProcessorStatus:
-        sink = self.sink.report()
+        sink = self.feed.report()
         counters = self.counters(sink_report=sink)
+        journal = self.journal_report()
         return build_status(
             processor_id=self.settings.processor_id,
             algorithm=self.settings.algorithm,
             counters=counters,
             sessions=self.dispatcher.session_summaries(),
             sink=sink,
-            warnings=warnings_from(counters, sink, self.link.last_error),
+            journal=journal,
+            warnings=warnings_from(counters, sink, self.link.last_error, journal),
             state=state,
         )
 
+    def journal_report(self) -> dict[str, Any] | None:
+        if self.journal is None:
+            return None
+        try:
+            report = self.journal.report()
+        except Exception as error:  # a status must never fail on the journal
+            report = {"path": str(self.journal.path), "error": str(error)}
+        oldest = report.pop("oldest_utc_us", None)
+        report["oldest_utc"] = iso_from_utc_us(oldest) if oldest else None
+        stuck = self._stuck
+        report["state"] = "ok" if stuck is None else ("full" if "full" in (self._journal_error or "") else "failing")
+        report["last_error"] = self._journal_error if stuck is not None else None
+        report["unacknowledged"] = len(stuck.deliveries) if stuck is not None else 0
+        report["dropped_on_start"] = self.journal.dropped_on_start
+        return report
+
     def counters(self, sink_report: Any = None) -> dict[str, int]:
-        sink = sink_report or self.sink.report()
+        sink = sink_report or self.feed.report()
         counters = self.dispatcher.counters()
         counters.update(
             points_written=sink.points_written,
-            points_buffered=sink.points_buffered,
-            points_dropped=sink.points_dropped,
             points_rejected=sink.points_rejected,
-            points_spilled=sink.points_spilled,
+            points_dropped=sink.points_dropped,
+            records_behind=sink.records_behind,
+            journal_commits=self.journal_commits,
+            journal_commit_failures=self.journal_commit_failures,
+            custody_published=self.custody_published,
             fixation_events_published=self.publisher.published[Channel.FIXATIONS.value],
             aoi_events_published=self.publisher.published[Channel.AOI.value],
             alerts_published=self.publisher.published[Channel.ALERTS.value],
@@ -188,6 +258,8 @@ class Processor:
 
     def _loop(self) -> None:
         interval = self.settings.status_interval_s
+        retry_s = self.settings.journal.retry_s
+        max_group = self.settings.journal.max_group_messages if self.journal is not None else 1
         now = time.monotonic()
         next_status = now
         next_housekeeping = now + HOUSEKEEPING_INTERVAL_S
@@ -195,12 +267,14 @@ class Processor:
         deliveries = self.link.deliveries
         while not self._shutdown.is_set():
             wait = max(0.0, min(next_status, next_housekeeping) - time.monotonic())
-            try:
-                delivery = deliveries.get(timeout=min(wait, 1.0))
-            except queue.Empty:
-                delivery = None
-            if delivery is not None and not self._shutdown.is_set():
-                self._handle(delivery)
+            if self._stuck is not None:
+                # Take nothing new until the failed commit succeeds: the broker keeps the rest.
+                if not self._shutdown.wait(min(wait, retry_s)):
+                    self._commit(self._stuck)
+            else:
+                group = self._take(deliveries, timeout_s=min(wait, 1.0), most=max_group)
+                if group:
+                    self._handle(group)
             now = time.monotonic()
             connected = self.link.connected.is_set()
             if connected and not was_connected:
@@ -209,22 +283,145 @@ class Processor:
             if now >= next_status:
                 self.publish_status()
                 next_status = now + interval
-            if now >= next_housekeeping:
-                self._emit(self.dispatcher.housekeeping())
+            if now >= next_housekeeping and self._stuck is None:
+                self._housekeeping()
                 next_housekeeping = now + HOUSEKEEPING_INTERVAL_S
 
-    def _handle(self, delivery: Delivery) -> None:
-        outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained)
-        self._emit(outcome)
-        self.link.acknowledge(delivery)  # only now: handled, published, stored (or buffered)
+    def _take(self, deliveries: queue.SimpleQueue, *, timeout_s: float, most: int) -> list[Delivery]:
+        """The next message (waiting up to ``timeout_s``) and every one already queued behind it."""
+        try:
+            first = deliveries.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        taken = [first] if first is not None else []
+        while len(taken) < most:
+            try:
+                delivery = deliveries.get_nowait()
+            except queue.Empty:
+                break
+            if delivery is not None:
+                taken.append(delivery)
+        if self._shutdown.is_set():
+            return []  # not handled, not acknowledged: the broker sends them again
+        return taken
+
+    def _handle(self, deliveries: list[Delivery]) -> None:
+        group = Group(deliveries=deliveries)
+        received_us = utc_now_us()
+        for delivery in deliveries:
+            outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained)
+            self._add(group, outcome, received_us, payload=delivery.payload)
+        self._commit(group)
+
+    def _add(self, group: Group, outcome: Outcome, received_us: int, *, payload: bytes | None = None) -> None:
+        payloads = {id(batch): payload for batch in outcome.batches} if payload is not None else None
+        for batch in outcome.batches:
+            self._pending_keys.add((batch.session, batch.run or "", batch.batch_seq))
+        group.records += records_of(outcome, received_utc_us=received_us, payloads=payloads)
+        group.outcome.merge(outcome)
+
+    def _held(self, session: str, run: str | None, batch_seq: int) -> bool:
+        if (session, run or "", batch_seq) in self._pending_keys:
+            return True
+        assert self.journal is not None
+        return self.journal.holds(session, run, batch_seq)
+
+    def _commit(self, group: Group) -> bool:
+        """Store the group durably, then acknowledge, publish, confirm custody, feed the sink."""
+        if not group.states:
+            group.states = {name: state.to_json() for name, state in self.dispatcher.snapshots().items()}
+        if self.journal is not None and not group.records and not group.states:
+            stored: list[Record] = []  # nothing to keep (bad input, say): no commit, no fsync
+            before = self.journal.last_position
+        elif self.journal is not None:
+            before = self.journal.last_position
+            try:
+                stored = self.journal.append(group.records, group.states)
+            except JournalError as error:
+                self._commit_failed(group, error)
+                return False
+            self.journal_commits += 1
+            if self._stuck is not None:
+                log.warning("journal writable again: %d held messages stored and acknowledged", len(group.deliveries))
+                self._stuck = None
+                self._journal_error = None
+            self._pending_keys.clear()
+        else:
+            before = self._memory_position
+            stored = []
+            for record in group.records:
+                self._memory_position += 1
+                stored.append(replace(record, position=self._memory_position))
+        for delivery in group.deliveries:
+            self.link.acknowledge(delivery)  # only now: stored durably, or handled (no journal)
+        self.feed.offer(stored, after=before)
+        self._emit(group.outcome)
+        if self.journal is not None:
+            self._confirm_custody(group.outcome)
+        return True
+
+    def _commit_failed(self, group: Group, error: JournalError) -> None:
+        self.journal_commit_failures += 1
+        first = self._stuck is None
+        self._stuck = group
+        self._journal_error = str(error)
+        if first:
+            log.error(
+                "%s: %d messages are NOT acknowledged (the broker and the agents keep them); "
+                "trying again every %.0f s", error, len(group.deliveries), self.settings.journal.retry_s,
+            )
+            self.publish_status()
 
     def _emit(self, outcome: Outcome) -> None:
-        points = points_of(outcome)
-        if points:
-            self.sink.write(points)
         for channel, message in outcome.messages():
             self.publisher.event(channel, message)
             self._notify(channel.value, message)
+
+    def _confirm_custody(self, outcome: Outcome) -> None:
+        """One ``gaze/custody`` message per session and agent run with batches in this commit."""
+        held: dict[tuple[str, str | None], list[int]] = {}
+        for batch in outcome.batches + outcome.duplicates:
+            held.setdefault((batch.session, batch.run), []).append(batch.batch_seq)
+        if not held:
+            return
+        utc = iso_from_utc_us(utc_now_us())
+        for (session, run), seqs in held.items():
+            message = Custody(
+                session=session, processor=self.settings.processor_id, run=run, batches=ranges(seqs), utc=utc
+            )
+            self.link.publish(self.topics.gaze_custody(session), message.to_json(), qos=1)
+            self.custody_published += 1
+
+    def _housekeeping(self) -> None:
+        outcome = self.dispatcher.housekeeping()
+        if outcome or self.dispatcher.has_changes():
+            group = Group()
+            self._add(group, outcome, utc_now_us())
+            self._commit(group)
+        if self.journal is not None:
+            try:
+                self.journal.enforce_retention()
+            except Exception:  # retention must never stop processing
+                log.exception("journal retention failed; trying again later")
+
+    def _resume(self) -> None:
+        """Take up the sessions the journal remembers; close what a crash left open."""
+        if self.journal is None:
+            return
+        states = {}
+        for name, text in self.journal.session_states().items():
+            try:
+                states[name] = SessionState.from_json(text)
+            except (ValueError, TypeError) as error:
+                log.error("journal: the saved state of session %r cannot be read (%s); it starts afresh", name, error)
+        outcome = self.dispatcher.resume(states)
+        if outcome:
+            closed = sum(1 for e in outcome.fixation_events if e.interrupted) + len(outcome.alerts)
+            log.warning("closed %d fixations and alerts left open by the previous processor (interrupted)", closed)
+            group = Group()
+            self._add(group, outcome, utc_now_us())
+            if not self._commit(group):
+                self._stuck = group
 
     def _notify(self, kind: str, message: WireModel) -> None:
         for observer in self._observers:
@@ -245,16 +442,24 @@ class Processor:
                 break
         if left:
             log.info("%d received messages not handled; the broker sends them again on the next start", left)
-        self._emit(self.dispatcher.end_all("processor stopped"))
-        self.sink.close(SHUTDOWN_SINK_TIMEOUT_S)
+        if self._stuck is not None and not self._commit(self._stuck):
+            log.error("%d messages could not be stored and were not acknowledged; the broker sends them again",
+                      len(self._stuck.deliveries))
+        else:
+            group = Group()
+            self._add(group, self.dispatcher.end_all("processor stopped"), utc_now_us())
+            self._commit(group)
+        self.feed.close(SHUTDOWN_SINK_TIMEOUT_S)
         if self.link.connected.is_set():
             info = self.publish_status(state="offline")
             if info is not None:
                 self.link.wait_published(info, timeout_s=2.0)
         self.link.stop()
         counters = self.counters()
+        if self.journal is not None:
+            self.journal.close()
         log.info(
-            "stopped: %d batches, %d samples, %d fixations, %d points written, %d dropped",
+            "stopped: %d batches, %d samples, %d fixations, %d points written, %d journal records behind",
             counters["batches"], counters["samples"], counters["fixations"],
-            counters["points_written"], counters["points_dropped"],
+            counters["points_written"], counters["records_behind"],
         )

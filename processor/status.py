@@ -20,6 +20,7 @@ def build_status(
     sink: SinkReport,
     warnings: list[str],
     state: str = "online",
+    journal: dict[str, Any] | None = None,
 ) -> ProcessorStatus:
     return ProcessorStatus(
         processor=processor_id,
@@ -31,6 +32,7 @@ def build_status(
         counters=counters,
         sessions=sessions,
         sink=sink.as_dict(),
+        journal=journal,
         warnings=warnings,
     )
 
@@ -48,15 +50,31 @@ def last_will(processor_id: str, algorithm: str) -> ProcessorStatus:
     )
 
 
-def warnings_from(counters: dict[str, int], sink: SinkReport, link_error: str | None) -> list[str]:
+def warnings_from(
+    counters: dict[str, int], sink: SinkReport, link_error: str | None, journal: dict[str, Any] | None = None
+) -> list[str]:
     """One line per thing a person should look at."""
     found = []
+    if journal is not None and journal.get("state") not in (None, "ok"):
+        found.append(
+            f"JOURNAL {str(journal['state']).upper()}: {journal.get('last_error')}; "
+            f"{journal.get('unacknowledged', 0)} messages held unacknowledged, no new data is taken "
+            "(the broker and the agents keep it) until the journal can be written"
+        )
+    if journal is not None and journal.get("evicted_samples"):
+        found.append(
+            f"journal retention evicted {journal['evicted_samples']} samples "
+            f"({journal.get('evicted_batches', 0)} batches; {journal.get('evicted_unsent', 0)} records before a sink had them)"
+        )
+    if journal is not None and journal.get("corrupt_records"):
+        found.append(f"{journal['corrupt_records']} damaged journal records were dropped")
     if counters.get("bad_input"):
         found.append(f"{counters['bad_input']} messages refused as bad input (see counters bad_input_*)")
-    if counters.get("missing_samples"):
-        found.append(f"{counters['missing_samples']} samples never arrived (gaps in batch numbers)")
+    outstanding = counters.get("missing_samples", 0) - counters.get("late_samples", 0)
+    if outstanding > 0:  # a batch that comes late after all (an agent sending it again) is no longer missing
+        found.append(f"{outstanding} samples never arrived (gaps in batch numbers)")
     if sink.points_dropped:
-        found.append(f"{sink.points_dropped} points dropped by the {sink.kind} sink")
+        found.append(f"{sink.points_dropped} points dropped by the {sink.kind} sink (no journal)")
     if sink.points_rejected:
         found.append(f"{sink.points_rejected} points refused by InfluxDB as invalid")
     if sink.state != "ok" and sink.last_error:

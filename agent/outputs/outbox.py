@@ -348,6 +348,29 @@ class Outbox:
             self._bytes -= int(row[0])
             return True
 
+    def remove_ranges(self, spans: list[list[int]]) -> tuple[int, int]:
+        """Forget the batches in the inclusive ``[first, last]`` ranges (a processor holds
+        them: custody), in one transaction. Returns (batches, samples) removed."""
+        with self._lock:
+            if self._db is None or not spans:
+                return 0, 0
+            where = " OR ".join("batch_seq BETWEEN ? AND ?" for _ in spans)
+            values = [number for span in spans for number in span]
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                row = self._db.execute(
+                    f"SELECT COUNT(*), COALESCE(SUM(samples), 0), COALESCE(SUM(LENGTH(payload)), 0) "
+                    f"FROM batches WHERE {where}", values,
+                ).fetchone()
+                self._db.execute(f"DELETE FROM batches WHERE {where}", values)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                _rollback(self._db)
+                raise OutboxError(f"cannot delete from outbox {str(self.path)!r}: {_reason(error)}") from None
+            self._depth -= int(row[0])
+            self._bytes -= int(row[2])
+            return int(row[0]), int(row[1])
+
     @property
     def depth(self) -> int:
         return self._depth

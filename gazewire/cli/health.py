@@ -90,6 +90,9 @@ def check() -> tuple[bool, str]:
     summary = f"sink {sink.get('kind')} {sink.get('state')}, {sink.get('points_written', 0)} points written"
     if sink.get("state", "ok") != "ok":
         return False, f"{summary}: {sink.get('last_error')}"
+    journal = status.journal or {}
+    if journal.get("state", "ok") != "ok":
+        return False, f"journal {journal.get('state')}: {journal.get('last_error')} (no data is acknowledged)"
     return True, f"processor {status.processor!r} online, status {age_s:.0f} s old, {summary}"
 
 

@@ -4,6 +4,7 @@ sample config, check the running processor's health."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from gazewire.cli.common import Flag, Program, add_program_commands
@@ -24,6 +25,40 @@ def build_processor(settings: Any) -> Any:  # -> Processor
     from gazewire.processor.runtime import Processor
 
     return Processor(settings)
+
+
+def _since(text: str) -> int | None:
+    """``all``, or an ISO 8601 time with a zone (``2026-11-30T09:00:00Z``)."""
+    if text == "all":
+        return None
+    from gazewire.wire.timeutil import utc_us_from_iso
+
+    try:
+        return utc_us_from_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'all' or an ISO 8601 time with a zone, e.g. 2026-11-30T09:00:00Z"
+        ) from None
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from gazewire.logs import configure_logging
+    from gazewire.processor.replay import replay
+
+    settings = load_processor_settings(args)
+    configure_logging(settings.log_level)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rreplaying journal records: {done}/{total}")
+            sys.stderr.flush()
+
+    result = replay(settings, since_utc_us=args.since, sink_kind=args.sink, progress=progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"replayed {result.records} journal records: {result.points_written} points written, "
+          f"{result.points_rejected} refused as invalid")
+    return 0 if result.points_rejected == 0 else 1
 
 
 def check_aoi_file(settings: Any) -> None:
@@ -61,6 +96,16 @@ def _health(args: argparse.Namespace) -> int:
 
 def add_processor_commands(commands: argparse._SubParsersAction) -> None:
     sub = add_program_commands(commands, PROCESSOR)
+
+    replay = sub.add_parser(
+        "replay", help="rebuild a sink (InfluxDB or line-protocol files) from the journal, byte-identical"
+    )
+    PROCESSOR.add_arguments(replay)
+    replay.add_argument("--since", required=True, type=_since, metavar="TIME",
+                        help="records received since this UTC time (ISO 8601 with a zone), or 'all'")
+    replay.add_argument("--sink", choices=["influx", "lineprotocol"],
+                        help="which sink to rebuild (default: the configured one)")
+    replay.set_defaults(handler=_replay)
 
     health = sub.add_parser(
         "health",

@@ -57,7 +57,7 @@ MIN_PASSWORD_LENGTH = 8
 MOSQUITTO_PASSWD_CANDIDATES = ("mosquitto_passwd", "/usr/bin/mosquitto_passwd", "/usr/local/bin/mosquitto_passwd")
 
 AGENT_WRITES = ("gaze", "gaze/batch", "status", "events", "cmd/reply")
-AGENT_READS = ("cmd",)
+AGENT_READS = ("cmd", "gaze/custody")
 
 _BEGIN = re.compile(r"^# gazewire-user: (?P<name>\S+) role=(?P<role>\S+)(?: sessions=(?P<sessions>\S+))?\s*$")
 _END = "# end gazewire-user: {name}"
@@ -129,6 +129,7 @@ def role_block(name: str, role: str, prefix: str = DEFAULT_PREFIX, sessions: Seq
         for session in sessions:
             lines += [f"topic write {prefix}/{session}/{channel}" for channel in AGENT_WRITES]
             lines += [f"topic read {prefix}/{session}/{channel}" for channel in AGENT_READS]
+        lines.append(f"topic read {prefix}/{SYSTEM_LEVEL}/processor/+/status")  # custody: is a processor online?
     else:
         lines += [f"user {name}", f"topic deny {prefix}/{name}/#", f"topic read {prefix}/#"]
         if role == "processor":
@@ -136,6 +137,7 @@ def role_block(name: str, role: str, prefix: str = DEFAULT_PREFIX, sessions: Seq
                 f"topic write {prefix}/+/fixations",
                 f"topic write {prefix}/+/alerts",
                 f"topic write {prefix}/+/aoi",
+                f"topic write {prefix}/+/gaze/custody",
                 f"topic write {prefix}/{SYSTEM_LEVEL}/processor/+/status",
             ]
         elif role == "operator":

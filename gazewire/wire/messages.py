@@ -283,6 +283,12 @@ class AgentCounters(BaseModel):
     batches_published: int = 0
     outbox_depth: int = Field(0, description="Batches waiting on disk for the broker's PUBACK.")
     outbox_evicted: int = 0
+    batches_confirmed: int | None = Field(
+        default=None, description="Batches whose custody a processor confirmed (gaze/custody): left the outbox."
+    )
+    batches_resent: int | None = Field(
+        default=None, description="Batches sent again because no custody confirmation came in time."
+    )
     reconnects: int = 0
     markers: int = 0
     samples_unsaved: int = Field(
@@ -330,6 +336,11 @@ class AgentStatus(WireModel):
     warnings: list[str] = Field(default_factory=list)
     recording: RecordingInfo | None = Field(
         default=None, description="The recording running now; null when the agent is not recording."
+    )
+    custody: Literal["processor", "broker"] | None = Field(
+        default=None,
+        description="What lets a batch leave the outbox: a processor's custody confirmation "
+        "(gaze/custody), or, with no processor online, the broker's PUBACK.",
     )
 
     @property
@@ -562,6 +573,12 @@ class FixationEvent(WireModel):
     recording: RecordingId | None = Field(
         default=None, description="The recording of the fixation's first sample; null between recordings."
     )
+    interrupted: bool | None = Field(
+        default=None,
+        description="end only: true when the fixation was left open by a processor crash or restart "
+        "and closed when it started again; end_utc_us is then the last sample the processor had, "
+        "dispersion_deg is null.",
+    )
 
 
 AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low"]
@@ -611,6 +628,11 @@ class ProcessorStatus(WireModel):
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sink: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    journal: dict[str, Any] | None = Field(
+        default=None,
+        description="The journal: path, bytes, sessions, oldest_utc, retention, state and what "
+        "retention evicted; null when the processor runs without one.",
+    )
 
     @property
     def gazewire_version(self) -> str:
@@ -618,11 +640,27 @@ class ProcessorStatus(WireModel):
         return self.version
 
 
+class Custody(WireModel):
+    """``<prefix>/<session>/gaze/custody``, QoS 1, not retained: the batches of one agent
+    run that the processor's journal now holds durably (also those it held already and
+    received again). The agent may forget them. Sent after each journal commit that took
+    batches of the session, coalesced into ranges."""
+
+    session: SessionId
+    processor: str = Field(description="Id of the processor whose journal holds the batches.")
+    run: str | None = Field(default=None, max_length=64, description="The agent run the batches carry.")
+    batches: list[Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]] = Field(
+        description="Inclusive [first_batch_seq, last_batch_seq] ranges."
+    )
+    utc: str
+
+
 # --------------------------------------------------------------------------- helpers
 
 MESSAGES: dict[str, type[BaseModel]] = {
     "gaze": LiveGaze,
     "gaze/batch": GazeBatch,
+    "gaze/custody": Custody,
     "status": AgentStatus,
     "cmd": Command,
     "cmd/reply": CommandReply,
@@ -702,6 +740,7 @@ __all__ = [
     "Alert",
     "AoiEvent",
     "ProcessorStatus",
+    "Custody",
     "MESSAGES",
     "parse_command",
     "parse_message",

@@ -22,6 +22,7 @@ class Channel(str, Enum):
 
     GAZE = "gaze"  # live view, throttled, QoS 0
     GAZE_BATCH = "gaze/batch"  # lossless record, QoS 1
+    GAZE_CUSTODY = "gaze/custody"  # processor: the batches its journal holds, QoS 1, not retained
     STATUS = "status"  # agent status, retained
     CMD = "cmd"  # commands to the agent
     CMD_REPLY = "cmd/reply"  # the agent's replies
@@ -81,6 +82,9 @@ class Topics:
 
     def gaze_batch(self, session: str) -> str:
         return self.for_session(session, Channel.GAZE_BATCH)
+
+    def gaze_custody(self, session: str) -> str:
+        return self.for_session(session, Channel.GAZE_CUSTODY)
 
     def status(self, session: str) -> str:
         return self.for_session(session, Channel.STATUS)

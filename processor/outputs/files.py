@@ -5,24 +5,26 @@ Import later with (precision: microseconds)::
 
     influx write --bucket gazewire --precision us --format lp --file <dir>/<session>/<day>.lp
 
-Points are written (and flushed to the operating system) before the batch
-that produced them is acknowledged to the broker, so a crash of the processor
-loses none of them. A batch handled twice (a redelivery after a crash) appends
-the same lines again; InfluxDB overwrites identical points on import, so the
-data are not duplicated.
+Every point is written once. The journal feed notes each file's size in the sink's
+checkpoint before it appends (:meth:`LineProtocolFiles.intent`), appends and
+fsyncs, then moves the checkpoint on; after a crash in between, the files are cut
+back to the noted sizes (:meth:`LineProtocolFiles.recover`) and the same lines are
+written again - so no line is lost or written twice. A failed write (disk full,
+permissions) raises SinkUnavailable; the feed retries it, the journal keeps the points.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
-from gazewire.processor.outputs.lineprotocol import Point
-from gazewire.processor.outputs.sink import SinkReport
+from gazewire.processor.outputs.sink import Entry, SinkUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,58 +41,72 @@ def file_for(directory: Path, session: str | None, time_us: int) -> Path:
 
 
 class LineProtocolFiles:
+    name = "lineprotocol"
+    kind = "lineprotocol"
+
     def __init__(self, directory: Path, *, max_open_files: int = 32) -> None:
         self.directory = Path(directory)
+        self.target = str(self.directory)
         self.max_open_files = max_open_files
-        self._files: OrderedDict[Path, TextIO] = OrderedDict()
-        self._report = SinkReport(kind="lineprotocol", target=str(self.directory))
-        self._failing = False
+        self._files: OrderedDict[Path, BinaryIO] = OrderedDict()
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def write(self, points: Sequence[Point]) -> None:
-        self.write_lines([(point.line(), point.session, point.time_us) for point in points])
-
-    def write_lines(self, entries: Sequence[tuple[str, str | None, int]]) -> None:
-        """Lines already encoded, each with its session and time (which file it goes to)."""
+    def _by_file(self, entries: Sequence[Entry]) -> dict[Path, list[str]]:
         by_file: dict[Path, list[str]] = {}
         for line, session, time_us in entries:
             by_file.setdefault(file_for(self.directory, session, time_us), []).append(line)
-        for path, lines in by_file.items():
+        return by_file
+
+    def intent(self, entries: Sequence[Entry]) -> str | None:
+        """The size of every file the write will append to, before it does."""
+        sizes = {}
+        for path in self._by_file(entries):
+            try:
+                sizes[str(path)] = path.stat().st_size
+            except FileNotFoundError:
+                sizes[str(path)] = 0
+        return json.dumps(sizes)
+
+    def recover(self, intent: str) -> None:
+        """Cut the files back to the sizes noted before a write a crash may have torn."""
+        for name, size in json.loads(intent).items():
+            path = Path(name)
+            try:
+                if path.stat().st_size > size:
+                    with path.open("r+b") as handle:
+                        handle.truncate(size)
+                        os.fsync(handle.fileno())
+                    log.info("line-protocol file %s cut back to %d bytes (a write torn by a crash)", path, size)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise SinkUnavailable(f"cannot repair {path}: {error}") from None
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        """Append the lines to their files and fsync them."""
+        for path, lines in self._by_file(entries).items():
             try:
                 handle = self._open(path)
-                handle.write("\n".join(lines) + "\n")
+                handle.write(("\n".join(lines) + "\n").encode())
                 handle.flush()
+                os.fsync(handle.fileno())
             except OSError as error:
-                self._report.points_dropped += len(lines)
-                self._report.last_error = f"{path}: {error}"
-                self._report.state = "failing"
-                if not self._failing:
-                    log.error("cannot write line-protocol file %s: %s; points are dropped and counted", path, error)
-                self._failing = True
                 self._close_file(path)
-                continue
-            self._report.points_written += len(lines)
-            if self._failing:
-                log.info("line-protocol files are writable again (%d points dropped so far)", self._report.points_dropped)
-                self._failing = False
-                self._report.state = "ok"
+                raise SinkUnavailable(f"{path}: {error}") from None
 
-    def close(self, timeout_s: float = 0.0) -> None:
+    def close(self) -> None:
         for path in list(self._files):
             self._close_file(path)
 
-    def report(self) -> SinkReport:
-        return SinkReport(**self._report.as_dict())
-
-    def _open(self, path: Path) -> TextIO:
+    def _open(self, path: Path) -> BinaryIO:
         handle = self._files.get(path)
         if handle is not None:
             self._files.move_to_end(path)
             return handle
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a", encoding="utf-8", newline="\n")
+        handle = path.open("ab")
         self._files[path] = handle
         while len(self._files) > self.max_open_files:
             self._close_file(next(iter(self._files)))

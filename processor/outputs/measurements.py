@@ -116,7 +116,7 @@ FIXATION = Measurement(
     time="the fixation's first sample (start_utc_us)",
     tags=(SESSION, DEVICE, Tag("algorithm", "ivt or idt."), RECORDING),
     fields=(
-        Field("number", "integer", "", "Fixation number within the session (restarts with the processor)."),
+        Field("number", "integer", "", "Fixation number within the session (goes on across processor restarts)."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample."),
         Field("end_utc_us", "integer", "µs", "UTC of the fixation's last sample."),
         Field("x", "float", "normalised", "Mean gaze x."),
@@ -125,6 +125,8 @@ FIXATION = Measurement(
         Field("y_deg", "float", "deg", "Mean vertical visual angle from the display centre (down positive)."),
         Field("dispersion_deg", "float", "deg", "(max x - min x) + (max y - min y)."),
         Field("samples", "integer", "", "Samples in the fixation (gap-filled ones included)."),
+        Field("interrupted", "integer", "0/1", "1 when a processor crash left the fixation open and the "
+              "restarted processor closed it (end at its last sample then); absent otherwise."),
     ),
 )
 

@@ -91,6 +91,7 @@ def fixation_point(event: FixationEvent) -> Point:
             "y_deg": event.y_deg,
             "dispersion_deg": event.dispersion_deg,
             "samples": event.samples,
+            "interrupted": 1 if event.interrupted else None,
         },
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from gazewire.wire.timeutil import utc_now_us
 from gazewire.wire.topics import Channel
 from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind, BadInputLedger
 from gazewire.processor.pipeline.outcome import Outcome
+from gazewire.processor.pipeline.resume import SessionState
 from gazewire.processor.pipeline.session import Session, SessionConfig, SessionCounters
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class Dispatcher:
         self.forgotten_sessions = 0
         self.messages = 0
         self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
-        self._made_room = Outcome()  # what ending a session forgotten to make room produced
+        self._made_room = Outcome()  # what ending a session forgotten to make room produced (or resuming one)
+        self._saved: dict[str, SessionState] = {}  # sessions not in memory: from the journal, or forgotten
+        self._touched: set[str] = set()  # sessions whose state changed since the last snapshots()
 
     # ------------------------------------------------------------------ the entry point
 
@@ -115,12 +118,44 @@ class Dispatcher:
         """End every session's stream (clean shutdown); the sessions are kept."""
         outcome = Outcome()
         now = self._utc_us()
+        self._touched.update(self.sessions)
         for session in self.sessions.values():
             try:
                 outcome.merge(session.end(reason, now))
             except Exception as error:  # one broken session must not stop the others
                 self._internal_error("(shutdown)", session.name, error)
         return outcome
+
+    # ------------------------------------------------------------------ across restarts
+
+    def resume(self, states: Mapping[str, SessionState]) -> Outcome:
+        """Take up the sessions a previous processor left (from the journal). Sessions with
+        an open fixation or alert are resumed now, which closes those as interrupted; the
+        others when their next message comes."""
+        self._saved.update(states)
+        outcome = Outcome()
+        for name in [name for name, state in states.items() if state.has_open]:
+            if len(self.sessions) >= self.max_sessions:
+                break
+            self._session(name)
+            outcome.merge(self._made_room)
+            self._made_room = Outcome()
+        return outcome
+
+    def has_changes(self) -> bool:
+        """Has any session's state changed since the last :meth:`snapshots`?"""
+        return bool(self._touched)
+
+    def snapshots(self) -> dict[str, SessionState]:
+        """The state of every session that changed since the last call (to store with the journal)."""
+        states = {}
+        for name in self._touched:
+            session = self.sessions.get(name)
+            state = session.snapshot() if session is not None else self._saved.get(name)
+            if state is not None:
+                states[name] = state
+        self._touched.clear()
+        return states
 
     # ------------------------------------------------------------------ sessions
 
@@ -138,10 +173,16 @@ class Dispatcher:
                     )
                 self._made_room.merge(self._forget(oldest, "to make room"))
             session = self.sessions[name] = Session(name, self.config)
-            log.info("new session %r", name)
+            saved = self._saved.pop(name, None)
+            if saved is not None:
+                self._made_room.merge(session.resume(saved, self._utc_us()))
+                log.info("session %r resumed (batch %s next)", name, session.sequence.next_batch_seq)
+            else:
+                log.info("new session %r", name)
         else:
             self.sessions.move_to_end(name)
         self._last_active[name] = now
+        self._touched.add(name)
         return session
 
     def _forget(self, name: str, why: str) -> Outcome:
@@ -153,6 +194,8 @@ class Dispatcher:
         except Exception as error:  # forgetting must not fail on a broken session
             self._internal_error("(forget)", name, error)
         self.retired.add(session.counters)
+        self._saved[name] = session.snapshot()
+        self._touched.add(name)
         self.bad_input.forget(name)
         self.forgotten_sessions += 1
         log.info("forgot session %r (%s)", name, why)

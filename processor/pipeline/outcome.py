@@ -44,6 +44,7 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     statuses: list[ReceivedStatus] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+    duplicates: list[GazeBatch] = field(default_factory=list)  # dropped: held already (custody confirms them)
 
     def merge(self, other: Outcome) -> Outcome:
         self.batches += other.batches
@@ -53,6 +54,7 @@ class Outcome:
         self.alerts += other.alerts
         self.statuses += other.statuses
         self.markers += other.markers
+        self.duplicates += other.duplicates
         return self
 
     def messages(self) -> list[tuple[Channel, WireModel]]:
@@ -72,4 +74,5 @@ class Outcome:
             or self.alerts
             or self.statuses
             or self.markers
+            or self.duplicates
         )

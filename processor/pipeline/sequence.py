@@ -101,6 +101,28 @@ class SequenceTracker:
         elif self.next_seq is None:
             self.next_seq = batch.first_seq
 
+    # ------------------------------------------------------------------ across restarts
+
+    def state(self) -> dict[str, object]:
+        """Everything the tracker knows, as JSON-able values (a processor restart resumes from it)."""
+        return {
+            "run": self.run,
+            "next_batch_seq": self.next_batch_seq,
+            "next_seq": self.next_seq,
+            "gaps": [list(gap) for gap in self._gaps],
+            "runs": list(self._runs),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> SequenceTracker:
+        tracker = cls()
+        tracker.run = state.get("run")
+        tracker.next_batch_seq = state.get("next_batch_seq")
+        tracker.next_seq = state.get("next_seq")
+        tracker._gaps.extend((int(first), int(end)) for first, end in state.get("gaps", []))
+        tracker._runs.extend(state.get("runs", []))
+        return tracker
+
     # ------------------------------------------------------------------ internals
 
     def _is_missing(self, batch_seq: int) -> bool:

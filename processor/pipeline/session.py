@@ -39,6 +39,7 @@ from gazewire.processor.pipeline.eye_movements import (
 )
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
 from gazewire.processor.pipeline.recordings import RecordingTimeline
+from gazewire.processor.pipeline.resume import SessionState, alert_key, interrupted_clear, interrupted_end
 from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
 from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
@@ -55,6 +56,9 @@ class SessionConfig:
     eye_distance_mm: float
     alerts: AlertThresholds
     aois_for: Callable[[str], tuple[Aoi, ...]] = lambda session: ()
+    # Does the journal already hold batch (session, run, batch_seq)? Asked when the sequence
+    # numbers alone cannot tell a duplicate from a late batch or a new run. None: no journal.
+    held: Callable[[str, str | None, int], bool] | None = None
 
 
 @dataclass
@@ -109,6 +113,8 @@ class Session:
         self._stream: _Stream | None = None
         self._fixation_base = 0  # fixations numbered before the current detector
         self._last_number = 0
+        self._open_fixations: dict[int, FixationEvent] = {}  # start published, end not yet
+        self._open_alerts: dict[str, Alert] = {}  # raised, not yet cleared
         enabled = set(config.alerts.enabled)
         alerts = config.alerts
         self.long_fixation = LongFixation(name, alerts.long_fixation_s) if "long_fixation" in enabled else None
@@ -183,12 +189,12 @@ class Session:
 
     def _take_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
         numbers = BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count)
-        classification = self.sequence.classify(numbers)
+        classification = self._classify(numbers)
         counters = self.counters
         if classification.verdict is Verdict.DUPLICATE:
             counters.duplicate_batches += 1
             counters.duplicate_samples += batch.count
-            return Outcome()
+            return Outcome(duplicates=[batch])
         if classification.verdict is Verdict.LATE:
             self.sequence.accept(numbers, classification)
             counters.batches += 1
@@ -222,6 +228,22 @@ class Session:
         self.recordings.note(batch.columns.utc_us[0], batch.recording)
         outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
+
+    def _classify(self, numbers: BatchNumbers) -> Classification:
+        """The sequence tracker's verdict, checked against the journal where numbers alone
+        cannot tell: a batch below the expected number is a duplicate exactly when the
+        journal holds it (else it is late: stored, not detected)."""
+        classification = self.sequence.classify(numbers)
+        held = self.config.held
+        verdict = classification.verdict
+        if held is None or verdict in (Verdict.NEXT, Verdict.GAP):
+            return classification
+        is_held = held(self.name, numbers.run, numbers.batch_seq)
+        if is_held and verdict is not Verdict.DUPLICATE:
+            return Classification(Verdict.DUPLICATE, new_run=classification.new_run)
+        if not is_held and verdict is Verdict.DUPLICATE:
+            return Classification(Verdict.LATE, new_run=classification.new_run)
+        return classification
 
     def _new_stream_reason(self, batch: GazeBatch, classification: Classification) -> str | None:
         """Why this batch starts a new stream (``None``: it continues the current one); raise
@@ -317,14 +339,14 @@ class Session:
             }
             if isinstance(event, FixationStarted):
                 stream.started[number] = event
-                outcome.fixation_events.append(
-                    FixationEvent(
-                        **common,
-                        event="start",
-                        duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
-                        confirmed_utc_us=utc_of(event.confirmed_s),
-                    )
+                start = FixationEvent(
+                    **common,
+                    event="start",
+                    duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
+                    confirmed_utc_us=utc_of(event.confirmed_s),
                 )
+                self._open_fixations[number] = start
+                outcome.fixation_events.append(start)
                 if self.long_fixation is not None:
                     outcome.alerts += self.long_fixation.started(number, event.start_s, event.confirmed_s, x, y, utc_of)
                 outcome.merge(self._visit_changes(
@@ -332,6 +354,7 @@ class Session:
                 ))
             elif isinstance(event, FixationEnded):
                 stream.started.pop(number, None)
+                self._open_fixations.pop(number, None)
                 message = FixationEvent(
                     **common,
                     event="end",
@@ -405,8 +428,50 @@ class Session:
 
     def _finish(self, outcome: Outcome) -> Outcome:
         self.recordings.tag(outcome)
-        self.counters.alerts_raised += sum(alert.state == "raised" for alert in outcome.alerts)
+        for alert in outcome.alerts:
+            if alert.state == "raised":
+                self.counters.alerts_raised += 1
+                self._open_alerts[alert_key(alert)] = alert
+            else:
+                self._open_alerts.pop(alert_key(alert), None)
         return outcome
+
+    # ================================================================== across restarts
+
+    def snapshot(self) -> SessionState:
+        """What a restarted processor needs to go on with this session (see pipeline/resume.py)."""
+        return SessionState(
+            sequence=self.sequence.state(),
+            last_fixation=self._last_number,
+            open_fixations=[event.model_dump(mode="json") for event in self._open_fixations.values()],
+            open_alerts=[alert.model_dump(mode="json") for alert in self._open_alerts.values()],
+            device=self.device,
+            run=self.run,
+            agent_state=self.agent_state,
+            nominal_hz=self.nominal_hz,
+            display_mm=list(self.display_mm) if self.display_mm is not None else None,
+            last_sample_utc_us=self.last_sample_utc_us,
+        )
+
+    def resume(self, state: SessionState, now_utc_us: int) -> Outcome:
+        """Take up a snapshot of a previous processor (a fresh session only): sequence
+        numbers and fixation numbering go on; what was open is closed as interrupted."""
+        self.sequence = SequenceTracker.from_state(state.sequence)
+        self._last_number = self._fixation_base = state.last_fixation
+        self.device = state.device
+        self.run = state.run
+        self.agent_state = state.agent_state
+        self.nominal_hz = state.nominal_hz
+        self.display_mm = (state.display_mm[0], state.display_mm[1]) if state.display_mm else None
+        self.last_sample_utc_us = state.last_sample_utc_us
+        outcome = Outcome()
+        for values in state.open_fixations:
+            end = interrupted_end(FixationEvent(**values), state.last_sample_utc_us, now_utc_us)
+            outcome.fixation_events.append(end)
+            self.counters.fixations += 1
+        for values in state.open_alerts:
+            outcome.alerts.append(interrupted_clear(Alert(**values), state.last_sample_utc_us))
+        return self._finish(outcome)
 
     # ================================================================== status
 

@@ -46,7 +46,7 @@ def test_both_programs_have_the_same_run_config_and_sample_config() -> None:
     shared = {"run", "config", "sample-config"}
     assert shared <= set(agent) and shared <= set(processor)
     assert set(agent) - shared == {"list-trackers", "service"}
-    assert set(processor) - shared == {"health"}
+    assert set(processor) - shared == {"health", "replay"}
     for name in ("run", "config"):
         common = {a.dest for a in agent[name]._actions} & {a.dest for a in processor[name]._actions}
         assert {"config", "broker", "username", "topic_prefix", "log_level", "set"} <= common

@@ -59,6 +59,7 @@ def test_role_blocks() -> None:
     assert "topic write lab/room-2/+/fixations" in processor
     assert "topic write lab/room-2/+/alerts" in processor
     assert "topic write lab/room-2/+/aoi" in processor
+    assert "topic write lab/room-2/+/gaze/custody" in processor
     assert "topic write lab/room-2/_sys/processor/+/status" in processor
     assert "topic read lab/room-2/#" in processor
     pattern_agent = role_block("TRACKER-PC-1", "agent")
@@ -68,7 +69,9 @@ def test_role_blocks() -> None:
     assert [line for line in static if line.startswith("topic") and "P02" in line] == [
         "topic write lab/P02/gaze", "topic write lab/P02/gaze/batch", "topic write lab/P02/status",
         "topic write lab/P02/events", "topic write lab/P02/cmd/reply", "topic read lab/P02/cmd",
+        "topic read lab/P02/gaze/custody",
     ]
+    assert static.count("topic read lab/_sys/processor/+/status") == 1
 
 
 def test_shipped_acl_agent_patterns_match_the_tool() -> None:
@@ -76,6 +79,7 @@ def test_shipped_acl_agent_patterns_match_the_tool() -> None:
     assert patterns == [
         "pattern write lab/%u/gaze", "pattern write lab/%u/gaze/batch", "pattern write lab/%u/status",
         "pattern write lab/%u/events", "pattern write lab/%u/cmd/reply", "pattern read lab/%u/cmd",
+        "pattern read lab/%u/gaze/custody", "pattern read lab/_sys/processor/+/status",
     ]
     # the same channels as the static agent block, and as the topics module names them
     from gazewire.wire.topics import Channel
@@ -84,9 +88,9 @@ def test_shipped_acl_agent_patterns_match_the_tool() -> None:
     assert sorted(p.replace("%u", "S").replace("pattern ", "topic ") for p in patterns) == sorted(
         line for line in static if line.startswith("topic ")
     )
-    assert {line.split("/", 2)[2] for line in static if line.startswith("topic ")} == {
+    assert {line.split("/", 2)[2] for line in static if line.startswith("topic ") and "/_sys/" not in line} == {
         Channel.GAZE.value, Channel.GAZE_BATCH.value, Channel.STATUS.value, Channel.EVENTS.value,
-        Channel.CMD_REPLY.value, Channel.CMD.value,
+        Channel.CMD_REPLY.value, Channel.CMD.value, Channel.GAZE_CUSTODY.value,
     }
 
 

@@ -107,8 +107,9 @@ def dispatcher(**alerts: Any) -> Dispatcher:
     return make_dispatcher(settings)
 
 
-def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: ()) -> Dispatcher:
+def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: (), held=None) -> Dispatcher:
     config = SessionConfig(
+        held=held,
         parameters=settings.detector_parameters,
         display_mm=(settings.default_display_width_mm, settings.default_display_height_mm),
         eye_distance_mm=settings.default_eye_distance_mm,

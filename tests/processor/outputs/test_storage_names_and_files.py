@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gazewire.processor.outputs.sink import SinkUnavailable
 from gazewire.processor.outputs.files import LineProtocolFiles
 from gazewire.processor.outputs.lineprotocol import EmptyPointError, encode_line
 from gazewire.processor.outputs.measurements import GAZE, MEASUREMENTS, UnknownNameError, markdown_table, measurement
@@ -85,20 +86,38 @@ def test_line_protocol_files_one_per_session_and_utc_day(tmp_path):
         GAZE.point(midnight, {"session": "a", "device": "d"}, {"x": 0.2}),
         GAZE.point(midnight + 5, {"session": "b", "device": "d"}, {"x": 0.3}),
     ]
-    files.write(points)
-    files.write(points[:1])
+    files.write(entries(points))
+    files.write(entries(points[:1]))
     files.close()
     assert (tmp_path / "lp/a/2023-11-14.lp").read_text().splitlines() == [points[0].line()] * 2
     assert (tmp_path / "lp/a/2023-11-15.lp").read_text() == points[1].line() + "\n"
     assert (tmp_path / "lp/b/2023-11-15.lp").read_text() == points[2].line() + "\n"
-    report = files.report()
-    assert (report.points_written, report.points_dropped) == (4, 0)
 
 
-def test_an_unwritable_directory_drops_and_counts_without_raising(tmp_path):
+def entries(points):
+    return [(p.line(), p.session, p.time_us) for p in points]
+
+
+def test_a_write_torn_by_a_crash_is_cut_back_to_the_sizes_noted_before_it(tmp_path):
+    files = LineProtocolFiles(tmp_path / "lp")
+    files.start()
+    first = entries([GAZE.point(1, {"session": "a"}, {"x": 1.0})])
+    files.write(first)
+    second = entries([GAZE.point(2, {"session": "a"}, {"x": 2.0}), GAZE.point(3, {"session": "b"}, {"x": 3.0})])
+    intent = files.intent(second)
+    files.write(second)  # ... and the processor is killed before its checkpoint moves on
+    files.close()
+    again = LineProtocolFiles(tmp_path / "lp")
+    again.recover(intent)
+    again.write(second)
+    again.close()
+    assert (tmp_path / "lp/a/1970-01-01.lp").read_text().splitlines() == [first[0][0], second[0][0]]
+    assert (tmp_path / "lp/b/1970-01-01.lp").read_text().splitlines() == [second[1][0]]
+
+
+def test_an_unwritable_directory_raises_sink_unavailable_so_the_feed_retries(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the directory should be")
     files = LineProtocolFiles(blocker)
-    files.write([GAZE.point(1, {"session": "a"}, {"x": 1.0})] * 3)
-    report = files.report()
-    assert (report.points_written, report.points_dropped, report.state) == (0, 3, "failing")
+    with pytest.raises(SinkUnavailable, match="not-a-dir"):
+        files.write(entries([GAZE.point(1, {"session": "a"}, {"x": 1.0})] * 3))

@@ -1,0 +1,134 @@
+"""Between the processor's outcomes and journal records, both ways.
+
+:func:`records_of` turns what handling messages produced into records to store (a
+batch keeps the agent's original JSON bytes); :func:`outcome_of` turns records read
+back into an outcome again, from which the sinks build their points
+(:func:`gazewire.processor.outputs.points.points_of`). Both directions see the same
+values - pydantic parses the same JSON the same way - so a point written from the
+journal is byte-identical to the one written live.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from gazewire.wire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
+from gazewire.wire.timeutil import utc_us_from_iso
+from gazewire.processor.journal.records import Record, RecordKind
+from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
+
+
+def records_of(outcome: Outcome, *, received_utc_us: int, payloads: dict[int, bytes] | None = None) -> list[Record]:
+    """The records to store for ``outcome``. ``payloads`` maps ``id(batch)`` to the bytes
+    the batch arrived as (kept as they are); a batch without them is serialised again."""
+    records: list[Record] = []
+    for batch in outcome.batches:
+        body = (payloads or {}).get(id(batch)) or batch.model_dump_json().encode()
+        times = batch.columns.utc_us
+        records.append(Record(
+            session=batch.session, kind=RecordKind.BATCH, body=body, received_utc_us=received_utc_us,
+            first_utc_us=times[0] if times else None, last_utc_us=times[-1] if times else None,
+            run=batch.run, batch_seq=batch.batch_seq, first_seq=batch.first_seq, samples=batch.count,
+            value=batch,
+        ))
+    for received in outcome.statuses:
+        status = received.status
+        records.append(Record(
+            session=status.session, kind=RecordKind.STATUS, body=status.to_json(),
+            received_utc_us=received.received_utc_us, first_utc_us=_status_time(status, received.received_utc_us),
+            value=received,
+        ))
+    for marker in outcome.markers:
+        time_us = marker.utc_ns // 1000
+        records.append(Record(
+            session=marker.session, kind=RecordKind.MARKER, body=marker.to_json(),
+            received_utc_us=received_utc_us, first_utc_us=time_us, last_utc_us=time_us, value=marker,
+        ))
+    for event in outcome.fixation_events:
+        records.append(Record(
+            session=event.session, kind=RecordKind.FIXATION, body=event.to_json(),
+            received_utc_us=received_utc_us, first_utc_us=event.start_utc_us, last_utc_us=event.end_utc_us,
+            value=event,
+        ))
+    for visit in outcome.aoi_visits:
+        records.append(Record(
+            session=visit.session, kind=RecordKind.VISIT, body=json.dumps(asdict(visit)).encode(),
+            received_utc_us=received_utc_us, first_utc_us=visit.start_utc_us, last_utc_us=visit.end_utc_us,
+            value=visit,
+        ))
+    for alert in outcome.alerts:
+        records.append(Record(
+            session=alert.session, kind=RecordKind.ALERT, body=alert.to_json(),
+            received_utc_us=received_utc_us, first_utc_us=alert.utc_us, last_utc_us=alert.utc_us, value=alert,
+        ))
+    return records
+
+
+def outcome_of(records: Iterable[Record]) -> Outcome:
+    """What the records say, as an outcome (to build points from). A record that still has
+    the message it was made from uses it; the others are parsed from their JSON."""
+    outcome = Outcome()
+    for record in records:
+        kind = record.kind
+        value = record.value
+        if value is not None:
+            _add(outcome, kind, value)
+        elif kind is RecordKind.BATCH:
+            outcome.batches.append(GazeBatch.model_validate_json(record.body))
+        elif kind is RecordKind.STATUS:
+            outcome.statuses.append(
+                ReceivedStatus(AgentStatus.model_validate_json(record.body), record.received_utc_us)
+            )
+        elif kind is RecordKind.MARKER:
+            outcome.markers.append(Marker.model_validate_json(record.body))
+        elif kind is RecordKind.FIXATION:
+            outcome.fixation_events.append(FixationEvent.model_validate_json(record.body))
+        elif kind is RecordKind.VISIT:
+            outcome.aoi_visits.append(AoiVisit(**json.loads(record.body)))
+        elif kind is RecordKind.ALERT:
+            outcome.alerts.append(Alert.model_validate_json(record.body))
+    return outcome
+
+
+def _add(outcome: Outcome, kind: RecordKind, value: object) -> None:
+    target = {
+        RecordKind.BATCH: outcome.batches,
+        RecordKind.STATUS: outcome.statuses,
+        RecordKind.MARKER: outcome.markers,
+        RecordKind.FIXATION: outcome.fixation_events,
+        RecordKind.VISIT: outcome.aoi_visits,
+        RecordKind.ALERT: outcome.alerts,
+    }[kind]
+    target.append(value)  # type: ignore[arg-type]
+
+
+def point_count(record: Record) -> int:
+    """How many points a record becomes: a batch one per sample, a fixation only its end."""
+    if record.kind is RecordKind.BATCH:
+        return record.samples
+    if record.kind is RecordKind.FIXATION:
+        return 1 if record.last_utc_us is not None else 0
+    return 1
+
+
+def storable(outcome: Outcome) -> Outcome:
+    """The part of ``outcome`` that is stored (what :func:`outcome_of` gives back for its records)."""
+    return Outcome(
+        batches=list(outcome.batches),
+        fixation_events=list(outcome.fixation_events),
+        aoi_visits=list(outcome.aoi_visits),
+        alerts=list(outcome.alerts),
+        statuses=list(outcome.statuses),
+        markers=list(outcome.markers),
+    )
+
+
+def _status_time(status: AgentStatus, received_utc_us: int) -> int:
+    if status.utc is not None:
+        try:
+            return utc_us_from_iso(status.utc)
+        except ValueError:
+            pass
+    return received_utc_us
