@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from gazewire.processor.config import InfluxSettings
+from gazewire.processor.journal.records import RecordKind
 from gazewire.wire.messages import CommandReply, GazeBatch
 from tests.processor.outputs.test_time_series_server import influx_settings
 from tests.support.influx import wait_for_series
@@ -61,6 +62,7 @@ def test_two_recordings_are_stored_in_victoriametrics_each_sample_under_its_own_
     agent.stop()
     total = sum(b.count for b in batches().values())
     processor.wait_for(lambda: processor.counters()["samples"] >= total, what="every sample processed")
+    processor.wait_for(lambda: processor.processor.feed.caught_up, what="the sink to catch up with the journal")
 
     resolution = server.time_resolution_us
     expected: dict[str | None, dict[int, int]] = {}  # recording -> stored time -> seq
@@ -77,6 +79,15 @@ def test_two_recordings_are_stored_in_victoriametrics_each_sample_under_its_own_
         for time_us, value in points:
             by_recording.setdefault(tags.get("recording"), {})[time_us // resolution] = int(value)
     assert by_recording == expected, "every sample once, under its own recording (and none between)"
+
+    # The journal holds each recording's batches and markers under its id (what export reads).
+    journal = processor.processor.journal
+    for recording in recordings:
+        held = list(journal.read_session(session, recording=recording, kinds=[RecordKind.BATCH, RecordKind.MARKER]))
+        seqs = sorted(seq for r in held if r.kind is RecordKind.BATCH
+                      for seq in GazeBatch.model_validate_json(r.body).columns.seq)
+        assert seqs == sorted(expected[recording].values())
+        assert [r.kind for r in held].count(RecordKind.MARKER) == 1
 
     fixations = wait_for_series(server, "fixation", "duration_ms", lambda s: len(s) >= 1)
     tagged = {dict(labels).get("recording") for labels in fixations}
