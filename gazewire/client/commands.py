@@ -60,20 +60,32 @@ def result_of(session: str, reply: CommandReply) -> dict[str, Any]:
         return dict(reply.result or {})
     command = reply.command or "command"
     reason = reply.error or "refused without a reason"
-    refusal, running = refusal_of(command, reason)
+    refusal, running = refusal_of(command, reason, code=reply.code, result=reply.result)
     if refusal is AlreadyRecording:
         raise AlreadyRecording(session, command, reason, recording=running)
     raise refusal(session, command, reason)
 
 
-def refusal_of(command: str, error: str) -> tuple[type[CommandRefused], str | None]:
-    """Which refusal an error text is, and the running recording it names.
+def refusal_of(
+    command: str, error: str, *, code: str | None = None, result: Mapping[str, Any] | None = None
+) -> tuple[type[CommandRefused], str | None]:
+    """Which refusal a reply is, and the running recording it names.
 
-    The agent's refusals of recording commands start as docs/protocol.md
-    lists them ("Refusals a script should expect"): ``start: recording <id>
-    (...) is running; stop it first``, ``stop: no recording is running``,
-    ``stop: recording <X> is not running (<Y> is)``.
+    By the reply's ``code`` (``already_recording``, ``not_recording``; the
+    running recording in ``result.recording``). Agents older than ``code``
+    are read by their error text, as docs/protocol.md lists it ("Refusals a
+    script should expect"): ``start: recording <id> (...) is running; stop it
+    first``, ``stop: no recording is running``, ``stop: recording <X> is not
+    running (<Y> is)``.
     """
+    if code is not None:
+        running = (result or {}).get("recording")
+        running = running if isinstance(running, str) else None
+        if code == "already_recording":
+            return AlreadyRecording, running
+        if code == "not_recording":
+            return NotRecording, None
+        return CommandRefused, None
     words = error.split()
     if command == "start" and error.startswith("start: recording ") and " is running" in error:
         return AlreadyRecording, words[2] if len(words) > 2 else None

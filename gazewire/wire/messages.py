@@ -503,8 +503,19 @@ def metadata_size(metadata: dict[str, str]) -> int:
     return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+ReplyCode = Literal["invalid_command", "already_recording", "not_recording", "refused", "failed"]
+
+
 class CommandReply(WireModel):
     """``<prefix>/<session>/cmd/reply``: one per command, good or bad.
+
+    A refused or failed command has ``ok`` false, one line for people in
+    ``error`` and, for programs, ``code``: ``invalid_command`` (the payload is
+    not a valid command), ``already_recording`` (``start`` while a recording
+    runs; ``result.recording`` names it), ``not_recording`` (``stop`` or
+    ``annotate`` while the recording meant is not running), ``refused`` (valid,
+    but not now, for another reason) or ``failed`` (the agent could not carry
+    it out).
 
     ``received_utc_ns`` and ``sent_utc_ns`` are the agent's clock when the
     command arrived and when the reply was made: with the sender's own send
@@ -516,6 +527,9 @@ class CommandReply(WireModel):
     command: str | None = Field(default=None, description="The command answered, whenever it could be read.")
     ok: bool
     error: str | None = None
+    code: ReplyCode | None = Field(
+        default=None, description="Why a command was not carried out, for programs (null when ok)."
+    )
     state: AgentState | None = None
     result: dict[str, Any] | None = None
     utc: str

@@ -177,3 +177,23 @@ def test_the_asyncio_client_does_the_same(broker, tracking):
             assert [s.session for s in await lab.sessions()] == [tracking]
 
     asyncio.run(experiment())
+
+
+@pytest.mark.parametrize(
+    ("command", "error", "code", "result", "expected"),
+    [
+        # by the code: the text may be reworded
+        ("start", "start: reworded", "already_recording", {"recording": "R1"}, (AlreadyRecording, "R1")),
+        ("stop", "stop: reworded", "not_recording", None, (NotRecording, None)),
+        ("start", "start: the disk is gone", "refused", None, (CommandRefused, None)),
+        # an agent older than the code: by its documented text
+        ("start", "start: recording R2 (participant P01) is running; stop it first", None, None, (AlreadyRecording, "R2")),
+        ("annotate", "annotate: no recording is running", None, None, (NotRecording, None)),
+        ("stop", "stop: recording X is not running (R3 is)", None, None, (NotRecording, None)),
+        ("marker", "marker: something else", None, None, (CommandRefused, None)),
+    ],
+)
+def test_a_refusal_is_read_by_its_code_and_from_older_agents_by_its_text(command, error, code, result, expected):
+    from gazewire.client.commands import refusal_of
+
+    assert refusal_of(command, error, code=code, result=result) == expected

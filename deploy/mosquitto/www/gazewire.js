@@ -66,8 +66,15 @@ export class UnknownSession extends GazewireError {}
 export class WaitTimeout extends GazewireError {}
 export class UnsupportedByAgent extends GazewireError {}
 
-/** The refusal an agent's error text is (docs/protocol.md, "Refusals a script should expect"). */
-export function refusalOf(session, command, reason) {
+/** The refusal a reply is: by its code; from agents older than the code, by its error text
+ * (docs/protocol.md, "Refusals a script should expect"). */
+export function refusalOf(session, command, reason, code = null, result = null) {
+  if (code) {
+    const running = result && typeof result.recording === "string" ? result.recording : null;
+    if (code === "already_recording") return new AlreadyRecording(session, command, reason, running);
+    if (code === "not_recording") return new NotRecording(session, command, reason);
+    return new CommandRefused(session, command, reason);
+  }
   const words = reason.split(/\s+/);
   if (command === "start" && reason.startsWith("start: recording ") && reason.includes(" is running")) {
     return new AlreadyRecording(session, command, reason, words[2] || null);
@@ -323,7 +330,9 @@ export class Session {
 
   async _result(command, fields = {}, timeoutMs) {
     const { reply } = await this.lab._ask(this.id, command, fields, timeoutMs);
-    if (!reply.ok) throw refusalOf(this.id, reply.command || command, reply.error || "refused without a reason");
+    if (!reply.ok) {
+      throw refusalOf(this.id, reply.command || command, reply.error || "refused without a reason", reply.code, reply.result);
+    }
     return reply.result || {};
   }
 
@@ -383,7 +392,7 @@ export class Session {
     const measured = [];
     for (let i = 0; i < probes; i++) {
       const { sentMs, reply, receivedMs } = await this.lab._ask(this.id, "ping", {}, timeoutMs);
-      if (!reply.ok) throw refusalOf(this.id, "ping", reply.error || "refused");
+      if (!reply.ok) throw refusalOf(this.id, "ping", reply.error || "refused", reply.code, reply.result);
       if (typeof reply.received_utc_ns !== "number" || typeof reply.sent_utc_ns !== "number") {
         throw new UnsupportedByAgent(`the agent of session '${this.id}' does not support clock offsets: update it`);
       }
