@@ -4,6 +4,7 @@
     gazewire agent run|config|sample-config|list-trackers|service
     gazewire processor run|config|sample-config|health
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
+    gazewire recording start|stop|annotate SESSION   a participant's recording
     gazewire status                     the agents and processors on the broker
     gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
     gazewire demo                       broker + simulated agents + processor, live view
@@ -18,9 +19,18 @@ import sys
 from collections.abc import Sequence
 
 from gazewire import __version__
-from gazewire.errors import GazewireError, SettingsError
+from gazewire.errors import (
+    GazewireError,
+    InvalidArgument,
+    InvalidCommand,
+    InvalidSessionId,
+    InvalidTopic,
+    SettingsError,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Errors in what the user typed (refused before anything was sent): exit 2, like bad settings.
+BAD_INPUT = (InvalidArgument, InvalidCommand, InvalidSessionId, InvalidTopic)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -64,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gazewire.cli.send import add_send_command
 
     add_send_command(commands)
+    from gazewire.cli.recording import add_recording_command
+
+    add_recording_command(commands)
     from gazewire.cli.status import add_status_command
 
     add_status_command(commands)
@@ -84,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except SettingsError as error:
+    except (SettingsError, *BAD_INPUT) as error:
         print(f"gazewire: {error}", file=sys.stderr)
         return EXIT_USAGE
     except GazewireError as error:

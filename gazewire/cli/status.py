@@ -7,46 +7,45 @@
     processor main: online, 2 sessions, sink influxdb ok
 
 Reads what the broker keeps retained (``<prefix>/+/status`` and the
-processors' status, through :mod:`gazewire.client.statuses`), prints, and
-exits: 0 when every agent listed is online, 1 when any is offline or none is
-found.
+processors' status) through the client library (:meth:`gazewire.client.Lab.sessions`),
+prints, and exits: 0 when every agent listed is online, 1 when any is offline
+or none is found. A status older than the lab's ``stale_after_s`` while it
+claims the agent is there is marked ``(stale)``; a running recording gets a
+line of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
 
-from gazewire.cli.common import add_common_settings_arguments, load_client_settings
-from gazewire.client.statuses import Statuses, read_statuses
-from gazewire.wire.messages import AgentStatus
-from gazewire.wire.timeutil import utc_now_us, utc_us_from_iso
-from gazewire.wire.topics import Topics
+from gazewire.cli.common import add_client_arguments, open_lab
+from gazewire.client.info import SessionInfo
+from gazewire.client.statuses import Statuses
 
 
-def _age(status: AgentStatus) -> str:
-    if not status.utc:
+def _age(info: SessionInfo) -> str:
+    if info.age_s is None:
         return "(last will)"
-    seconds = (utc_now_us() - utc_us_from_iso(status.utc)) / 1e6
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    seconds = info.age_s
+    age = f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    return f"{age} (stale)" if info.stale else age
 
 
-def format_table(statuses: Statuses) -> str:
+def format_table(statuses: Statuses, sessions: list[SessionInfo]) -> str:
     rows = [("SESSION", "STATE", "TRACKER", "RATE", "SAMPLES", "DROPPED", "OUTBOX", "SINCE")]
-    for session, status in sorted(statuses.agents.items()):
-        tracker, counters = status.tracker, status.counters
+    for info in sessions:
+        tracker, counters = info.tracker, info.status.counters
         rate = tracker.frequency_hz if tracker else None
         rows.append((
-            session,
-            status.state,
-            " ".join(x for x in (tracker.model, tracker.serial) if x) if tracker else "-",
+            info.session,
+            info.state,
+            info.tracker_name,
             f"{rate:g} Hz" if rate is not None else "-",
             str(counters.samples_in),
             str(counters.samples_dropped_queue + counters.samples_dropped_outbox),
             str(counters.outbox_depth),
-            _age(status),
+            _age(info),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -58,9 +57,16 @@ def format_table(statuses: Statuses) -> str:
             f"processor {processor_id}: {processor.state}, {len(processor.sessions)} sessions, "
             f"sink {sink.get('kind', '-')} {sink.get('state', '-')}"
         )
-    for session, status in sorted(statuses.agents.items()):
-        for warning in status.warnings:
-            lines.append(f"warning {session}: {warning}")
+    for info in sessions:
+        if info.recording is not None:
+            recording = info.recording
+            who = f", participant {recording.participant}" if recording.participant else ""
+            name = f" ({recording.name})" if recording.name else ""
+            lines.append(f"recording {info.session}: {recording.id}{name}{who}, since {recording.started_utc}, "
+                         f"{recording.samples} samples")
+    for info in sessions:
+        for warning in info.status.warnings:
+            lines.append(f"warning {info.session}: {warning}")
     for topic, problem in sorted(statuses.unreadable.items()):
         lines.append(f"unreadable status on {topic}: {problem}")
     return "\n".join(lines)
@@ -74,19 +80,15 @@ def as_json(statuses: Statuses) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    settings = load_client_settings(args)
-    statuses = read_statuses(
-        settings.mqtt, Topics(settings.topic_prefix), timeout_s=args.timeout,
-        client_id=f"gazewire-status-{os.getpid()}-{int(time.time() * 1000) % 10**9}",
-    )
-    print(as_json(statuses) if args.json else format_table(statuses))
-    online = statuses.agents and all(status.state != "offline" for status in statuses.agents.values())
+    with open_lab(args) as lab:
+        statuses, sessions = lab.statuses(), lab.sessions()
+    print(as_json(statuses) if args.json else format_table(statuses, sessions))
+    online = sessions and all(info.state != "offline" for info in sessions)
     return 0 if online else 1
 
 
 def add_status_command(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="the agents and processors on the broker (retained status)")
     status.add_argument("--json", action="store_true", help="print the statuses as JSON")
-    status.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker")
-    add_common_settings_arguments(status)
+    add_client_arguments(status, timeout_help="seconds to wait for the broker")
     status.set_defaults(handler=_status)
