@@ -3,6 +3,7 @@
     gazewire schema                     JSON Schema of every message
     gazewire agent run|config|sample-config|list-trackers|service
     gazewire processor run|config|sample-config|health
+    gazewire api run|config|sample-config|health   the lab server's HTTP API
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
     gazewire recording start|stop|annotate SESSION   a participant's recording
     gazewire status                     the agents and processors on the broker
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_processor_commands(commands)
+    from gazewire.cli.api import add_api_commands
+
+    add_api_commands(commands)
     from gazewire.cli.send import add_send_command
 
     add_send_command(commands)
