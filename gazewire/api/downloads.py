@@ -70,9 +70,9 @@ class ArchiveAccess:
 
 
 def open_journal_archive(path: Path) -> Any:
-    from gazewire.archive.journal import JournalArchive
+    from gazewire.archive import open_archive
 
-    return JournalArchive(path)
+    return open_archive(journal=path)
 
 
 class Downloads:

@@ -44,8 +44,8 @@ From = Annotated[str | None, Query(alias="from", description=f"Start of the rang
                                    examples=["2026-11-30T10:15:00Z"])]
 To = Annotated[str | None, Query(description=f"End of the range (excluded): {TIME_HELP}",
                                  examples=["2026-11-30T10:20:00Z"])]
-Since = Annotated[str | None, Query(description=f"Recordings that end at or after this time: {TIME_HELP}")]
-Until = Annotated[str | None, Query(description=f"Recordings that start before this time: {TIME_HELP}")]
+Since = Annotated[str | None, Query(description=f"Only recordings that start at or after this time: {TIME_HELP}")]
+Until = Annotated[str | None, Query(description=f"Only recordings that start before this time: {TIME_HELP}")]
 FormatQuery = Annotated[Format, Query(
     description="csv (a header line, one line per row), parquet (typed, Zstandard, the recording's details "
     "in the key-value metadata), json (NDJSON: one JSON object per line) or arrow (Arrow IPC stream).",
