@@ -6,7 +6,7 @@ any length holds one chunk, never the whole table. All the work is Arrow's (C++)
 
 * ``csv``: a header line, then one line per row (pyarrow's CSV writer; numbers in
   their shortest exact form, a null is an empty field, text quoted).
-* ``parquet``: one row group per chunk, Zstandard-compressed, typed; the file's
+* ``parquet``: row groups of about 65 536 rows (a few chunks), Zstandard-compressed, typed; the file's
   key-value metadata holds what the caller passes (the recording's details). A
   Parquet file is readable only once complete (its footer comes last).
 * ``json``: NDJSON (``application/x-ndjson``): one JSON object per line, the
@@ -18,7 +18,9 @@ any length holds one chunk, never the whole table. All the work is Arrow's (C++)
   one record batch per chunk: the cheapest for the server and for a DataFrame
   (the client library uses it).
 
-A download cut off midway (a damaged record, the server stopping) ends the HTTP
+Nothing is sent before the first chunk has been read (a header goes with it), so
+an error in reading the first chunk is still an HTTP error status. A download cut
+off midway (a damaged record, the server stopping) ends the HTTP
 response without its last chunk, which every HTTP client reports as an error:
 a partial table never looks complete.
 """
@@ -57,6 +59,7 @@ MEDIA_TYPES = {
 }
 
 PARQUET_COMPRESSION = "zstd"
+PARQUET_ROW_GROUP_ROWS = 65_536  # chunks are gathered into row groups of about this many rows
 
 
 class _Drain:
@@ -93,8 +96,7 @@ def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Mapping
     import pyarrow.csv as csv
 
     drain = _Drain()
-    writer = csv.CSVWriter(drain, schema)
-    yield drain.take()  # the header: even an empty range has its columns
+    writer = csv.CSVWriter(drain, schema)  # the header: sent with the first rows (or alone, for an empty range)
     for batch in batches:
         writer.write_batch(batch)
         yield drain.take()
@@ -109,9 +111,17 @@ def _parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Map
     drain = _Drain()
     described = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
     writer = pq.ParquetWriter(drain, described, compression=PARQUET_COMPRESSION)
+    group: list[pa.RecordBatch] = []
+    rows = 0
     for batch in batches:
-        writer.write_batch(batch)  # one row group per chunk
-        yield drain.take()
+        group.append(batch)
+        rows += batch.num_rows
+        if rows >= PARQUET_ROW_GROUP_ROWS:  # Arrow's columns are compact: a few chunks cost little
+            writer.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=rows)
+            group, rows = [], 0
+            yield drain.take()
+    if group:
+        writer.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=rows)
     writer.close()  # the footer
     yield drain.take()
 
@@ -119,8 +129,7 @@ def _parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Map
 def _arrow(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Mapping[str, str]) -> Iterator[bytes]:
     drain = _Drain()
     described = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
-    writer = pa.ipc.new_stream(drain, described)
-    yield drain.take()
+    writer = pa.ipc.new_stream(drain, described)  # the schema: sent with the first batch
     for batch in batches:
         writer.write_batch(batch)
         yield drain.take()
