@@ -129,11 +129,11 @@ def test_a_damaged_record_midway_cuts_the_response_short(start_api, tmp_path: Pa
     db.commit()
     db.close()
     api = start_api(made.journal, GAZEWIRE_API__CHUNK_ROWS="1000")
-    with api.client() as client, pytest.raises(httpx.RemoteProtocolError):
-        with client.stream("GET", f"/api/recordings/{made.recording}/gaze") as response:
-            assert response.status_code == 200  # the first chunks were fine
-            for _ in response.iter_bytes():
-                pass
+    with (api.client() as client, pytest.raises(httpx.RemoteProtocolError),
+          client.stream("GET", f"/api/recordings/{made.recording}/gaze") as response):
+        assert response.status_code == 200  # the first chunks were fine
+        for _ in response.iter_bytes():
+            pass
     assert "download of gaze of recording" in api.log() and "cut short" in api.log()
     # before the first byte, the same damage is a proper error
     with api.client() as client:
