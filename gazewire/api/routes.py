@@ -200,13 +200,13 @@ def _add_table(router: APIRouter, table: str, help_text: str) -> None:
     responses = {**AUTH_RESPONSES, **DATA_RESPONSES}
     router.add_api_route(
         f"/recordings/{{recording}}/{table}", of_recording, methods=["GET"], tags=["data"],
-        response_class=DownloadResponse, responses=responses, operation_id=f"recording_{table}",
+        response_class=DownloadResponse, status_code=200, responses=responses, operation_id=f"recording_{table}",
         summary=f"A recording's {table}, streamed (csv, parquet, json, arrow)",
         description=f"{help_text} Optionally only `from <= t < to`.",
     )
     router.add_api_route(
         f"/sessions/{{session}}/{table}", of_session, methods=["GET"], tags=["data"],
-        response_class=DownloadResponse, responses=responses, operation_id=f"session_{table}",
+        response_class=DownloadResponse, status_code=200, responses=responses, operation_id=f"session_{table}",
         summary=f"A session's {table} in a time range, streamed (csv, parquet, json, arrow)",
         description=f"{help_text} Every sample of the session, in recordings and between them; "
                     "optionally only `from <= t < to`.",

@@ -49,6 +49,7 @@ class ApiProcess:
 
     def client(self, role: str | None = "viewer", **options) -> httpx.Client:
         headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
+        headers.update(options.pop("headers", {}))
         return httpx.Client(base_url=self.url, headers=headers, timeout=options.pop("timeout", 120), **options)
 
     def memory_kb(self) -> dict[str, int]:
