@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from gazewire.api.errors import ApiError
+from gazewire.client import commands as checks
 from gazewire.client.aio import AsyncLab
 from gazewire.client.info import Recording
 from gazewire.errors import BrokerError
+from gazewire.wire.topics import validate_session_level
 
 log = logging.getLogger("gazewire.api")
 
@@ -61,6 +63,9 @@ class Commands:
 
     async def start(self, session: str, *, name: str | None, participant: str | None,
                     metadata: Mapping[str, str] | None) -> Recording:
+        # checked by the client library's rules before the broker is asked (InvalidCommand: 422)
+        validate_session_level(session)
+        checks.start_command(name, participant, metadata)
         lab = await self.lab()
         try:
             recording = await lab.session(session).start_recording(name=name, participant=participant,
@@ -74,6 +79,10 @@ class Commands:
     async def change(self, recording: str, *, stop: bool, metadata: Mapping[str, str] | None,
                      known_session: str | None) -> Recording:
         """Annotate (when ``metadata``) and then stop (when ``stop``) the running recording ``recording``."""
+        if metadata:
+            checks.annotate_command(metadata, recording)
+        if stop:
+            checks.stop_command(recording)
         lab = await self.lab()
         session = await self.session_running(recording) or known_session
         if session is None:

@@ -3,6 +3,7 @@
 The body is always ``{"detail": "<one line>"}`` (FastAPI's own shape), so a
 client prints ``detail`` and is done. What becomes which status:
 
+* 400: a body that is not JSON text;
 * 401: no bearer token, or one the API does not know (``WWW-Authenticate: Bearer``);
 * 403: a viewer token on an operator's endpoint;
 * 404: no such recording or session;
@@ -67,11 +68,17 @@ _WHERE = {"query": "query parameter", "path": "path parameter", "body": "body", 
 
 def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
     """FastAPI's validation errors as one line: ``query parameter 'format': Input should be
-    'csv', 'parquet', 'json' or 'arrow' (got 'xml')``; several joined by ``; ``."""
-    parts = []
+    'csv', 'parquet', 'json' or 'arrow' (got 'xml')``; several joined by ``; ``. A value that
+    fits none of a parameter's types (a time: microseconds or ISO 8601) is one problem, not one
+    per type."""
+    from gazewire.api.params import TIME_PARAMETERS, TIME_PROBLEM
+
+    problems: dict[str, tuple[str, str]] = {}  # where -> (message, shown input)
     for error in errors:
         location = [str(part) for part in error.get("loc", ())]
         kind, names = (location[0], location[1:]) if location else ("request", [])
+        if kind in ("query", "path", "header") and names:
+            names = names[:1]  # deeper parts name the alternatives of a union, not the parameter
         where = _WHERE.get(kind, kind)
         if kind == "body" and names:
             where = f"body field {'.'.join(names)!r}"
@@ -80,11 +87,15 @@ def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "missing":
             message = "required"
+        if kind == "query" and names and names[0] in TIME_PARAMETERS:
+            message = TIME_PROBLEM
         shown = ""
         if "input" in error and error.get("type") != "missing" and not isinstance(error["input"], (dict, list)):
             shown = f" (got {_short(error['input'])})"
-        parts.append(f"{where}: {message}{shown}")
-    return "; ".join(parts) or "invalid request"
+        if where in problems and problems[where][0] != message:
+            message = f"{problems[where][0]}, or {message}"
+        problems[where] = (message, shown)
+    return "; ".join(f"{where}: {message}{shown}" for where, (message, shown) in problems.items()) or "invalid request"
 
 
 def _short(value: Any) -> str:

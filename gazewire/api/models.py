@@ -10,9 +10,31 @@ with the wire contract's rules).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gazewire.wire.messages import (
+    ID_PATTERN,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    MAX_NAME_LENGTH,
+)
+
+# The wire contract's limits (gazewire.wire.messages), stated in the schema; the client library
+# checks the rest (the metadata's total size) before anything is sent.
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_METADATA_KEY_LENGTH)]
+MetadataValue = Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_LENGTH)]
+METADATA_HELP = (f"Text values: at most {MAX_METADATA_KEYS} keys of 1-{MAX_METADATA_KEY_LENGTH} characters, "
+                 f"values up to {MAX_METADATA_VALUE_LENGTH} characters, {MAX_METADATA_BYTES} bytes of JSON in all.")
+
+
+class ErrorOut(BaseModel):
+    """Every error: one line."""
+
+    detail: str = Field(description="What is wrong, in one line.")
 
 
 class SessionOut(BaseModel):
@@ -68,21 +90,25 @@ class StartRecording(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"name": "stroop", "participant": "P07", "metadata": {"condition": "incongruent"}}]})
 
-    name: str | None = Field(None, description="The recording's name (1-200 characters, any text).")
-    participant: str | None = Field(None, description="Participant id: ASCII letters, digits, '._-', at most 64.")
-    metadata: dict[str, str] | None = Field(
-        None, description="Up to 32 text values (keys 1-64 characters, values up to 1024; 8 kB in all)."
-    )
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME_LENGTH,
+                             description=f"The recording's name (1-{MAX_NAME_LENGTH} characters, any text).")
+    participant: str | None = Field(None, pattern=ID_PATTERN,
+                                    description="Participant id: ASCII letters, digits, '._-', at most 64.")
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(None, max_length=MAX_METADATA_KEYS,
+                                                              description=METADATA_HELP)
 
 
 class ChangeRecording(BaseModel):
     """The body of ``PATCH /api/recordings/{id}``: annotate it, stop it, or both (annotated first)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"state": "stopped"}, {"metadata": {"note": "participant moved"}}]})
+        "minProperties": 1, "examples": [{"state": "stopped"}, {"metadata": {"note": "participant moved"}}]})
 
-    state: Literal["stopped"] | None = Field(None, description="'stopped' stops the recording.")
-    metadata: dict[str, str] | None = Field(None, description="Metadata to merge into the recording's (annotate).")
+    # Optional but not nullable: a field that is given says something.
+    state: Literal["stopped"] = Field(None, description="'stopped' stops the recording.")  # type: ignore[assignment]
+    metadata: dict[MetadataKey, MetadataValue] = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=MAX_METADATA_KEYS,
+        description=f"Metadata to merge into the recording's (annotate). {METADATA_HELP}")
 
 
 class Health(BaseModel):

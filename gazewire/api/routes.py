@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gazewire.api.auth import Operator, Viewer
@@ -21,6 +21,7 @@ from gazewire.api.errors import ApiError, status_of_client_error
 from gazewire.api.formats import Format, encode
 from gazewire.api.models import (
     ChangeRecording,
+    ErrorOut,
     CommandOut,
     Health,
     RecordingDetailsOut,
@@ -43,15 +44,30 @@ TABLE_HELP = {
     "alerts": "Every alert raised and cleared.",
     "movements": "Saccades, smooth pursuits and blinks the processor detected.",
 }
+ERRORS = {
+    400: "A body that cannot be read (not JSON text).",
+    401: "No bearer token, or an unknown one.",
+    403: "A viewer's token where an operator's is needed.",
+    404: "No such recording or session.",
+    409: "The recording's state does not allow it (one runs already; it is not running).",
+    422: "A bad parameter or body.",
+    502: "The agent tried and failed.",
+    503: "No journal yet, the broker unreachable, or too many downloads at once (Retry-After).",
+    504: "The agent did not answer in time.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers: each ``{"detail": "<one line>"}``."""
+    return {code: {"model": ErrorOut, "description": ERRORS[code]} for code in codes}
+
+
+READ_ERRORS = errors(401, 404, 422, 503)
+WRITE_ERRORS = errors(400, 401, 403, 404, 409, 422, 502, 503, 504)
 DATA_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The table, streamed in the format asked for.",
           "content": {format.media_type.split(";")[0]: {} for format in Format}},
-    404: {"description": "No such recording or session."},
-    422: {"description": "A bad parameter."},
-    503: {"description": "No journal yet, or too many downloads at once (Retry-After)."},
-}
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No bearer token, or an unknown one."},
+    **READ_ERRORS,
 }
 
 
@@ -82,8 +98,31 @@ async def read(request: Request, call: Callable[..., Any], *args: Any, **kwargs:
         raise archive_errors(error) from None
 
 
+def known_query_only(request: Request) -> None:
+    """A query parameter the endpoint does not take (a typo: ``form=csv``, ``start=``) or one
+    given twice is refused, not ignored: the answer would not be what was asked for."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {param.alias for param in _query_params(dependant)}
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in known:
+            takes = ", ".join(sorted(known)) or "none"
+            raise ApiError(422, f"query parameter {name!r}: not a parameter of this endpoint (it takes: {takes})")
+        if len(request.query_params.getlist(name)) > 1:
+            raise ApiError(422, f"query parameter {name!r}: given more than once")
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_params(sub)
+    return found
+
+
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", dependencies=[Depends(known_query_only)])
 
     @router.get("/health", response_model=Health, tags=["service"], summary="Is the API up? (no token needed)")
     async def health(request: Request) -> Health:
@@ -92,13 +131,13 @@ def build_router() -> APIRouter:
 
     # ------------------------------------------------------------------ sessions and recordings
 
-    @router.get("/sessions", response_model=list[SessionOut], tags=["archive"], responses=AUTH_RESPONSES,
+    @router.get("/sessions", response_model=list[SessionOut], tags=["archive"], responses=READ_ERRORS,
                 summary="The sessions (stations) the journal holds data of")
     async def sessions(request: Request, caller: Viewer) -> list[dict[str, Any]]:
         found = await read(request, lambda: archive(request).sessions())
         return [asdict(summary) for summary in found]
 
-    @router.get("/recordings", response_model=list[RecordingOut], tags=["archive"], responses=AUTH_RESPONSES,
+    @router.get("/recordings", response_model=list[RecordingOut], tags=["archive"], responses=READ_ERRORS,
                 summary="The recordings in the journal, oldest first")
     async def recordings(
         request: Request, caller: Viewer,
@@ -107,13 +146,13 @@ def build_router() -> APIRouter:
         participant: Annotated[str | None, Query(description="Only this participant's.", max_length=64)] = None,
         since: Since = None, until: Until = None,
     ) -> list[dict[str, Any]]:
-        since_us, until_us = utc_us(since, "since"), utc_us(until, "until")
+        since_us, until_us = utc_us(since), utc_us(until)
         found = await read(request, lambda: archive(request).recordings(
             session, since_utc_us=since_us, until_utc_us=until_us, participant=participant))
         return [summary.to_dict() for summary in found]
 
     @router.get("/recordings/{recording}", response_model=RecordingDetailsOut, tags=["archive"],
-                responses={**AUTH_RESPONSES, 404: {"description": "No such recording."}},
+                responses=READ_ERRORS,
                 summary="One recording: who, when, how many samples, what was lost, the tracker")
     async def recording_details(request: Request, caller: Viewer,
                                 recording: Annotated[str, RECORDING_ID]) -> dict[str, Any]:
@@ -128,10 +167,7 @@ def build_router() -> APIRouter:
     # ------------------------------------------------------------------ recordings through the agents
 
     @router.post("/sessions/{session}/recordings", status_code=201, response_model=CommandOut, tags=["recording"],
-                 responses={**AUTH_RESPONSES, 403: {"description": "A viewer's token."},
-                            409: {"description": "A recording is running already."},
-                            503: {"description": "The broker cannot be reached."},
-                            504: {"description": "The agent did not answer."}},
+                 responses=WRITE_ERRORS,
                  summary="Start a recording on a session's agent (operator token)")
     async def start_recording(request: Request, response: Response, caller: Operator,
                               session: Annotated[str, SESSION_ID],
@@ -148,11 +184,7 @@ def build_router() -> APIRouter:
         return asdict(recording)
 
     @router.patch("/recordings/{recording}", response_model=CommandOut, tags=["recording"],
-                  responses={**AUTH_RESPONSES, 403: {"description": "A viewer's token."},
-                             404: {"description": "No such recording."},
-                             409: {"description": "The recording is not running."},
-                             503: {"description": "The broker cannot be reached."},
-                             504: {"description": "The agent did not answer."}},
+                  responses=WRITE_ERRORS,
                   summary="Stop or annotate a running recording (operator token)")
     async def change_recording(request: Request, caller: Operator, recording: Annotated[str, RECORDING_ID],
                                body: ChangeRecording) -> dict[str, Any]:
@@ -197,7 +229,7 @@ def _add_table(router: APIRouter, table: str, help_text: str) -> None:
                          from_: From = None, to: To = None, format: FormatQuery = Format.CSV) -> DownloadResponse:
         return await _download(request, table, format, from_, to, session=session)
 
-    responses = {**AUTH_RESPONSES, **DATA_RESPONSES}
+    responses = DATA_RESPONSES
     router.add_api_route(
         f"/recordings/{{recording}}/{table}", of_recording, methods=["GET"], tags=["data"],
         response_class=DownloadResponse, status_code=200, responses=responses, operation_id=f"recording_{table}",
@@ -213,15 +245,16 @@ def _add_table(router: APIRouter, table: str, help_text: str) -> None:
     )
 
 
-async def _download(request: Request, table: str, format: Format, from_text: str | None, to_text: str | None, *,
+async def _download(request: Request, table: str, format: Format, from_: Any, to: Any, *,
                     recording: str | None = None, session: str | None = None) -> DownloadResponse:
     from gazewire.archive.base import ArchiveError
     from gazewire.archive.tables import TABLES
 
-    from_us, to_us = utc_us(from_text, "from"), utc_us(to_text, "to")
+    from_us, to_us = utc_us(from_), utc_us(to)
     if from_us is not None and to_us is not None and to_us <= from_us:
-        raise ApiError(422, f"query parameters 'from' and 'to': the range ends ({to_text}) before or where it "
-                            f"starts ({from_text})")
+        shown = [value.isoformat() if hasattr(value, "isoformat") else value for value in (to, from_)]
+        raise ApiError(422, f"query parameters 'from' and 'to': the range ends ({shown[0]}) before or where it "
+                            f"starts ({shown[1]})")
     state = request.app.state
     chunk_rows = state.settings.api.chunk_rows
     subject = recording if recording is not None else session

@@ -104,21 +104,32 @@ def test_docs_and_health_need_no_token(api: ApiProcess) -> None:
     ("GET", "/api/recordings/{id}/gaze?format=xml", None, 422,
      "query parameter 'format': Input should be 'csv', 'parquet', 'json' or 'arrow' (got 'xml')"),
     ("GET", "/api/recordings/{id}/gaze?from=yesterday", None, 422,
-     "query parameter 'from': 'yesterday' is not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or "
-     "UTC microseconds"),
+     "query parameter 'from': not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC microseconds "
+     "(got 'yesterday')"),
     ("GET", "/api/recordings/{id}/gaze?to=2026-11-30T10:15:00", None, 422,
-     "query parameter 'to': '2026-11-30T10:15:00' is not a time: write ISO 8601 with a zone "
-     "(2026-11-30T10:15:00Z) or UTC microseconds"),
+     "query parameter 'to': not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC microseconds "
+     "(got '2026-11-30T10:15:00')"),
+    ("GET", "/api/recordings/{id}/gaze?to=99999999999999999999", None, 422,
+     "query parameter 'to': not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC microseconds "
+     "(got 99999999999999999999)"),
+    ("GET", "/api/recordings/{id}/gaze?from=2026-11-30T10:15:00Z&to=2026-11-30T11:15:00%2B01:00", None, 422,
+     "query parameters 'from' and 'to': the range ends (2026-11-30T11:15:00+01:00) before or where it starts "
+     "(2026-11-30T10:15:00+00:00)"),
     ("GET", "/api/recordings/{id}/gaze?from=2000&to=1000", None, 422,
      "query parameters 'from' and 'to': the range ends (1000) before or where it starts (2000)"),
+    ("GET", "/api/recordings/{id}/gaze?form=parquet", None, 422,
+     "query parameter 'form': not a parameter of this endpoint (it takes: format, from, to)"),
+    ("GET", "/api/recordings/{id}/gaze?to=1&to=2", None, 422, "query parameter 'to': given more than once"),
+    ("GET", "/api/sessions?session=x", None, 422, "query parameter 'session': not a parameter of this endpoint "
+                                                  "(it takes: none)"),
     ("GET", "/api/recordings/nope/gaze", None, 404, "no recording 'nope' in the journal {journal!r}"),
     ("GET", "/api/recordings/nope", None, 404, "no recording 'nope' in the journal {journal!r}"),
     ("GET", "/api/sessions/nobody/markers", None, 404, "no session 'nobody' in the journal {journal!r}"),
     ("GET", "/api/recordings/bad%20id/gaze", None, 422,
      "path parameter 'recording': String should match pattern '^[A-Za-z0-9._-]{{1,64}}$' (got 'bad id')"),
     ("GET", "/api/recordings?since=soon", None, 422,
-     "query parameter 'since': 'soon' is not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC "
-     "microseconds"),
+     "query parameter 'since': not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC "
+     "microseconds (got 'soon')"),
     ("GET", "/api/recordings?session=a/b", None, 422,
      "query parameter 'session': String should match pattern '^[A-Za-z0-9._-]{{1,64}}$' (got 'a/b')"),
     ("POST", "/api/sessions/long-1/recordings", {"participant": "P01", "colour": "red"}, 422,
@@ -129,6 +140,12 @@ def test_docs_and_health_need_no_token(api: ApiProcess) -> None:
     ("PATCH", "/api/recordings/{id}", {"state": "paused"}, 422,
      "body field 'state': Input should be 'stopped' (got 'paused')"),
     ("PATCH", "/api/recordings/{id}", None, 422, "body: required"),
+    ("PATCH", "/api/recordings/{id}", {"metadata": {}}, 422,
+     "body field 'metadata': Dictionary should have at least 1 item after validation, not 0"),
+    ("POST", "/api/sessions/long-1/recordings", {"participant": "P 01"}, 422,
+     "body field 'participant': String should match pattern '^[A-Za-z0-9._-]{{1,64}}$' (got 'P 01')"),
+    ("POST", "/api/sessions/long-1/recordings", {"metadata": {f"k{i}": "v" * 1000 for i in range(9)}}, 422,
+     "start: metadata: is 9073 bytes as JSON; at most 8192 allowed"),
 ])
 def test_bad_parameters_get_one_clear_line(api: ApiProcess, short_recording: LongRecording, method: str, path: str,
                                            body, status: int, detail: str) -> None:
