@@ -67,7 +67,7 @@ def test_every_answer_is_one_the_schema_documents(api: ApiProcess, role: str, mo
         @given(case=operation.as_strategy(mode))
         @settings(max_examples=5 if writes else 10, deadline=None, suppress_health_check=list(HealthCheck), database=None,
                   phases=[Phase.explicit, Phase.generate])
-        def answers_as_documented(case) -> None:
+        def answers_as_documented(case, excluded=excluded, extra=extra) -> None:
             case.call_and_validate(headers=headers, excluded_checks=excluded, additional_checks=extra)
 
         try:
