@@ -62,7 +62,8 @@ class ApiProcess:
         return found
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout_s: float = 20) -> int:
