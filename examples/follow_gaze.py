@@ -16,7 +16,7 @@ from gazewire.client.script import add_lab_arguments, open_lab, run
 
 
 def show_fixation(fixation) -> None:
-    if fixation.event == "end":
+    if fixation.event == "end" and not fixation.retracted:  # a retracted end takes back a tentative start
         at = f"({fixation.x:.2f}, {fixation.y:.2f})" if fixation.x is not None else "(no position)"
         print(f"fixation #{fixation.fixation}: {fixation.duration_ms:.0f} ms at {at}")
 

@@ -33,8 +33,8 @@ def main() -> None:
     with open_lab(args) as lab:
         room = lab.session(args.session)
         for fixation in room.fixations(timeout=args.timeout):
-            if fixation.event != "end" or fixation.x is None or fixation.y is None:
-                continue
+            if fixation.event != "end" or fixation.retracted or fixation.x is None or fixation.y is None:
+                continue  # (a retracted end takes back a tentative start: it was no fixation)
             seen += 1
             inside = x_min <= fixation.x <= x_max and y_min <= fixation.y <= y_max
             where = f"fixation #{fixation.fixation}: {fixation.duration_ms:.0f} ms at ({fixation.x:.2f}, {fixation.y:.2f})"

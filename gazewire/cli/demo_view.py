@@ -138,7 +138,7 @@ class ConsoleView:
             view.batches += 1
             view.samples_total += message.count
         elif isinstance(message, FixationEvent):
-            if message.event == "end":
+            if message.event == "end" and not message.retracted:  # a retracted start was none
                 view.fixations += 1
                 view.last_fixation = f"{message.duration_ms:.0f} ms @ {_fmt(message.x)},{_fmt(message.y)}"
         elif isinstance(message, Alert):
