@@ -34,6 +34,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ PHYSIO_COLUMNS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("seq", "seq", {"Description": "The agent's sample number (consecutive: a gap is a lost sample)."}),
 )
 EVENT_COLUMNS = ("onset", "duration", "trial_type", "message")
+GZIP_LEVEL = 1
 
 
 class MissingFact(ArchiveError):
@@ -227,11 +229,14 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
     paths = {tag: folder / f"{run.prefix}_recording-{tag}_physio.tsv.gz" for tag, _ in EYES}
     partials = {tag: path.with_name(path.name + ".partial") for tag, path in paths.items()}
-    streams = {tag: pa.CompressedOutputStream(str(partials[tag]), "gzip") for tag, _ in EYES}
-    writers = {tag: pacsv.CSVWriter(streams[tag], schema, write_options=options) for tag, _ in EYES}
     first: int | None = None
     samples = 0
-    try:
+    with ExitStack() as files:
+        # gzip level 1: ten times faster than Arrow's own gzip stream (level 9), files ~15 % larger
+        streams = {tag: files.enter_context(gzip.open(partials[tag], "wb", compresslevel=GZIP_LEVEL))
+                   for tag, _ in EYES}
+        writers = {tag: files.enter_context(pacsv.CSVWriter(streams[tag], schema, write_options=options))
+                   for tag, _ in EYES}
         for chunk in run.item.reader(archive, "gaze", chunk_rows):
             if first is None:
                 first = chunk.column("utc_us")[0].as_py()
@@ -244,10 +249,6 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
             samples += len(chunk)
             if progress:
                 progress(len(chunk))
-    finally:
-        for tag, _ in EYES:
-            writers[tag].close()
-            streams[tag].close()
     for tag, side in EYES:
         partials[tag].replace(paths[tag])
         result.files.append(paths[tag])
@@ -330,7 +331,7 @@ def _write_physioevents(archive: Archive, run: Run, folder: Path, chunk_rows: in
         result.rows[table] += count
     for tag, _ in EYES:
         path = folder / f"{run.prefix}_recording-{tag}_physioevents.tsv.gz"
-        write_atomically(path, gzip.compress(body.getvalue(), mtime=0))
+        write_atomically(path, gzip.compress(body.getvalue(), compresslevel=GZIP_LEVEL, mtime=0))
         result.files.append(path)
         _json(path.with_name(path.name.replace(".tsv.gz", ".json")), {
             "TaskName": run.item.details.summary.name or run.task,  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from gazewire.archive.base import (
@@ -164,7 +165,7 @@ class JournalArchive:
 
     def _gaze(self, chosen: Selection, chunker: ColumnChunker) -> Iterator[pa.RecordBatch]:
         for stored in self._bodies(chosen, ("batch",)):
-            batch = json.loads(stored.body)
+            batch = orjson.loads(stored.body)  # ~5x faster than json: parsing is most of an export's work
             columns = batch["columns"]
             times = columns["utc_us"]
             count = len(times)
@@ -313,7 +314,7 @@ def _count_invalid(body: bytes, samples: int) -> tuple[int, int]:
     start = body.find(_EYE_LIST)
     end = body.find(b"]", start) if start >= 0 else -1
     if start < 0 or end < 0:
-        eyes = json.loads(body)["columns"]["eye"]
+        eyes = orjson.loads(body)["columns"]["eye"]
         return sum(1 for eye in eyes if eye == "none"), len(eyes)
     return body.count(b'"none"', start, end), samples
 
