@@ -20,13 +20,14 @@ underestimated by at most ``status interval / drain time`` (about 5 % with the
 defaults).
 
     .venv/bin/python bench/processor_drain.py [--batches 2400] [--sessions 4] [--sink lineprotocol|influx] [--repeat 3]
-        [--journal on|off|both]
+        [--journal on|off|both] [--algorithms ivt,ivd]
 
 ``--journal both`` drains the backlog, in each round, once with the processor's journal
 (the default: every batch durable before its PUBACK) and once without
 (``journal.enabled = false``), each right after its own bare-subscriber baseline; every
 processor run starts with an empty data directory (a journal that already held the
-backlog would drop it all as duplicates).
+backlog would drop it all as duplicates). ``--algorithms ivt,ivd`` does the same for each
+detector in turn, so detectors are compared in one run (default: the processor's default).
 
 ``--sink influx`` starts VictoriaMetrics (apt victoria-metrics) as the
 InfluxDB stand-in; it accepts the same /api/v2/write.
@@ -168,10 +169,12 @@ class ProcessorRun:
             self.statuses.append((now, int(status.get("counters", {}).get("batches", 0)), cpu))
             self.cond.notify_all()
 
-    def start(self, data_dir: Path | None = None) -> None:
+    def start(self, data_dir: Path | None = None, algorithm: str | None = None) -> None:
         self.statuses.clear()
         if data_dir is not None:
             self.env["GAZEWIRE_DATA_DIR"] = str(data_dir)
+        if algorithm is not None:
+            self.env["GAZEWIRE_ALGORITHM"] = algorithm
         with open(self.workdir / "processor.log", "ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gazewire", "processor", "run"], env=self.env, cwd=self.workdir,
@@ -222,6 +225,7 @@ def main() -> None:
     parser.add_argument("--status-interval", type=float, default=0.5, help="the processor's status interval (its minimum, 0.5 s)")
     parser.add_argument("--journal", choices=("on", "off", "both"), default="on",
                         help="the processor's journal (both: each round drains with and without it)")
+    parser.add_argument("--algorithms", default="", help="the processor's detectors, comma-separated (e.g. ivt,ivd)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra GAZEWIRE_* setting for the processor (repeatable)")
     args = parser.parse_args()
@@ -266,18 +270,21 @@ def main() -> None:
                     continue
             processor.wait_batches(1, 5)
             processor.stop()
-            variants = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.journal]
-            rows_by: dict[str, list] = {variant: [] for variant in variants}
+            journals = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.journal]
+            algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] or [None]
+            variants = [(journal, algorithm) for algorithm in algorithms for journal in journals]
+            rows_by: dict[str, list] = {}
             for round_ in range(1, args.repeat + 1):
-                for variant in variants:
+                for journal, algorithm in variants:
+                    variant = journal if algorithm is None else f"{journal}, {algorithm}"
                     publish_backlog(broker.port, payloads)  # queued for both persistent sessions
                     bare = drain_bare(broker.port, expected, samples)
-                    processor.env["GAZEWIRE_JOURNAL__ENABLED"] = "true" if variant == "on" else "false"
-                    processor.start(workdir / f"data-{round_}-{variant}")
+                    processor.env["GAZEWIRE_JOURNAL__ENABLED"] = "true" if journal == "on" else "false"
+                    processor.start(workdir / f"data-{round_}-{journal}-{algorithm}", algorithm)
                     processor.wait_batches(expected, 600)  # its counters start at 0 with each process
                     processor.stop()
                     proc = processor.rate(expected, samples_per_batch)
-                    rows_by[variant].append((bare, proc))
+                    rows_by.setdefault(variant, []).append((bare, proc))
                     print(f"round {round_} journal {variant:>3}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
                           f"processor {proc['samples_per_s']:>9,.0f} samples/s "
                           f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   "
@@ -291,8 +298,15 @@ def main() -> None:
         ratios = [p["samples_per_s"] / b["samples_per_s"] for b, p in rows]
         print(f"journal {variant}: ratio processor/bare: median {statistics.median(ratios):.2f} "
               f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
+              f"CPU {statistics.median(p['cpu_us_per_sample'] for _, p in rows):.1f} µs/sample; "
               f"trackers at {args.frequency:.0f} Hz per processor: "
               f"~{statistics.median(p['samples_per_s'] for _, p in rows) / args.frequency:.0f}")
+    names = list(rows_by)
+    if len(names) > 1:  # every variant's drain rate against the first's
+        base = statistics.median(p["samples_per_s"] for _, p in rows_by[names[0]])
+        for name in names[1:]:
+            rate = statistics.median(p["samples_per_s"] for _, p in rows_by[name])
+            print(f"drain rate journal {name} / journal {names[0]}: {rate / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ def main() -> None:
             print(f"gaze  x={data['x']:.3f} y={data['y']:.3f} eye={data['eye']:<5} pupil={data['pupil']}")
             if args.count and seen["gaze"] >= args.count:
                 done.set()
-        elif channel == "fixations" and data["event"] == "end":
+        elif channel == "fixations" and data["event"] == "end" and not data.get("retracted"):
+            # (an end with "retracted": true takes back a tentative start: it was no fixation)
             print(f"fixation #{data['fixation']}: {data['duration_ms']:.0f} ms at ({data['x']:.2f}, {data['y']:.2f})")
         elif channel == "alerts":
             print(f"alert {data['type']} {data['state']} ({data['severity']}): {data['details']}")

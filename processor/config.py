@@ -38,7 +38,12 @@ from gazewire.settings import (
     host_name_id,
 )
 from gazewire.wire.topics import DEFAULT_PREFIX
-from gazewire.processor.pipeline.eye_movements import DetectorParameters, IDTParameters, IVTParameters
+from gazewire.processor.pipeline.eye_movements import (
+    DetectorParameters,
+    IDTParameters,
+    IVTParameters,
+    MovementParameters,
+)
 from gazewire.processor.pipeline.eye_movements.parameters import Choice, Flag, Number, OddInteger, Rule, rule_of
 
 ALERT_TYPES: tuple[AlertType, ...] = (
@@ -47,6 +52,7 @@ ALERT_TYPES: tuple[AlertType, ...] = (
     "gaze_lost",
     "agent_offline",
     "sample_rate_low",
+    "drowsiness",
 )
 
 
@@ -67,6 +73,12 @@ class DetectorSettings(_Section):
     def parameters(self) -> DetectorParameters:
         """The detector's parameters (parameters these settings leave out keep their defaults)."""
         return self.parameter_class(**{name: _parameter_value(value) for name, value in self.model_dump().items()})
+
+    @model_validator(mode="after")
+    def _parameters_agree(self) -> DetectorSettings:
+        # rules that join two parameters (e.g. one window at most another) are the dataclass's
+        self.parameters()
+        return self
 
 
 def detector_settings(
@@ -117,6 +129,8 @@ if TYPE_CHECKING:  # what create_model makes, spelled out for type checkers
 
     class IDTSettings(DetectorSettings): ...
 
+    class IVDSettings(DetectorSettings): ...
+
 else:
     IVTSettings = detector_settings(
         IVTParameters,
@@ -129,6 +143,12 @@ else:
         "IDTSettings",
         "Dispersion-threshold identification (Salvucci & Goldberg 2000), when algorithm = idt.",
     )
+    IVDSettings = detector_settings(
+        MovementParameters,
+        "IVDSettings",
+        "Fixations, saccades, smooth pursuit and blinks by velocity and displacement (I-VD), "
+        "when algorithm = ivd.",
+    )
 
 
 class AlertSettings(_Section):
@@ -137,7 +157,7 @@ class AlertSettings(_Section):
     enabled: list[AlertType] = Field(
         list(ALERT_TYPES),
         description="Alert types to raise: long_fixation, aoi_dwell, gaze_lost, agent_offline, "
-        "sample_rate_low.",
+        "sample_rate_low, drowsiness (needs algorithm = ivd, which reports blinks).",
     )
     long_fixation_s: float = Field(
         2.0,
@@ -173,6 +193,29 @@ class AlertSettings(_Section):
         lt=1,
         description="sample_rate_low is raised when the observed rate is below this fraction of "
         "the tracker's nominal rate, and cleared when it is back above it.",
+    )
+    drowsiness_window_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="Sample time over which drowsiness judges blinks: one minute, as PERCLOS "
+        "(Wierwille et al. 1994). Longer is steadier but clears later.",
+    )
+    blink_rate_per_min: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="drowsiness is raised at this many blinks per minute over the window. People "
+        "blink ~17/min at rest, 26 talking, 4.5 reading (Bentivoglio et al. 1997); the rate "
+        "rises with fatigue (Stern et al. 1994). Lower warns more often.",
+    )
+    long_closure_ms: float = Field(
+        500.0,
+        gt=0,
+        le=60_000,
+        description="drowsiness is raised by one eye closure (blink) this long: long closures are "
+        "the surest blink sign of drowsiness (Caffier et al. 2003); 0.5 s is the usual lower "
+        "bound of a microsleep. Above gaze_lost_s, gaze_lost is raised as well.",
     )
 
     @field_validator("enabled")
@@ -295,10 +338,13 @@ class ProcessorSettings(GazewireSettings):
         description="Sessions to process; messages of any other session are counted as bad input "
         "(unknown_session). Empty: every session that appears.",
     )
-    algorithm: Literal["ivt", "idt"] = Field(
-        "ivt", description="Fixation detector: ivt (Tobii I-VT, settings in [ivt]) or idt (dispersion, [idt])."
+    algorithm: Literal["ivt", "idt", "ivd"] = Field(
+        "ivd",
+        description="Eye-movement detector: ivd (fixations, saccades, smooth pursuit and blinks, "
+        "settings in [ivd]), ivt (Tobii I-VT, fixations only, [ivt]) or idt (dispersion, [idt]).",
     )
-    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters.")
+    ivd: IVDSettings = Field(default_factory=IVDSettings, description="I-VD parameters (algorithm = ivd).")
+    ivt: IVTSettings = Field(default_factory=IVTSettings, description="I-VT fixation filter parameters (algorithm = ivt).")
     idt: IDTSettings = Field(default_factory=IDTSettings, description="I-DT parameters (algorithm = idt).")
     default_display_width_mm: float = Field(
         527.0,
@@ -388,7 +434,8 @@ class ProcessorSettings(GazewireSettings):
     @property
     def detector_parameters(self) -> DetectorParameters:
         """The chosen detector's parameters."""
-        return self.ivt.parameters() if self.algorithm == "ivt" else self.idt.parameters()
+        section: DetectorSettings = getattr(self, self.algorithm)
+        return section.parameters()
 
     @property
     def max_payload_bytes(self) -> int:

@@ -139,7 +139,7 @@ class ConsoleView:
             view.batches += 1
             view.samples_total += count
         elif channel is Channel.FIXATIONS:
-            if data.get("event") == "end":
+            if data.get("event") == "end" and not data.get("retracted"):  # a retracted start was none
                 view.fixations += 1
                 view.last_fixation = (
                     f"{data.get('duration_ms', 0):.0f} ms @ {_fmt(data.get('x'))},{_fmt(data.get('y'))}"

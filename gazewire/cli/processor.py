@@ -11,7 +11,7 @@ from gazewire.cli.common import Flag, Program, add_program_commands
 
 PROCESSOR_FLAGS = (
     Flag(("--id",), "processor_id", "processor id (status topic, client id)", metavar="ID"),
-    Flag(("--algorithm",), "algorithm", "fixation detector", choices=["ivt", "idt"]),
+    Flag(("--algorithm",), "algorithm", "eye-movement detector", choices=["ivd", "ivt", "idt"]),
     Flag(("--aoi-file",), "aoi_file", "areas of interest (see examples/aoi.toml)", metavar="TOML"),
     Flag(("--influx-url",), "influx.url", "InfluxDB 2.x URL; token via GAZEWIRE_INFLUX__TOKEN", metavar="URL"),
     Flag(("--influx-org",), "influx.org", "InfluxDB organisation", metavar="ORG"),

@@ -135,6 +135,9 @@ def role_block(name: str, role: str, prefix: str = DEFAULT_PREFIX, sessions: Seq
         if role == "processor":
             lines += [
                 f"topic write {prefix}/+/fixations",
+                f"topic write {prefix}/+/saccades",
+                f"topic write {prefix}/+/pursuits",
+                f"topic write {prefix}/+/blinks",
                 f"topic write {prefix}/+/alerts",
                 f"topic write {prefix}/+/aoi",
                 f"topic write {prefix}/+/gaze/custody",

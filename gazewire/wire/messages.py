@@ -539,9 +539,16 @@ class Marker(WireModel):
 # --------------------------------------------------------------------------- processor → lab
 
 
+Algorithm = Literal["ivt", "idt", "ivd"]
+"""The processor's eye-movement detector: Tobii I-VT, I-DT, or I-VD (fixations, saccades,
+smooth pursuit and blinks)."""
+
+
 class FixationEvent(WireModel):
     """``<prefix>/<session>/fixations``, QoS 1. ``start`` is sent as soon as
-    the fixation is certain, ``end`` when it is over. ``x``/``y`` are
+    the fixation is certain (``ivd``: as soon as it has lasted the minimum, ``tentative``,
+    and taken back by an ``end`` with ``retracted`` if it was smooth pursuit), ``end`` when
+    it is over. ``x``/``y`` are
     normalised like the gaze; ``*_deg`` are degrees of visual angle from the
     display centre."""
 
@@ -549,7 +556,7 @@ class FixationEvent(WireModel):
     device: str | None = None
     event: Literal["start", "end"]
     fixation: int = Field(ge=1, description="Fixation number within the session.")
-    algorithm: Literal["ivt", "idt"]
+    algorithm: Algorithm
     start_utc_us: int
     end_utc_us: int | None = None
     duration_ms: float = Field(ge=0, description="So far on start, total on end.")
@@ -573,6 +580,19 @@ class FixationEvent(WireModel):
     recording: RecordingId | None = Field(
         default=None, description="The recording of the fixation's first sample; null between recordings."
     )
+    tentative: bool | None = Field(
+        default=None,
+        description="start only, algorithm ivd: true when the start was published before the "
+        "detector could tell the fixation from slow smooth pursuit (which takes a few hundred ms). "
+        "If it was pursuit, the end comes soon with retracted true; otherwise it is a fixation "
+        "like any other. Absent (null) when the start is certain.",
+    )
+    retracted: bool | None = Field(
+        default=None,
+        description="end only: true when a tentative start turned out to be no fixation (smooth "
+        "pursuit). Then duration_ms is 0, end_utc_us = start_utc_us, and nothing is stored; "
+        "consumers that count fixations skip it.",
+    )
     interrupted: bool | None = Field(
         default=None,
         description="end only: true when the fixation was left open by a processor crash or restart "
@@ -581,7 +601,111 @@ class FixationEvent(WireModel):
     )
 
 
-AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low"]
+def _position(description: str) -> Any:
+    return Field(description=description + " Normalised like the gaze; null if not known.")
+
+
+class SaccadeEvent(WireModel):
+    """``<prefix>/<session>/saccades``, QoS 1 (algorithm ``ivd``): one message per saccade,
+    when it is over (its post-saccadic oscillation window included). Times are the first and
+    the last sample of the saccade itself, the oscillation after it not included."""
+
+    session: SessionId
+    device: str | None = None
+    saccade: int = Field(ge=1, description="Saccade number within the session.")
+    algorithm: Algorithm
+    start_utc_us: int
+    end_utc_us: int
+    duration_ms: float = Field(ge=0, description="Last sample minus first sample.")
+    amplitude_deg: float = Field(ge=0, description="Angle between the gaze at the first and the last sample.")
+    peak_velocity_deg_s: float = Field(ge=0, description="Highest gaze velocity in the saccade.")
+    direction_deg: float = Field(
+        ge=-180,
+        le=180,
+        description="Direction on the display, counter-clockwise from rightwards: 0 right, 90 up, "
+        "180 left, -90 down.",
+    )
+    start_x: float | None = _position("Gaze x at the first sample.")
+    start_y: float | None = _position("Gaze y at the first sample.")
+    end_x: float | None = _position("Gaze x at the last sample.")
+    end_y: float | None = _position("Gaze y at the last sample.")
+    start_x_deg: float
+    start_y_deg: float
+    end_x_deg: float
+    end_y_deg: float
+    pso_duration_ms: float = Field(
+        ge=0, description="The post-saccadic oscillation after the saccade; 0 if none."
+    )
+    utc: str = Field(description="When the processor published this event.")
+    detected_utc_us: int | None = Field(
+        default=None, description="Time of the newest sample the processor had when it emitted the event."
+    )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
+
+
+class PursuitEvent(WireModel):
+    """``<prefix>/<session>/pursuits``, QoS 1 (algorithm ``ivd``): one message per smooth-pursuit
+    segment (the gaze followed something moving), when it is over."""
+
+    session: SessionId
+    device: str | None = None
+    pursuit: int = Field(ge=1, description="Pursuit number within the session.")
+    algorithm: Algorithm
+    start_utc_us: int
+    end_utc_us: int
+    duration_ms: float = Field(ge=0, description="Last sample minus first sample.")
+    mean_velocity_deg_s: float = Field(ge=0, description="Mean speed of the gaze over the segment.")
+    amplitude_deg: float = Field(ge=0, description="Angle between the gaze at the first and the last sample.")
+    direction_deg: float = Field(
+        ge=-180, le=180, description="From the first to the last sample, as for saccades."
+    )
+    start_x: float | None = _position("Gaze x at the first sample.")
+    start_y: float | None = _position("Gaze y at the first sample.")
+    end_x: float | None = _position("Gaze x at the last sample.")
+    end_y: float | None = _position("Gaze y at the last sample.")
+    start_x_deg: float
+    start_y_deg: float
+    end_x_deg: float
+    end_y_deg: float
+    samples: int = Field(ge=0)
+    utc: str = Field(description="When the processor published this event.")
+    detected_utc_us: int | None = Field(
+        default=None, description="Time of the newest sample the processor had when it emitted the event."
+    )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
+
+
+class BlinkEvent(WireModel):
+    """``<prefix>/<session>/blinks``, QoS 1 (algorithm ``ivd``): one message per blink - a run of
+    invalid samples longer than the gap fill-in bridges: a blink, or the eye lost otherwise -
+    when it is over."""
+
+    session: SessionId
+    device: str | None = None
+    blink: int = Field(ge=1, description="Blink number within the session.")
+    algorithm: Algorithm
+    start_utc_us: int = Field(description="The first invalid sample.")
+    end_utc_us: int = Field(description="The last invalid sample.")
+    duration_ms: float = Field(
+        ge=0,
+        description="From the last valid sample before to the first valid sample after (the gap's "
+        "length); at a stream's start or end, from or to the run's own first or last sample.",
+    )
+    samples: int = Field(ge=0, description="Invalid samples in the run.")
+    utc: str = Field(description="When the processor published this event.")
+    detected_utc_us: int | None = Field(
+        default=None, description="Time of the newest sample the processor had when it emitted the event."
+    )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
+
+
+AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "drowsiness"]
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -666,6 +790,9 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "cmd/reply": CommandReply,
     "events": Marker,
     "fixations": FixationEvent,
+    "saccades": SaccadeEvent,
+    "pursuits": PursuitEvent,
+    "blinks": BlinkEvent,
     "alerts": Alert,
     "aoi": AoiEvent,
     "processor/status": ProcessorStatus,
@@ -736,7 +863,11 @@ __all__ = [
     "Command",
     "CommandReply",
     "Marker",
+    "Algorithm",
     "FixationEvent",
+    "SaccadeEvent",
+    "PursuitEvent",
+    "BlinkEvent",
     "Alert",
     "AoiEvent",
     "ProcessorStatus",

@@ -28,6 +28,9 @@ class Channel(str, Enum):
     CMD_REPLY = "cmd/reply"  # the agent's replies
     EVENTS = "events"  # event markers
     FIXATIONS = "fixations"  # processor: fixation start/end
+    SACCADES = "saccades"  # processor (ivd): one per saccade, when it is over
+    PURSUITS = "pursuits"  # processor (ivd): one per smooth-pursuit segment, when it is over
+    BLINKS = "blinks"  # processor (ivd): one per blink or loss of the eye, when it is over
     ALERTS = "alerts"  # processor: alert raised/cleared
     AOI = "aoi"  # processor: AOI enter/exit
 
@@ -100,6 +103,15 @@ class Topics:
 
     def fixations(self, session: str) -> str:
         return self.for_session(session, Channel.FIXATIONS)
+
+    def saccades(self, session: str) -> str:
+        return self.for_session(session, Channel.SACCADES)
+
+    def pursuits(self, session: str) -> str:
+        return self.for_session(session, Channel.PURSUITS)
+
+    def blinks(self, session: str) -> str:
+        return self.for_session(session, Channel.BLINKS)
 
     def alerts(self, session: str) -> str:
         return self.for_session(session, Channel.ALERTS)

@@ -14,7 +14,17 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict
 
-from gazewire.wire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
+from gazewire.wire.messages import (
+    AgentStatus,
+    Alert,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    Marker,
+    PursuitEvent,
+    SaccadeEvent,
+    WireModel,
+)
 from gazewire.wire.timeutil import utc_us_from_iso
 from gazewire.processor.journal.records import Record, RecordKind
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
@@ -48,11 +58,20 @@ def records_of(outcome: Outcome, *, received_utc_us: int, payloads: dict[int, by
             recording=marker.recording, value=marker,
         ))
     for event in outcome.fixation_events:
+        # a retracted tentative start's end is no fixation: like a start, it makes no point
+        last = None if event.retracted else event.end_utc_us
         records.append(Record(
             session=event.session, kind=RecordKind.FIXATION, body=event.to_json(),
-            received_utc_us=received_utc_us, first_utc_us=event.start_utc_us, last_utc_us=event.end_utc_us,
+            received_utc_us=received_utc_us, first_utc_us=event.start_utc_us, last_utc_us=last,
             recording=event.recording, value=event,
         ))
+    for kind, events in _movements(outcome):
+        for movement in events:
+            records.append(Record(
+                session=movement.session, kind=kind, body=movement.to_json(), received_utc_us=received_utc_us,
+                first_utc_us=movement.start_utc_us, last_utc_us=movement.end_utc_us,
+                recording=movement.recording, value=movement,
+            ))
     for visit in outcome.aoi_visits:
         records.append(Record(
             session=visit.session, kind=RecordKind.VISIT, body=json.dumps(asdict(visit)).encode(),
@@ -91,7 +110,24 @@ def outcome_of(records: Iterable[Record]) -> Outcome:
             outcome.aoi_visits.append(AoiVisit(**json.loads(record.body)))
         elif kind is RecordKind.ALERT:
             outcome.alerts.append(Alert.model_validate_json(record.body))
+        elif kind in MOVEMENT_MODELS:
+            _add(outcome, kind, MOVEMENT_MODELS[kind].model_validate_json(record.body))
     return outcome
+
+
+MOVEMENT_MODELS: dict[RecordKind, type[WireModel]] = {
+    RecordKind.SACCADE: SaccadeEvent,
+    RecordKind.PURSUIT: PursuitEvent,
+    RecordKind.BLINK: BlinkEvent,
+}
+
+
+def _movements(outcome: Outcome) -> list[tuple[RecordKind, list]]:
+    return [
+        (RecordKind.SACCADE, outcome.saccades),
+        (RecordKind.PURSUIT, outcome.pursuits),
+        (RecordKind.BLINK, outcome.blinks),
+    ]
 
 
 def _add(outcome: Outcome, kind: RecordKind, value: object) -> None:
@@ -102,12 +138,16 @@ def _add(outcome: Outcome, kind: RecordKind, value: object) -> None:
         RecordKind.FIXATION: outcome.fixation_events,
         RecordKind.VISIT: outcome.aoi_visits,
         RecordKind.ALERT: outcome.alerts,
+        RecordKind.SACCADE: outcome.saccades,
+        RecordKind.PURSUIT: outcome.pursuits,
+        RecordKind.BLINK: outcome.blinks,
     }[kind]
     target.append(value)  # type: ignore[arg-type]
 
 
 def point_count(record: Record) -> int:
-    """How many points a record becomes: a batch one per sample, a fixation only its end."""
+    """How many points a record becomes: a batch one per sample, a fixation only its end (not a
+    retracted one: its record has no ``last_utc_us``)."""
     if record.kind is RecordKind.BATCH:
         return record.samples
     if record.kind is RecordKind.FIXATION:
@@ -120,6 +160,9 @@ def storable(outcome: Outcome) -> Outcome:
     return Outcome(
         batches=list(outcome.batches),
         fixation_events=list(outcome.fixation_events),
+        saccades=list(outcome.saccades),
+        pursuits=list(outcome.pursuits),
+        blinks=list(outcome.blinks),
         aoi_visits=list(outcome.aoi_visits),
         alerts=list(outcome.alerts),
         statuses=list(outcome.statuses),

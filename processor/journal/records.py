@@ -53,6 +53,9 @@ class RecordKind(str, Enum):
     FIXATION = "fixation"
     ALERT = "alert"
     VISIT = "visit"
+    SACCADE = "saccade"
+    PURSUIT = "pursuit"
+    BLINK = "blink"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ RECORDING = Tag(
     "recording",
     "Recording id (one participant's run, from a start to a stop); absent between recordings.",
 )
+ALGORITHM = Tag("algorithm", "The detector: ivt, idt or ivd.")
 
 GAZE = Measurement(
     name="gaze",
@@ -114,7 +115,7 @@ FIXATION = Measurement(
     name="fixation",
     description="One point per fixation, written when it ends.",
     time="the fixation's first sample (start_utc_us)",
-    tags=(SESSION, DEVICE, Tag("algorithm", "ivt or idt."), RECORDING),
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
     fields=(
         Field("number", "integer", "", "Fixation number within the session (goes on across processor restarts)."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample."),
@@ -130,13 +131,67 @@ FIXATION = Measurement(
     ),
 )
 
+_START_END = (
+    Field("start_x", "float", "normalised", "Gaze x at the first sample."),
+    Field("start_y", "float", "normalised", "Gaze y at the first sample."),
+    Field("end_x", "float", "normalised", "Gaze x at the last sample."),
+    Field("end_y", "float", "normalised", "Gaze y at the last sample."),
+)
+
+SACCADE = Measurement(
+    name="saccade",
+    description="One point per saccade (algorithm ivd), written when it is over.",
+    time="the saccade's first sample (start_utc_us)",
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
+    fields=(
+        Field("number", "integer", "", "Saccade number within the session."),
+        Field("duration_ms", "float", "ms", "Last sample minus first sample (the PSO after it not included)."),
+        Field("end_utc_us", "integer", "µs", "UTC of the saccade's last sample."),
+        Field("amplitude_deg", "float", "deg", "Angle between the gaze at the first and the last sample."),
+        Field("peak_velocity_deg_s", "float", "deg/s", "Highest gaze velocity in the saccade."),
+        Field("direction_deg", "float", "deg", "Counter-clockwise from rightwards: 0 right, 90 up, 180 left, -90 down."),
+        *_START_END,
+        Field("pso_duration_ms", "float", "ms", "Post-saccadic oscillation after the saccade; 0 if none."),
+    ),
+)
+
+PURSUIT = Measurement(
+    name="pursuit",
+    description="One point per smooth-pursuit segment (algorithm ivd), written when it is over.",
+    time="the segment's first sample (start_utc_us)",
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
+    fields=(
+        Field("number", "integer", "", "Pursuit number within the session."),
+        Field("duration_ms", "float", "ms", "Last sample minus first sample."),
+        Field("end_utc_us", "integer", "µs", "UTC of the segment's last sample."),
+        Field("mean_velocity_deg_s", "float", "deg/s", "Mean gaze speed over the segment."),
+        Field("amplitude_deg", "float", "deg", "Angle between the gaze at the first and the last sample."),
+        Field("direction_deg", "float", "deg", "From the first to the last sample, as for saccades."),
+        *_START_END,
+        Field("samples", "integer", "", "Samples in the segment (gap-filled ones included)."),
+    ),
+)
+
+BLINK = Measurement(
+    name="blink",
+    description="One point per blink or loss of the eye longer than the gap fill-in (algorithm ivd), written when it is over.",
+    time="the blink's first invalid sample (start_utc_us)",
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
+    fields=(
+        Field("number", "integer", "", "Blink number within the session."),
+        Field("duration_ms", "float", "ms", "Last valid sample before to first valid sample after."),
+        Field("end_utc_us", "integer", "µs", "UTC of the blink's last invalid sample."),
+        Field("samples", "integer", "", "Invalid samples in the blink."),
+    ),
+)
+
 ALERT = Measurement(
     name="alert",
     description="Every alert message, raised and cleared.",
     time="the alert's utc_us (sample time, see the alerts table)",
     tags=(
         SESSION,
-        Tag("type", "long_fixation, aoi_dwell, gaze_lost, agent_offline or sample_rate_low."),
+        Tag("type", "long_fixation, aoi_dwell, gaze_lost, agent_offline, sample_rate_low or drowsiness."),
         Tag("state", "raised or cleared."),
         RECORDING,
     ),
@@ -183,7 +238,17 @@ MARKER = Measurement(
     fields=(Field("name", "string", "", "Marker name."),),
 )
 
-MEASUREMENTS: tuple[Measurement, ...] = (GAZE, FIXATION, ALERT, AOI_VISIT, AGENT_STATUS, MARKER)
+MEASUREMENTS: tuple[Measurement, ...] = (
+    GAZE,
+    FIXATION,
+    SACCADE,
+    PURSUIT,
+    BLINK,
+    ALERT,
+    AOI_VISIT,
+    AGENT_STATUS,
+    MARKER,
+)
 
 AGENT_STATE_CODES: dict[str, int] = {
     "offline": 0,

@@ -7,7 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from gazewire.wire.messages import AgentStatus, Alert, FixationEvent, GazeBatch, Marker
+from gazewire.wire.messages import (
+    AgentStatus,
+    Alert,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    Marker,
+    PursuitEvent,
+    SaccadeEvent,
+)
 from gazewire.wire.timeutil import utc_us_from_iso
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome
 from gazewire.processor.outputs.lineprotocol import Point
@@ -16,21 +25,30 @@ from gazewire.processor.outputs.measurements import (
     AGENT_STATUS,
     ALERT,
     AOI_VISIT,
+    BLINK,
     FIXATION,
     GAZE,
     MARKER,
+    PURSUIT,
+    SACCADE,
     RECORDING,
 )
 
 
 def points_of(outcome: Outcome) -> list[Point]:
     """Every point to store for ``outcome``: agent statuses, markers, one ``gaze`` point per
-    sample of the batches taken, ended fixations, ended AOI visits, alerts."""
+    sample of the batches taken, ended fixations, saccades, pursuits, blinks, ended AOI visits,
+    alerts."""
     points = [agent_status_point(s.status, s.received_utc_us) for s in outcome.statuses]
     points += [marker_point(marker) for marker in outcome.markers]
     for batch in outcome.batches:
         points += gaze_points(batch)
-    points += [fixation_point(event) for event in outcome.fixation_events if event.event == "end"]
+    points += [
+        fixation_point(event) for event in outcome.fixation_events if event.event == "end" and not event.retracted
+    ]
+    points += [saccade_point(event) for event in outcome.saccades]
+    points += [pursuit_point(event) for event in outcome.pursuits]
+    points += [blink_point(event) for event in outcome.blinks]
     points += [visit_point(visit) for visit in outcome.aoi_visits]
     points += [alert_point(alert) for alert in outcome.alerts]
     return points
@@ -92,6 +110,65 @@ def fixation_point(event: FixationEvent) -> Point:
             "dispersion_deg": event.dispersion_deg,
             "samples": event.samples,
             "interrupted": 1 if event.interrupted else None,
+        },
+    )
+
+
+def _event_tags(event: SaccadeEvent | PursuitEvent | BlinkEvent) -> dict[str, str]:
+    return with_recording(
+        {"session": event.session, "device": event.device or "", "algorithm": event.algorithm}, event.recording
+    )
+
+
+def saccade_point(event: SaccadeEvent) -> Point:
+    return SACCADE.point(
+        event.start_utc_us,
+        _event_tags(event),
+        {
+            "number": event.saccade,
+            "duration_ms": event.duration_ms,
+            "end_utc_us": event.end_utc_us,
+            "amplitude_deg": event.amplitude_deg,
+            "peak_velocity_deg_s": event.peak_velocity_deg_s,
+            "direction_deg": event.direction_deg,
+            "start_x": event.start_x,
+            "start_y": event.start_y,
+            "end_x": event.end_x,
+            "end_y": event.end_y,
+            "pso_duration_ms": event.pso_duration_ms,
+        },
+    )
+
+
+def pursuit_point(event: PursuitEvent) -> Point:
+    return PURSUIT.point(
+        event.start_utc_us,
+        _event_tags(event),
+        {
+            "number": event.pursuit,
+            "duration_ms": event.duration_ms,
+            "end_utc_us": event.end_utc_us,
+            "mean_velocity_deg_s": event.mean_velocity_deg_s,
+            "amplitude_deg": event.amplitude_deg,
+            "direction_deg": event.direction_deg,
+            "start_x": event.start_x,
+            "start_y": event.start_y,
+            "end_x": event.end_x,
+            "end_y": event.end_y,
+            "samples": event.samples,
+        },
+    )
+
+
+def blink_point(event: BlinkEvent) -> Point:
+    return BLINK.point(
+        event.start_utc_us,
+        _event_tags(event),
+        {
+            "number": event.blink,
+            "duration_ms": event.duration_ms,
+            "end_utc_us": event.end_utc_us,
+            "samples": event.samples,
         },
     )
 

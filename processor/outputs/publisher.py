@@ -1,5 +1,5 @@
-"""Publishing the processor's messages: fixation events, AOI events and alerts
-(QoS 1, not retained) on the session's topics, and the processor status
+"""Publishing the processor's messages: fixation, saccade, pursuit and blink events, AOI
+events and alerts (QoS 1, not retained) on the session's topics, and the processor status
 (retained) on ``<prefix>/_sys/processor/<id>/status``."""
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ from gazewire.wire.topics import Channel, Topics
 from gazewire.processor.inputs.link import ProcessorLink
 
 
+PUBLISHED = (Channel.FIXATIONS, Channel.SACCADES, Channel.PURSUITS, Channel.BLINKS, Channel.AOI, Channel.ALERTS)
+"""The session channels the processor publishes on."""
+
+
 class Publisher:
     def __init__(self, link: ProcessorLink, topics: Topics, processor_id: str) -> None:
         self.link = link
         self.topics = topics
         self.status_topic = topics.processor_status(processor_id)
-        self.published: dict[str, int] = {channel.value: 0 for channel in (Channel.FIXATIONS, Channel.AOI, Channel.ALERTS)}
+        self.published: dict[str, int] = {channel.value: 0 for channel in PUBLISHED}
 
     def event(self, channel: Channel, message: WireModel) -> None:
         session = message.session

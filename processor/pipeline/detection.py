@@ -10,8 +10,6 @@ AOI-dwell alerts need to know when a fixation is certainly still going on.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 
 from gazewire.processor.pipeline.eye_movements import (
@@ -20,6 +18,7 @@ from gazewire.processor.pipeline.eye_movements import (
     IDTParameters,
     IVTParameters,
     MovementEvent,
+    MovementParameters,
     algorithm_of,
     make_detector,
     normalised_to_degrees,
@@ -35,12 +34,24 @@ def end_latency_bound_s(parameters: DetectorParameters, sample_rate_hz: float | 
     fixation to merge with, then up to ``min_fixation_ms`` for a candidate to decide,
     plus its classification delay (half the velocity window, the median window) and,
     while samples are invalid, the gap fill-in's ``max_gap_ms``. I-DT ends a fixation
-    with the next sample, plus the gap fill-in. Two samples of slack on top.
+    with the next sample, plus the gap fill-in. I-VD (the movement classifier) ends it with
+    the first sample that cannot continue it: see the code. Two samples of slack on top.
+    The drowsiness alert uses the same bound for blinks, which I-VD reports as soon as the
+    eye is back.
     """
     period_s = 1.0 / (sample_rate_hz or SLOWEST_TRACKER_HZ)
     max_gap_s = parameters.max_gap_ms / 1000.0
     if isinstance(parameters, IDTParameters):
         return max_gap_s + 3 * period_s
+    if isinstance(parameters, MovementParameters):
+        # A fixation's end is known with the first sample that cannot continue it: a saccade's
+        # first sample (half the saccade velocity window later), a blink (once the gap is too
+        # long to fill) or pursuit (pursuit_look_ahead_ms later); plus the median's samples.
+        return (
+            max(parameters.pursuit_look_ahead_ms, parameters.max_gap_ms) / 1000.0
+            + parameters.saccade_velocity_window_ms / 2000.0
+            + (parameters.noise_reduction_window // 2 + 3) * period_s
+        )
     if not isinstance(parameters, IVTParameters):
         raise TypeError(f"no latency bound known for {type(parameters).__name__}")
     return (
@@ -55,16 +66,9 @@ def end_latency_bound_s(parameters: DetectorParameters, sample_rate_hz: float | 
 def to_degrees(
     x: np.ndarray, y: np.ndarray, distance_mm: np.ndarray, width_mm: float, height_mm: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample visual angles; runs of equal eye distance are converted together."""
-    x_deg = np.empty_like(x)
-    y_deg = np.empty_like(y)
-    bounds = [0, *(np.flatnonzero(np.diff(distance_mm)) + 1).tolist(), x.size]
-    for start, end in pairwise(bounds):
-        if start < end:
-            x_deg[start:end], y_deg[start:end] = normalised_to_degrees(
-                x[start:end], y[start:end], width_mm, height_mm, float(distance_mm[start])
-            )
-    return x_deg, y_deg
+    """Per-sample visual angles, each sample with its own eye distance (element-wise, so a
+    sample's angles never depend on the batch it came in)."""
+    return normalised_to_degrees(x, y, width_mm, height_mm, distance_mm)
 
 
 class Detection:

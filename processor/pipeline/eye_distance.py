@@ -5,8 +5,8 @@ system, the display roughly in the plane z = 0), so the distance of a sample
 is the mean z of its valid eyes. A sample without a valid eye keeps the last
 known distance; before the first one, the configured default applies.
 Distances are rounded to whole millimetres (1 mm at 650 mm changes an angle
-by 0.15 %), so runs of equal distance can be converted together, and the
-result of a sample never depends on how the stream was cut into batches.
+by 0.15 %); the result of a sample never depends on how the stream was cut
+into batches.
 """
 
 from __future__ import annotations

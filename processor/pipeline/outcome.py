@@ -1,6 +1,7 @@
 """What handling one message produces, in the processor's own terms: the messages to
-publish (fixation events, AOI events, alerts) and the records to store (the batches taken,
-ended fixations, ended AOI visits, alerts, agent statuses, markers).
+publish (fixation, saccade, pursuit and blink events, AOI events, alerts) and the records to
+store (the batches taken, ended fixations, saccades, pursuits, blinks, ended AOI visits,
+alerts, agent statuses, markers).
 
 The core stops here. Turning these into storage rows is the outputs' job
 (:func:`gazewire.processor.outputs.points.points_of`), publishing them the publisher's.
@@ -10,7 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gazewire.wire.messages import AgentStatus, Alert, AoiEvent, FixationEvent, GazeBatch, Marker, WireModel
+from gazewire.wire.messages import (
+    AgentStatus,
+    Alert,
+    AoiEvent,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    Marker,
+    PursuitEvent,
+    SaccadeEvent,
+    WireModel,
+)
 from gazewire.wire.topics import Channel
 
 
@@ -39,6 +51,9 @@ class AoiVisit:
 class Outcome:
     batches: list[GazeBatch] = field(default_factory=list)  # taken with their samples: every sample is stored
     fixation_events: list[FixationEvent] = field(default_factory=list)  # start and end; the ends are stored
+    saccades: list[SaccadeEvent] = field(default_factory=list)  # each published and stored
+    pursuits: list[PursuitEvent] = field(default_factory=list)
+    blinks: list[BlinkEvent] = field(default_factory=list)
     aoi_events: list[AoiEvent] = field(default_factory=list)
     aoi_visits: list[AoiVisit] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
@@ -49,6 +64,9 @@ class Outcome:
     def merge(self, other: Outcome) -> Outcome:
         self.batches += other.batches
         self.fixation_events += other.fixation_events
+        self.saccades += other.saccades
+        self.pursuits += other.pursuits
+        self.blinks += other.blinks
         self.aoi_events += other.aoi_events
         self.aoi_visits += other.aoi_visits
         self.alerts += other.alerts
@@ -58,9 +76,13 @@ class Outcome:
         return self
 
     def messages(self) -> list[tuple[Channel, WireModel]]:
-        """Everything to publish, each with its channel: fixations, AOI events, alerts."""
+        """Everything to publish, each with its channel: fixations, saccades, pursuits, blinks,
+        AOI events, alerts."""
         return (
             [(Channel.FIXATIONS, m) for m in self.fixation_events]
+            + [(Channel.SACCADES, m) for m in self.saccades]
+            + [(Channel.PURSUITS, m) for m in self.pursuits]
+            + [(Channel.BLINKS, m) for m in self.blinks]
             + [(Channel.AOI, m) for m in self.aoi_events]
             + [(Channel.ALERTS, m) for m in self.alerts]
         )
@@ -69,6 +91,9 @@ class Outcome:
         return bool(
             self.batches
             or self.fixation_events
+            or self.saccades
+            or self.pursuits
+            or self.blinks
             or self.aoi_events
             or self.aoi_visits
             or self.alerts

@@ -3,8 +3,8 @@ of what the processor derives from them. Pure.
 
 The agent tags every batch with its recording (``null`` between recordings) and
 never lets a batch span two, so the batches taken in order give the moments a
-recording started or ended. A fixation (and the AOI visit it begins) belongs to
-the recording of its first sample, an alert to the recording at its ``utc_us``:
+recording started or ended. A fixation (and the AOI visit it begins), a
+saccade, a pursuit or a blink belongs to the recording of its first sample, an alert to the recording at its ``utc_us``:
 so a fixation that began just before a ``stop`` is the recording's, though the
 processor saw it end after.
 """
@@ -46,13 +46,14 @@ class RecordingTimeline:
         return self._recordings[-1] if self._recordings else None
 
     def tag(self, outcome: Outcome) -> Outcome:
-        """Set ``recording`` on what ``outcome`` derived (fixations, AOI events and
-        visits, alerts), where it is not set yet."""
+        """Set ``recording`` on what ``outcome`` derived (fixations, saccades, pursuits,
+        blinks, AOI events and visits, alerts), where it is not set yet."""
         if not self._starts:
             return outcome
-        for event in outcome.fixation_events:
-            if event.recording is None:
-                event.recording = self.at(event.start_utc_us)
+        for events in (outcome.fixation_events, outcome.saccades, outcome.pursuits, outcome.blinks):
+            for event in events:
+                if event.recording is None:
+                    event.recording = self.at(event.start_utc_us)
         for alert in outcome.alerts:
             if alert.recording is None:
                 alert.recording = self.at(alert.utc_us)

@@ -6,7 +6,8 @@ start (:meth:`Session.resume`):
 
 * the sequence numbers (next batch, next sample, remembered gaps and runs), so a
   batch delivered again after the restart is a duplicate, not a gap or a reset;
-* the last fixation number, so numbering goes on within the session;
+* the last fixation number (and saccade, pursuit, blink numbers), so numbering goes on
+  within the session;
 * the fixation start events and raised alerts not yet ended or cleared: on resume
   each is closed explicitly - a fixation ``end`` event with ``interrupted: true``,
   an alert ``cleared`` with ``details.interrupted = true`` - at the last sample
@@ -29,6 +30,7 @@ from gazewire.wire.timeutil import iso_from_utc_us
 class SessionState:
     sequence: dict[str, Any] = field(default_factory=dict)
     last_fixation: int = 0
+    last_movements: dict[str, int] = field(default_factory=dict)  # saccade, pursuit, blink
     open_fixations: list[dict[str, Any]] = field(default_factory=list)  # FixationEvent start messages
     open_alerts: list[dict[str, Any]] = field(default_factory=list)  # Alert raised messages
     device: str | None = None
@@ -68,6 +70,7 @@ def interrupted_end(start: FixationEvent, last_sample_utc_us: int | None, now_ut
         duration_ms=(end_utc_us - start.start_utc_us) / 1000.0,
         dispersion_deg=None,
         confirmed_utc_us=None,
+        tentative=None,  # (a start's)
         utc=iso_from_utc_us(now_utc_us),
         detected_utc_us=last_sample_utc_us,
         interrupted=True,

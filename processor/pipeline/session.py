@@ -16,12 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from gazewire.wire.messages import AgentStatus, Alert, AoiEvent, FixationEvent, GazeBatch, Marker
+from gazewire.wire.messages import (
+    AgentStatus,
+    Alert,
+    AoiEvent,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    Marker,
+    PursuitEvent,
+    SaccadeEvent,
+)
 from gazewire.wire.timeutil import iso_from_utc_us, utc_us_from_iso
 from gazewire.processor.pipeline.alerts import (
     AgentOffline,
     AlertThresholds,
     AoiDwell,
+    Drowsiness,
     GazeLost,
     LongFixation,
     SampleRateLow,
@@ -32,12 +43,19 @@ from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind
 from gazewire.processor.pipeline.detection import Detection
 from gazewire.processor.pipeline.eye_distance import EyeDistance
 from gazewire.processor.pipeline.eye_movements import (
+    Blink,
     DetectorParameters,
     FixationEnded,
+    FixationRetracted,
     FixationStarted,
+    FixationTentative,
     MovementEvent,
+    Pursuit,
+    Saccade,
+    algorithm_of,
 )
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
+from gazewire.processor.pipeline.rates import RecentRate
 from gazewire.processor.pipeline.recordings import RecordingTimeline
 from gazewire.processor.pipeline.resume import SessionState, alert_key, interrupted_clear, interrupted_end
 from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
@@ -75,6 +93,10 @@ class SessionCounters:
     rejected_samples: int = 0
     resets: int = 0  # the agent started its numbering over
     fixations: int = 0
+    fixations_retracted: int = 0  # tentative starts that were no fixation (ivd)
+    saccades: int = 0
+    pursuits: int = 0
+    blinks: int = 0
     alerts_raised: int = 0
     aoi_visits: int = 0
     statuses: int = 0
@@ -94,7 +116,8 @@ class _Stream:
     last_s: float = 0.0
     last_utc_us: int = 0
     pending: bool = False  # samples fed since the last flush
-    started: dict[int, FixationStarted] = field(default_factory=dict)  # open fixations by session number
+    # open fixations by session number: their (tentative or certain) start, as published
+    started: dict[int, FixationStarted | FixationTentative] = field(default_factory=dict)
 
 
 class Session:
@@ -113,6 +136,12 @@ class Session:
         self._stream: _Stream | None = None
         self._fixation_base = 0  # fixations numbered before the current detector
         self._last_number = 0
+        # saccades, pursuits, blinks numbered before the current detector, and the last numbers
+        self._movement_base = {Saccade: 0, Pursuit: 0, Blink: 0}
+        self._movement_last = dict(self._movement_base)
+        self.first_sample_utc_us: int | None = None
+        self.saccade_rate = RecentRate()
+        self.blink_rate = RecentRate()
         self._open_fixations: dict[int, FixationEvent] = {}  # start published, end not yet
         self._open_alerts: dict[str, Alert] = {}  # raised, not yet cleared
         enabled = set(config.alerts.enabled)
@@ -125,6 +154,11 @@ class Session:
             else None
         )
         self.agent_offline = AgentOffline(name) if "agent_offline" in enabled else None
+        self.drowsiness = (
+            Drowsiness(name, alerts.drowsiness_window_s, alerts.blink_rate_per_min, alerts.long_closure_ms)
+            if "drowsiness" in enabled
+            else None
+        )
         aois = config.aois_for(name)
         self.visits = AoiVisits(aois)
         self.dwell = (
@@ -281,9 +315,16 @@ class Session:
                 eye=EyeDistance(config.eye_distance_mm),
                 last_system_us=int(arrays.system_us[0]) - 1,
             )
+            new_stream = True
+        else:
+            new_stream = False
         timebase = stream.timebase
         timebase.note_offsets(arrays.system_us, arrays.utc_us)
         t = timebase.seconds(arrays.system_us)
+        if new_stream and self.drowsiness is not None:
+            self.drowsiness.stream_started(float(t[0]))
+        if self.first_sample_utc_us is None:
+            self.first_sample_utc_us = int(arrays.utc_us[0])
         distance = stream.eye.per_sample(
             arrays.left_z, arrays.left_origin_valid, arrays.right_z, arrays.right_origin_valid
         )
@@ -306,6 +347,8 @@ class Session:
         horizon = stream.last_s - stream.detection.latency_bound_s(self.nominal_hz)
         if self.long_fixation is not None:
             outcome.alerts += self.long_fixation.progress(horizon, utc_of)
+        if self.drowsiness is not None:
+            outcome.alerts += self.drowsiness.progress(horizon, utc_of)
         for aoi, start_s, certain_s in self.visits.progress(horizon):
             dwell = self.dwell.get(aoi.name)
             if dwell is not None:
@@ -315,13 +358,21 @@ class Session:
     # ================================================================== fixations, visits
 
     def _movement_events(self, stream: _Stream, events: list[MovementEvent], now_utc_us: int) -> Outcome:
-        """The detector's events as fixation events, and what they mean for alerts and visits."""
+        """The detector's events as wire messages, and what they mean for alerts and visits."""
         outcome = Outcome()
+        if not events:
+            return outcome
         utc_of = stream.timebase.utc_us
         published = iso_from_utc_us(now_utc_us)
         for event in events:
+            if isinstance(event, Saccade | Pursuit | Blink):
+                self._movement(stream, event, published, outcome)
+                continue
             number = self._fixation_base + event.number
             self._last_number = max(self._last_number, number)
+            if isinstance(event, FixationRetracted):
+                outcome.fixation_events += self._retracted(stream, number, published)
+                continue
             x, y = _finite(event.means.get("x")), _finite(event.means.get("y"))
             common = {  # what a start and an end event of this fixation say alike
                 "session": self.name,
@@ -337,16 +388,23 @@ class Session:
                 "utc": published,
                 "detected_utc_us": stream.last_utc_us,
             }
-            if isinstance(event, FixationStarted):
+            if isinstance(event, FixationTentative | FixationStarted):
+                # A tentative start (ivd) is published at once, for whoever needs it early; its
+                # fixation's start event would say the same again, so it is not published. The
+                # alerts and AOI visits wait for the certain start (they count fixations only).
+                if number not in stream.started:
+                    start = FixationEvent(
+                        **common,
+                        event="start",
+                        duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
+                        confirmed_utc_us=utc_of(event.confirmed_s),
+                        tentative=True if isinstance(event, FixationTentative) else None,
+                    )
+                    self._open_fixations[number] = start
+                    outcome.fixation_events.append(start)
                 stream.started[number] = event
-                start = FixationEvent(
-                    **common,
-                    event="start",
-                    duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.confirmed_s),
-                    confirmed_utc_us=utc_of(event.confirmed_s),
-                )
-                self._open_fixations[number] = start
-                outcome.fixation_events.append(start)
+                if isinstance(event, FixationTentative):
+                    continue
                 if self.long_fixation is not None:
                     outcome.alerts += self.long_fixation.started(number, event.start_s, event.confirmed_s, x, y, utc_of)
                 outcome.merge(self._visit_changes(
@@ -368,6 +426,97 @@ class Session:
                     outcome.alerts += self.long_fixation.ended(number, event.end_s, message.duration_ms, utc_of)
                 self.visits.fixation_ended(number, event.end_s)
         return outcome
+
+    def _retracted(self, stream: _Stream, number: int, published: str) -> list[FixationEvent]:
+        """The end of a tentative start that was no fixation (it was smooth pursuit): ``retracted``,
+        zero long, with the start's values; not stored, not counted as a fixation."""
+        start = stream.started.pop(number, None)
+        self._open_fixations.pop(number, None)
+        self.counters.fixations_retracted += 1
+        if start is None:  # its start was never published (cannot happen; nothing to take back)
+            return []
+        start_utc_us = stream.timebase.utc_us(start.start_s)
+        return [
+            FixationEvent(
+                session=self.name,
+                device=self.device,
+                event="end",
+                fixation=number,
+                algorithm=stream.detection.algorithm,
+                start_utc_us=start_utc_us,
+                end_utc_us=start_utc_us,
+                duration_ms=0.0,
+                x=_finite(start.means.get("x")),
+                y=_finite(start.means.get("y")),
+                x_deg=start.x_deg,
+                y_deg=start.y_deg,
+                samples=start.n_samples,
+                utc=published,
+                detected_utc_us=stream.last_utc_us,
+                retracted=True,
+            )
+        ]
+
+    def _movement(
+        self, stream: _Stream, event: Saccade | Pursuit | Blink, published: str, outcome: Outcome
+    ) -> None:
+        """A saccade, pursuit or blink as its wire message. Fixation alerts and AOI visits do not
+        see them (they count fixations only); blinks feed the drowsiness alert."""
+        kind = type(event)
+        number = self._movement_base[kind] + event.number
+        self._movement_last[kind] = max(self._movement_last[kind], number)
+        utc_of = stream.timebase.utc_us
+        common: dict[str, Any] = {
+            "session": self.name,
+            "device": self.device,
+            "algorithm": stream.detection.algorithm,
+            "start_utc_us": utc_of(event.start_s),
+            "end_utc_us": utc_of(event.end_s),
+            "utc": published,
+            "detected_utc_us": stream.last_utc_us,
+        }
+        if isinstance(event, Blink):
+            outcome.blinks.append(
+                BlinkEvent(
+                    **common, blink=number, duration_ms=round(event.duration_ms, 3), samples=event.n_samples
+                )
+            )
+            self.counters.blinks += 1
+            self.blink_rate.add(common["end_utc_us"])
+            if self.drowsiness is not None:
+                self.drowsiness.blink(event.end_s, event.duration_ms)
+            return
+        common.update(
+            duration_ms=_elapsed_ms(stream.timebase, event.start_s, event.end_s),
+            amplitude_deg=event.amplitude_deg,
+            direction_deg=event.direction_deg,
+            start_x=_finite(event.start_values.get("x")),
+            start_y=_finite(event.start_values.get("y")),
+            end_x=_finite(event.end_values.get("x")),
+            end_y=_finite(event.end_values.get("y")),
+            start_x_deg=event.start_x_deg,
+            start_y_deg=event.start_y_deg,
+            end_x_deg=event.end_x_deg,
+            end_y_deg=event.end_y_deg,
+        )
+        if isinstance(event, Saccade):
+            outcome.saccades.append(
+                SaccadeEvent(
+                    **common,
+                    saccade=number,
+                    peak_velocity_deg_s=event.peak_velocity_deg_s,
+                    pso_duration_ms=event.pso_duration_ms,
+                )
+            )
+            self.counters.saccades += 1
+            self.saccade_rate.add(common["end_utc_us"])
+        else:
+            outcome.pursuits.append(
+                PursuitEvent(
+                    **common, pursuit=number, mean_velocity_deg_s=event.mean_velocity_deg_s, samples=event.n_samples
+                )
+            )
+            self.counters.pursuits += 1
 
     def _visit_changes(self, changes: list[VisitChange], utc_of: Callable[[float], int]) -> Outcome:
         outcome = Outcome()
@@ -415,6 +564,7 @@ class Session:
     def _retire_stream(self) -> None:
         """Start a new time base and detector with the next batch; numbers go on."""
         self._fixation_base = self._last_number
+        self._movement_base = dict(self._movement_last)
         self._stream = None
 
     def _interrupt_alerts(self, reason: str) -> list[Alert]:
@@ -424,6 +574,8 @@ class Session:
             alerts += self.gaze_lost.interrupt(reason, utc_of)
         if self.sample_rate is not None:
             alerts += self.sample_rate.interrupt(reason, utc_of)
+        if self.drowsiness is not None:
+            alerts += self.drowsiness.interrupt(reason, utc_of)
         return alerts
 
     def _finish(self, outcome: Outcome) -> Outcome:
@@ -443,6 +595,7 @@ class Session:
         return SessionState(
             sequence=self.sequence.state(),
             last_fixation=self._last_number,
+            last_movements={kind.__name__.lower(): number for kind, number in self._movement_last.items()},
             open_fixations=[event.model_dump(mode="json") for event in self._open_fixations.values()],
             open_alerts=[alert.model_dump(mode="json") for alert in self._open_alerts.values()],
             device=self.device,
@@ -458,6 +611,9 @@ class Session:
         numbers and fixation numbering go on; what was open is closed as interrupted."""
         self.sequence = SequenceTracker.from_state(state.sequence)
         self._last_number = self._fixation_base = state.last_fixation
+        for kind in self._movement_last:
+            self._movement_last[kind] = state.last_movements.get(kind.__name__.lower(), 0)
+        self._movement_base = dict(self._movement_last)
         self.device = state.device
         self.run = state.run
         self.agent_state = state.agent_state
@@ -477,7 +633,7 @@ class Session:
 
     def active_alerts(self) -> list[str]:
         active = []
-        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline):
+        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline, self.drowsiness):
             if machine is not None and machine.condition.active:
                 active.append(machine.condition.type)
         active += [f"aoi_dwell:{name}" for name, dwell in self.dwell.items() if dwell.condition.active]
@@ -496,6 +652,8 @@ class Session:
             "last_sample_utc": iso_from_utc_us(self.last_sample_utc_us) if self.last_sample_utc_us else None,
             "nominal_hz": self.nominal_hz,
             "observed_hz": self.sample_rate.observed_hz if self.sample_rate is not None else None,
+            # saccades and blinks per minute over the last minute of samples (ivd only)
+            **self._movement_rates(),
             "display_mm": list(self.display_mm or self.config.display_mm),
             "display_from_agent": self.display_mm is not None,
             "eye_distance_mm": stream.eye.last_mm if stream is not None else None,
@@ -505,6 +663,15 @@ class Session:
                 {"name": a.name, "x_min": a.x_min, "y_min": a.y_min, "x_max": a.x_max, "y_max": a.y_max}
                 for a in self.config.aois_for(self.name)
             ],
+        }
+
+    def _movement_rates(self) -> dict[str, float | None]:
+        if algorithm_of(self.config.parameters) != "ivd":
+            return {"saccades_per_min": None, "blinks_per_min": None}
+        first, last = self.first_sample_utc_us, self.last_sample_utc_us
+        return {
+            "saccades_per_min": self.saccade_rate.per_min(first, last),
+            "blinks_per_min": self.blink_rate.per_min(first, last),
         }
 
 

@@ -57,6 +57,8 @@ def test_role_blocks() -> None:
     assert role_block("alice", "operator")[2:5] == ["topic deny lab/alice/#", "topic read lab/#", "topic write lab/+/cmd"]
     processor = role_block("processor", "processor", prefix="lab/room-2")
     assert "topic write lab/room-2/+/fixations" in processor
+    for channel in ("saccades", "pursuits", "blinks"):
+        assert f"topic write lab/room-2/+/{channel}" in processor
     assert "topic write lab/room-2/+/alerts" in processor
     assert "topic write lab/room-2/+/aoi" in processor
     assert "topic write lab/room-2/+/gaze/custody" in processor

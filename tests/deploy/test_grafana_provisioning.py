@@ -446,7 +446,8 @@ def test_flux_names_only_what_the_processor_writes(name: str, query: Query) -> N
 
 
 def test_dashboards_cover_what_the_issue_asks_for() -> None:
-    """Gaze, pupil, fixation durations, alerts, data quality (valid samples), AOI visits, markers."""
+    """Gaze, pupil, fixation durations, alerts, data quality (valid samples), AOI visits, markers;
+    saccades (main sequence), smooth pursuit and blinks (issue 13)."""
     used: dict[str, set[str]] = {}
     for _, query in all_flux_queries():
         names = flux_names(query.text)
@@ -458,6 +459,9 @@ def test_dashboards_cover_what_the_issue_asks_for() -> None:
     assert "dwell_ms" in used["aoi_visit"]
     assert "state_code" in used["agent_status"]
     assert "name" in used["marker"]
+    assert {"amplitude_deg", "peak_velocity_deg_s"} <= used["saccade"]
+    assert {"duration_ms", "mean_velocity_deg_s"} <= used["pursuit"]
+    assert "duration_ms" in used["blink"]
 
 
 def test_flux_names_are_read_from_the_query() -> None:

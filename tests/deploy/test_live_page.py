@@ -75,6 +75,27 @@ def fixation(session: str, number: int, event: str, x: float, y: float, duration
             "x_deg": 0.0, "y_deg": 0.0, "dispersion_deg": 0.4, "samples": 30, "utc": utc}
 
 
+def movement(session: str, kind: str, number: int, start: tuple[float, float], end: tuple[float, float]) -> dict:
+    """A saccade or pursuit message (the fields the page reads, and a few more)."""
+    utc, utc_us = utc_now()
+    message = {"v": 1, "session": session, "device": "TPSP1-0001", kind: number, "algorithm": "ivd",
+               "start_utc_us": utc_us - 40_000, "end_utc_us": utc_us, "duration_ms": 40.0, "amplitude_deg": 12.0,
+               "direction_deg": 0.0, "start_x": start[0], "start_y": start[1], "end_x": end[0], "end_y": end[1],
+               "start_x_deg": 0.0, "start_y_deg": 0.0, "end_x_deg": 12.0, "end_y_deg": 0.0, "utc": utc}
+    if kind == "saccade":
+        message.update(peak_velocity_deg_s=400.0, pso_duration_ms=0.0)
+    else:
+        message.update(mean_velocity_deg_s=8.0, samples=50)
+    return message
+
+
+def blink(session: str, number: int, duration_ms: float) -> dict:
+    utc, utc_us = utc_now()
+    return {"v": 1, "session": session, "device": "TPSP1-0001", "blink": number, "algorithm": "ivd",
+            "start_utc_us": utc_us - int(duration_ms * 1000), "end_utc_us": utc_us, "duration_ms": duration_ms,
+            "samples": 20, "utc": utc}
+
+
 def alert(session: str, kind: str, state: str, severity: str, details: dict) -> dict:
     utc, utc_us = utc_now()
     return {"v": 1, "session": session, "type": kind, "state": state, "severity": severity, "utc": utc,
@@ -214,10 +235,44 @@ def test_live_page_shows_a_session(lab_broker, mqtt_client, page) -> None:
     processor.publish(f"lab/{SESSION}/fixations", json.dumps(fixation(SESSION, 4, "start", 0.4, 0.6, 120)))
     expect(canvas).to_have_attribute("data-fixations", "3")
     expect(canvas).to_have_attribute("data-provisional", "1")
+    # a tentative start (ivd) taken back: smooth pursuit, no fixation
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(
+        {**fixation(SESSION, 5, "start", 0.7, 0.7, 60), "tentative": True, "algorithm": "ivd"}))
+    expect(canvas).to_have_attribute("data-provisional", "1")
+    page.wait_for_function("window.gazewireView.provisional[5] !== undefined")
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(
+        {**fixation(SESSION, 5, "end", 0.7, 0.7, 0), "retracted": True, "algorithm": "ivd"}))
+    expect(canvas).to_have_attribute("data-provisional", "0")
+    expect(canvas).to_have_attribute("data-fixations", "3")
+    processor.publish(f"lab/{SESSION}/fixations", json.dumps(fixation(SESSION, 6, "start", 0.4, 0.6, 120)))
+    expect(canvas).to_have_attribute("data-provisional", "1")
     expect(page.locator("#fixation-list li")).to_have_count(3)
     expect(page.locator("#fixation-list li").first).to_contain_text("1,500 ms")
     radii = page.evaluate("[240, 800, 1500].map(d => window.GazewireScreen.fixationRadius(d, 1))")
     assert radii == sorted(radii) and radii[0] < radii[-1]
+
+    # saccades (orange arrows) and smooth pursuit (dashed purple, a dot where it began) are drawn
+    # differently from fixations; blinks are counted
+    processor.publish(f"lab/{SESSION}/saccades", json.dumps(movement(SESSION, "saccade", 1, (0.05, 0.9), (0.35, 0.9))))
+    processor.publish(f"lab/{SESSION}/saccades", json.dumps(movement(SESSION, "saccade", 1, (0.05, 0.9), (0.35, 0.9))))
+    processor.publish(f"lab/{SESSION}/pursuits", json.dumps(movement(SESSION, "pursuit", 1, (0.6, 0.9), (0.95, 0.9))))
+    processor.publish(f"lab/{SESSION}/saccades", b'{"v": 1, "saccade": "two"}')  # ignored with a warning
+    for number in (1, 2, 2):
+        processor.publish(f"lab/{SESSION}/blinks", json.dumps(blink(SESSION, number, 180.0)))
+    expect(canvas).to_have_attribute("data-saccades", "1")
+    expect(canvas).to_have_attribute("data-pursuits", "1")
+    expect(page.locator("#blink-count")).to_have_attribute("data-value", "2")
+    expect(page.locator("#blink-count")).to_contain_text("last 180 ms")
+    page.wait_for_function(
+        """() => {
+            const c = document.getElementById('screen'), ctx = c.getContext('2d');
+            const at = (x, y) => ctx.getImageData(Math.round(x * c.width), Math.round(y * c.height), 1, 1).data;
+            const s = at(0.2, 0.9), p = at(0.6, 0.9);
+            const orange = s[0] > 200 && s[1] > 100 && s[1] < 190 && s[2] < 80;
+            const purple = p[2] > 180 && p[1] < 120 && p[0] > 120;
+            return orange && purple;
+        }"""
+    )
 
     # AOI: entered (the rectangle came from the processor's status)
     utc, utc_us = utc_now()

@@ -202,7 +202,7 @@ def test_processor_reads_batches_and_publishes_results(lab_broker, mqtt_client) 
     assert json.loads(processor.wait_message("lab/lab-pc-1/gaze/batch"))["count"] == 3
     viewer = mqtt_client(lab_broker, "viewer")
     viewer.subscribe("lab/#")
-    for channel in ("alerts", "fixations", "aoi"):
+    for channel in ("alerts", "fixations", "saccades", "pursuits", "blinks", "aoi"):
         assert processor.publish(f"lab/lab-pc-1/{channel}", b'{"from":"processor"}') in GRANTED
         viewer.wait_message(f"lab/lab-pc-1/{channel}")
     assert processor.publish("lab/_sys/processor/lab-server/status", b"{}", retain=True) in GRANTED

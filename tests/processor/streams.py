@@ -47,6 +47,48 @@ def invalid_samples(count: int, start_system_us: int, frequency_hz: float) -> li
     return [invalid_gaze(int(start_system_us + round(i * step)), int(start_system_us + round(i * step))) for i in range(count)]
 
 
+def scripted(
+    parts: list[tuple[str, float, float, float]],
+    frequency_hz: float = 120.0,
+    start_system_us: int = START_SYSTEM_US,
+) -> list[dict[str, Any]]:
+    """Noise-free samples that follow a script, in normalised display coordinates: parts
+    ``(kind, seconds, a, b)`` - ``"fix"`` holds (a, b), ``"move"`` moves at (a, b) per second
+    from where the gaze is (smooth pursuit), ``"jump"`` is a saccade to (a, b) in ``seconds``,
+    ``"gap"`` invalid samples (a blink). Both eyes look at the same point from 650 mm."""
+    template = simulated(0.05, frequency_hz).samples[0]
+    step_us = 1e6 / frequency_hz
+    samples: list[dict[str, Any]] = []
+    x = y = 0.5
+    for kind, seconds, a, b in parts:
+        count = round(seconds * frequency_hz)
+        x0, y0 = x, y
+        for k in range(count):
+            index = len(samples)
+            now = int(start_system_us + round(index * step_us))
+            if kind == "gap":
+                samples.append(invalid_gaze(now, now))
+                continue
+            if kind == "fix":
+                x, y = a, b
+            elif kind == "move":
+                x, y = x0 + a * (k + 1) / frequency_hz, y0 + b * (k + 1) / frequency_hz
+            else:  # jump: a smooth saccade profile
+                share = (1 - math.cos(math.pi * (k + 1) / count)) / 2
+                x, y = x0 + (a - x0) * share, y0 + (b - y0) * share
+            sample = dict(template)
+            sample.update(
+                device_time_stamp=now,
+                system_time_stamp=now,
+                left_gaze_point_on_display_area=(x, y),
+                right_gaze_point_on_display_area=(x, y),
+                left_gaze_origin_in_user_coordinate_system=(-32.0, 0.0, 650.0),
+                right_gaze_origin_in_user_coordinate_system=(32.0, 0.0, 650.0),
+            )
+            samples.append(sample)
+    return samples
+
+
 def batch_payloads(
     samples: list[dict[str, Any]],
     *,

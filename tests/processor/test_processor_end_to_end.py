@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from gazewire.wire.messages import Alert, AoiEvent, FixationEvent, GazeBatch, ProcessorStatus
+from gazewire.wire.messages import (
+    Alert,
+    AoiEvent,
+    BlinkEvent,
+    FixationEvent,
+    GazeBatch,
+    ProcessorStatus,
+    SaccadeEvent,
+)
 from tests.support.lab_device import LabDevice, Received
 
 pytestmark = pytest.mark.broker
@@ -113,8 +121,12 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
     processor.wait_for(lambda: processor.counters()["duplicate_batches"] >= 1, what="the duplicate counted")
 
     # --- stored points: one gaze line per sample, with the values that were sent
-    status = processor.processor.current_status()  # the sink has flushed every batch before its ack
-    lp = Path(status.sink["target"])
+    # the sink writes from the journal, on its own thread: wait until it has caught up
+    lp = Path(processor.processor.current_status().sink["target"])
+    processor.wait_for(
+        lambda: processor.counters()["records_behind"] == 0 and len(read_lines(lp, session, "gaze")) >= samples,
+        what="the sink caught up",
+    )
     gaze = read_lines(lp, session, "gaze")
     assert len(gaze) == samples, "each sample stored exactly once"
     by_seq = {int(fields["seq"].rstrip("i")): (fields, stamp) for fields, stamp in gaze}
@@ -126,12 +138,40 @@ def test_simulated_agent_to_processor_fixations_alerts_aoi_and_stored_points(
             assert (float(fields["x"]) if "x" in fields else None) == c.x[i]
             assert (float(fields["left_pupil"]) if "left_pupil" in fields else None) == c.left_pupil[i]
             assert fields["left_valid"] == f"{c.left_valid[i]}i"
+    # the agent's "stopped" status ends the stream and its last fixation: wait for it, then
+    # compare what was stored with every end published
+    processor.wait_for(
+        lambda: processor.processor.dispatcher.sessions[session].agent_state in ("stopped", "offline"),
+        what="the agent's stopped status handled",
+    )
+    statuses = len(processor.of("processor/status"))  # the next one comes after that status's outcome
+    processor.wait_for(lambda: len(processor.of("processor/status")) > statuses, what="a processor status")
+    processor.wait_for(lambda: processor.counters()["records_behind"] == 0, what="the sink caught up")
     stored_fixations = read_lines(lp, session, "fixation")
+    lab.wait_for(
+        lambda ms: sum(m.topic.endswith("/fixations") for m in ms) >= len(processor.of("fixations")),
+        what="every fixation event on the broker",
+    )
+    ends = [f for f in published("fixations", FixationEvent) if f.event == "end"]
+    # saccades and blinks (algorithm ivd, the default): on the broker, stored once each
+    for channel, model in (("saccades", SaccadeEvent), ("blinks", BlinkEvent)):
+        lab.wait_for(
+            lambda ms, c=channel: sum(m.topic.endswith(f"/{c}") for m in ms) >= len(processor.of(c)),
+            what=f"every {channel} message on the broker",
+        )
+        events = published(channel, model)
+        stored = read_lines(lp, session, channel[:-1])
+        assert events and sorted(stamp for _, stamp in stored) == sorted(e.start_utc_us for e in events)
+    assert len(published("saccades", SaccadeEvent)) >= 0.8 * len(truth.saccades)
     assert sorted(stamp for _, stamp in stored_fixations) == sorted(e.start_utc_us for e in ends)
     stored_alerts = [
         line for path in (lp / session).glob("*.lp") for line in path.read_text().splitlines() if line.startswith("alert,")
     ]
-    assert len(stored_alerts) == len(alerts)
+    lab.wait_for(  # the stopped stream may have cleared alerts since they were counted above
+        lambda ms: sum(m.topic.endswith("/alerts") for m in ms) >= len(processor.of("alerts")),
+        what="every alert on the broker",
+    )
+    assert len(stored_alerts) == len(published("alerts", Alert))
 
     # --- the retained processor status says what happened
     retained = device(broker, lab_devices, "lab/_sys/processor/test-processor/status")

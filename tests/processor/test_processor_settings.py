@@ -45,9 +45,13 @@ def test_detector_settings_are_the_parameter_dataclasses_fields():
     import dataclasses
 
     from gazewire.processor.config import ProcessorSettings
-    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters
+    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters, MovementParameters
 
-    for table, parameter_class, left_out in (("ivt", IVTParameters, {"merge_decision"}), ("idt", IDTParameters, set())):
+    for table, parameter_class, left_out in (
+        ("ivt", IVTParameters, {"merge_decision"}),
+        ("idt", IDTParameters, set()),
+        ("ivd", MovementParameters, set()),
+    ):
         settings_fields = ProcessorSettings.model_fields[table].annotation.model_fields
         parameters = {f.name: f for f in dataclasses.fields(parameter_class) if f.name not in left_out}
         assert list(settings_fields) == list(parameters)
@@ -55,9 +59,13 @@ def test_detector_settings_are_the_parameter_dataclasses_fields():
             expected = parameters[name].default
             assert field.get_default() == ("none" if expected is None else expected), name
             assert field.description == parameters[name].metadata["description"], name
-    settings = ProcessorSettings(ivt={"noise_reduction": "none", "min_fixation_ms": 80})
+    assert ProcessorSettings().detector_parameters == MovementParameters()  # ivd is the default
+    settings = ProcessorSettings(algorithm="ivt", ivt={"noise_reduction": "none", "min_fixation_ms": 80})
     assert settings.detector_parameters == IVTParameters(noise_reduction=None, min_fixation_ms=80)
     assert ProcessorSettings(algorithm="idt").detector_parameters == IDTParameters()
+    assert ProcessorSettings(ivd={"pursuit_min_window_ms": 400}).detector_parameters == MovementParameters(
+        pursuit_min_window_ms=400
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,12 +74,21 @@ def test_detector_settings_are_the_parameter_dataclasses_fields():
         ("ivt.max_gap_ms=0", "must be a finite number in (0, 1000]"),
         ("ivt.noise_reduction_window=4", "must be an odd integer in [3, 51]"),
         ("idt.dispersion_threshold_deg=nan", "must be a finite number in (0, 90]"),
+        ("ivd.noise_reduction_window=4", "must be an odd integer in [1, 51]"),
+        ("ivd.pursuit_min_displacement_deg=-1", "must be a finite number in [0, 90]"),
     ],
 )
 def test_detector_settings_are_checked_by_the_parameters_rules(setting, problem, capsys):
     assert main(["processor", "config", "--set", setting]) == 2
     err = capsys.readouterr().err
     assert f"invalid setting {setting.split('=')[0]}: {problem}" in err, err
+
+
+def test_rules_joining_two_detector_parameters_are_one_line_too(capsys):
+    assert main(["processor", "config", "--set", "ivd.boundary_velocity_window_ms=30"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "invalid setting ivd: boundary_velocity_window_ms must be at most saccade_velocity_window_ms" in err
 
 
 def test_config_masks_the_influx_token(monkeypatch, capsys):

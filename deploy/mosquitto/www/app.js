@@ -5,6 +5,9 @@
  *   <prefix>/<session>/gaze                 live gaze (x, y normalised), QoS 0
  *   <prefix>/<session>/gaze/batch           lossless batches: only "count" is used (samples/s)
  *   <prefix>/<session>/fixations            fixation start/end (processor)
+ *   <prefix>/<session>/saccades             saccades, when over (processor, algorithm ivd)
+ *   <prefix>/<session>/pursuits             smooth-pursuit segments, when over (ivd)
+ *   <prefix>/<session>/blinks               blinks, when over (ivd)
  *   <prefix>/<session>/alerts               alert raised/cleared (processor)
  *   <prefix>/<session>/aoi                  AOI enter/exit (processor)
  *   <prefix>/_sys/processor/+/status        processor status (retained); AOI rectangles if it lists them
@@ -35,7 +38,8 @@
     aoi_dwell: "Long dwell in an area of interest",
     gaze_lost: "Gaze lost",
     agent_offline: "Agent offline",
-    sample_rate_low: "Sample rate low"
+    sample_rate_low: "Sample rate low",
+    drowsiness: "Drowsiness (blinks)"
   };
   var AUTH_CODES = { 4: true, 5: true, 134: true, 135: true };
 
@@ -112,7 +116,10 @@
     trail: [],
     fixations: [],         // finished fixations, oldest first (the last fixationLimit are shown)
     provisional: {},       // fixation number -> start event
-    fixationLimit: 10,
+    fixationLimit: 10,     // also the number of saccades and pursuit segments shown
+    saccades: [],          // {saccade, start_x, start_y, end_x, end_y, amplitude_deg, ...}, oldest first
+    pursuits: [],          // {pursuit, start_x, start_y, end_x, end_y, mean_velocity_deg_s, ...}
+    blinks: { count: 0, last_ms: null, seen: {} },
     alerts: {},            // key -> raised alert
     aois: {},              // name -> {name, inside, dwell_ms, rect}
     processorAois: {},     // session ("*": every session) -> [{name, rect}]
@@ -358,6 +365,9 @@
     if (channel === "gaze") onGaze(message, topic);
     else if (channel === "gaze/batch") onBatch(message, topic);
     else if (channel === "fixations") onFixation(message, topic);
+    else if (channel === "saccades") onMovement("saccade", view.saccades, message, topic);
+    else if (channel === "pursuits") onMovement("pursuit", view.pursuits, message, topic);
+    else if (channel === "blinks") onBlink(message, topic);
     else if (channel === "alerts") onAlert(message, topic);
     else if (channel === "aoi") onAoi(message, topic);
   }
@@ -493,7 +503,11 @@
       duration_ms: num(message.duration_ms), start_utc_us: num(message.start_utc_us),
       dispersion_deg: num(message.dispersion_deg), algorithm: text(message.algorithm)
     };
-    if (event === "start") {
+    if (event === "end" && message.retracted === true) {
+      // a tentative start that was smooth pursuit after all: no fixation happened
+      delete view.provisional[number];
+      view.fixations = view.fixations.filter(function (f) { return f.fixation !== number; });
+    } else if (event === "start") {
       // one fixation at a time: an older start whose end never came is dropped
       Object.keys(view.provisional).forEach(function (n) {
         if (Number(n) !== number) delete view.provisional[n];
@@ -513,6 +527,57 @@
     }
     renderFixations();
     redraw();
+  }
+
+  /** A saccade or pursuit segment: kept by number (a QoS 1 duplicate replaces), the last few drawn. */
+  function onMovement(kind, list, message, topic) {
+    var number = num(message[kind]);
+    var movement = {
+      number: number, start_x: num(message.start_x), start_y: num(message.start_y),
+      end_x: num(message.end_x), end_y: num(message.end_y), duration_ms: num(message.duration_ms),
+      amplitude_deg: num(message.amplitude_deg), peak_velocity_deg_s: num(message.peak_velocity_deg_s),
+      mean_velocity_deg_s: num(message.mean_velocity_deg_s)
+    };
+    if (number === null || movement.start_x === null || movement.start_y === null ||
+        movement.end_x === null || movement.end_y === null) {
+      console.warn("gazewire live: " + kind + " on " + topic + " without number/positions; ignored");
+      return;
+    }
+    var index = list.findIndex(function (m) { return m.number === number; });
+    if (index >= 0) list[index] = movement;
+    else list.push(movement);
+    list.sort(function (a, b) { return a.number - b.number; });
+    while (list.length > FIXATIONS_KEPT) list.shift();
+    renderMovements();
+    redraw();
+  }
+
+  function onBlink(message, topic) {
+    var number = num(message.blink);
+    if (number === null) {
+      console.warn("gazewire live: blink on " + topic + " without a number; ignored");
+      return;
+    }
+    if (!view.blinks.seen[number]) {
+      view.blinks.seen[number] = true;
+      view.blinks.count += 1;
+    }
+    view.blinks.last_ms = num(message.duration_ms);
+    renderMovements();
+  }
+
+  function shownMovements(list) {
+    return list.slice(-view.fixationLimit);
+  }
+
+  function renderMovements() {
+    var canvas = $("screen");
+    canvas.setAttribute("data-saccades", String(shownMovements(view.saccades).length));
+    canvas.setAttribute("data-pursuits", String(shownMovements(view.pursuits).length));
+    var blinks = $("blink-count");
+    blinks.setAttribute("data-value", String(view.blinks.count));
+    blinks.textContent = formatNumber(view.blinks.count, 0) +
+      (view.blinks.last_ms !== null ? " (last " + formatNumber(view.blinks.last_ms, 0) + " ms)" : "");
   }
 
   function trimFixations() {
@@ -572,6 +637,9 @@
     view.trail = [];
     view.fixations = [];
     view.provisional = {};
+    view.saccades = [];
+    view.pursuits = [];
+    view.blinks = { count: 0, last_ms: null, seen: {} };
     view.alerts = {};
     view.aois = {};
     liveTimes = [];
@@ -584,6 +652,7 @@
     renderAlerts();
     renderAois();
     renderFixations();
+    renderMovements();
     updateRates();
     redraw();
   }
@@ -594,6 +663,9 @@
     topics[base + "gaze"] = { qos: 0 };
     topics[base + "gaze/batch"] = { qos: 0 };
     topics[base + "fixations"] = { qos: 1 };
+    topics[base + "saccades"] = { qos: 1 };
+    topics[base + "pursuits"] = { qos: 1 };
+    topics[base + "blinks"] = { qos: 1 };
     topics[base + "alerts"] = { qos: 1 };
     topics[base + "aoi"] = { qos: 1 };
     sessionTopics = Object.keys(topics);
@@ -808,6 +880,8 @@
       stale: stale,
       trail: stale ? [] : view.trail,
       fixations: shownFixations(),
+      saccades: shownMovements(view.saccades),
+      pursuits: shownMovements(view.pursuits),
       provisional: Object.keys(view.provisional).map(function (n) { return view.provisional[n]; }),
       aois: Object.keys(view.aois).map(function (n) { return view.aois[n]; })
     });
@@ -838,6 +912,7 @@
     $("fixation-count").addEventListener("change", function (event) {
       view.fixationLimit = Number(event.target.value) || 10;
       renderFixations();
+      renderMovements();
       redraw();
     });
     view.fixationLimit = Number($("fixation-count").value) || 10;

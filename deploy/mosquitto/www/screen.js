@@ -15,6 +15,8 @@
     gaze: "#ff3b30",
     trail: "255, 59, 48",
     fixation: "64, 156, 255",
+    saccade: "255, 159, 10",
+    pursuit: "191, 90, 242",
     provisional: "#ffd60a",
     aoi: "48, 209, 88",
     text: "#f2f4f7"
@@ -28,6 +30,50 @@
   function fixationRadius(durationMs, scale) {
     var ms = Number.isFinite(durationMs) && durationMs > 0 ? durationMs : 0;
     return clamp(5 + 1.1 * Math.sqrt(ms), 6, 70) * scale;
+  }
+
+  /** A line from (x0, y0) to (x1, y1) with an arrowhead at the end (CSS pixels). */
+  function arrow(ctx, x0, y0, x1, y1, head) {
+    var angle = Math.atan2(y1 - y0, x1 - x0);
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1, y1);
+    ctx.stroke();
+    if (Math.hypot(x1 - x0, y1 - y0) < head) return;
+    ctx.setLineDash([]);
+    ctx.beginPath();
+    ctx.moveTo(x1, y1);
+    ctx.lineTo(x1 - head * Math.cos(angle - 0.45), y1 - head * Math.sin(angle - 0.45));
+    ctx.lineTo(x1 - head * Math.cos(angle + 0.45), y1 - head * Math.sin(angle + 0.45));
+    ctx.closePath();
+    ctx.fill();
+  }
+
+  /** Saccades: solid orange arrows. Smooth pursuit: dashed purple arrows with a dot where it
+   * began. Fixations are circles: the three never look alike. Older ones are fainter. */
+  function drawMovements(ctx, list, kind, w, h, scale) {
+    list.forEach(function (m, index) {
+      var age = list.length - 1 - index; // 0: newest
+      var alpha = clamp(0.9 - age * 0.07, 0.25, 0.9);
+      var color = "rgba(" + COLORS[kind] + "," + alpha + ")";
+      var x0 = clamp(m.start_x, 0, 1) * w, y0 = clamp(m.start_y, 0, 1) * h;
+      var x1 = clamp(m.end_x, 0, 1) * w, y1 = clamp(m.end_y, 0, 1) * h;
+      ctx.save();
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      ctx.lineCap = "round";
+      if (kind === "pursuit") {
+        ctx.lineWidth = 4 * scale;
+        ctx.setLineDash([8 * scale, 6 * scale]);
+        ctx.beginPath();
+        ctx.arc(x0, y0, 4 * scale, 0, 2 * Math.PI);
+        ctx.fill();
+      } else {
+        ctx.lineWidth = 2.5 * scale;
+      }
+      arrow(ctx, x0, y0, x1, y1, 12 * scale);
+      ctx.restore();
+    });
   }
 
   function Screen(canvas, box) {
@@ -132,6 +178,9 @@
       ctx.fillStyle = COLORS.text;
       ctx.fillText(aoi.name, x + 4, y + 3);
     });
+
+    drawMovements(ctx, model.pursuits || [], "pursuit", w, h, scale);
+    drawMovements(ctx, model.saccades || [], "saccade", w, h, scale);
 
     var fixations = model.fixations || [];
     fixations.forEach(function (fixation, index) {

@@ -12,11 +12,21 @@ from typing import Protocol
 from gazewire.processor.pipeline.alerts.agent_offline import AgentOffline
 from gazewire.processor.pipeline.alerts.aoi_dwell import AoiDwell
 from gazewire.processor.pipeline.alerts.condition import Condition
+from gazewire.processor.pipeline.alerts.drowsiness import Drowsiness
 from gazewire.processor.pipeline.alerts.gaze_lost import GazeLost
 from gazewire.processor.pipeline.alerts.long_fixation import LongFixation
 from gazewire.processor.pipeline.alerts.sample_rate import SampleRateLow
 
-__all__ = ["AgentOffline", "AlertThresholds", "AoiDwell", "Condition", "GazeLost", "LongFixation", "SampleRateLow"]
+__all__ = [
+    "AgentOffline",
+    "AlertThresholds",
+    "AoiDwell",
+    "Condition",
+    "Drowsiness",
+    "GazeLost",
+    "LongFixation",
+    "SampleRateLow",
+]
 
 
 class AlertThresholds(Protocol):
@@ -35,3 +45,9 @@ class AlertThresholds(Protocol):
     def sample_rate_window_s(self) -> float: ...
     @property
     def sample_rate_low_ratio(self) -> float: ...
+    @property
+    def drowsiness_window_s(self) -> float: ...
+    @property
+    def blink_rate_per_min(self) -> float: ...
+    @property
+    def long_closure_ms(self) -> float: ...

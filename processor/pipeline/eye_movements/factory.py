@@ -7,6 +7,7 @@ from typing import Protocol
 
 from numpy.typing import ArrayLike
 
+from .classify import MovementClassifier, MovementParameters
 from .events import MovementEvent
 from .idt import IDTDetector, IDTParameters
 from .ivt import IVTDetector, IVTParameters
@@ -14,9 +15,17 @@ from .parameters import DetectorParameters
 
 __all__ = ["ALGORITHMS", "Detector", "algorithm_of", "make_detector"]
 
-ALGORITHMS: dict[str, tuple[type[IVTDetector | IDTDetector], type[IVTParameters | IDTParameters]]] = {
+ALGORITHMS: dict[
+    str,
+    tuple[
+        type[IVTDetector | IDTDetector | MovementClassifier],
+        type[IVTParameters | IDTParameters | MovementParameters],
+    ],
+] = {
     "ivt": (IVTDetector, IVTParameters),
     "idt": (IDTDetector, IDTParameters),
+    # I-VD: identification by velocity (saccades) and displacement (fixation vs pursuit)
+    "ivd": (MovementClassifier, MovementParameters),
 }
 
 
@@ -40,7 +49,7 @@ class Detector(Protocol):
 
 
 def algorithm_of(parameters: DetectorParameters) -> str:
-    """The algorithm name (``"ivt"``, ``"idt"``) whose parameters these are."""
+    """The algorithm name (``"ivt"``, ``"idt"``, ``"ivd"``) whose parameters these are."""
     for name, (_, parameter_class) in ALGORITHMS.items():
         if type(parameters) is parameter_class:
             return name
@@ -49,11 +58,15 @@ def algorithm_of(parameters: DetectorParameters) -> str:
 
 def make_detector(
     algorithm: str, parameters: DetectorParameters | None = None, /, **overrides: object
-) -> IVTDetector | IDTDetector:
-    """A new streaming detector: ``"ivt"`` (Tobii I-VT) or ``"idt"`` (I-DT).
+) -> IVTDetector | IDTDetector | MovementClassifier:
+    """A new streaming detector: ``"ivt"`` (Tobii I-VT), ``"idt"`` (I-DT) or ``"ivd"``.
 
-    ``parameters`` (an :class:`IVTParameters` / :class:`IDTParameters`), or keyword ``overrides``
-    of their defaults.
+    ``"ivd"`` is the :class:`MovementClassifier` (fixations, saccades, smooth pursuit, blinks:
+    identification by velocity and displacement); it emits the same fixation events as the
+    others plus :class:`Saccade`, :class:`Pursuit` and :class:`Blink` events.
+
+    ``parameters`` (an :class:`IVTParameters` / :class:`IDTParameters` /
+    :class:`MovementParameters`), or keyword ``overrides`` of their defaults.
 
     Raises
     ------

@@ -48,7 +48,7 @@ def _positive(name: str, value: float) -> float:
 
 
 def _plane_to_degrees(
-    offset_x: NDArray[np.float64], offset_y: NDArray[np.float64], distance: float
+    offset_x: NDArray[np.float64], offset_y: NDArray[np.float64], distance: float | NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     return (
         np.degrees(np.arctan2(offset_x, distance)),
@@ -61,7 +61,7 @@ def normalised_to_degrees(
     y: ArrayLike,
     display_width_mm: float,
     display_height_mm: float,
-    eye_distance_mm: float,
+    eye_distance_mm: float | ArrayLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Convert normalised display-area coordinates to degrees of visual angle.
 
@@ -75,7 +75,8 @@ def normalised_to_degrees(
     display_width_mm, display_height_mm:
         Size of the active display area (mm), > 0.
     eye_distance_mm:
-        Distance from the eye to the display plane (mm), > 0.
+        Distance from the eye to the display plane (mm), > 0: one for every sample, or an
+        array with each sample's own (as long as ``x``).
 
     Returns
     -------
@@ -85,9 +86,19 @@ def normalised_to_degrees(
     """
     width = _positive("display_width_mm", display_width_mm)
     height = _positive("display_height_mm", display_height_mm)
-    distance = _positive("eye_distance_mm", eye_distance_mm)
     x_arr = np.asarray(x, dtype=np.float64)
     y_arr = np.asarray(y, dtype=np.float64)
+    if np.ndim(eye_distance_mm) == 0:
+        distance: float | NDArray[np.float64] = _positive("eye_distance_mm", eye_distance_mm)  # type: ignore[arg-type]
+    else:
+        distance = np.asarray(eye_distance_mm, dtype=np.float64)
+        if distance.shape != x_arr.shape:
+            raise ValueError(
+                f"eye_distance_mm must be one number or one per sample ({x_arr.shape}), got shape {distance.shape}"
+            )
+        if not np.all(np.isfinite(distance) & (distance > 0)):
+            bad = distance[~(np.isfinite(distance) & (distance > 0))][0]
+            raise ValueError(f"eye_distance_mm must be finite numbers > 0, got {float(bad)!r}")
     return _plane_to_degrees((x_arr - 0.5) * width, (y_arr - 0.5) * height, distance)
 
 

@@ -30,7 +30,7 @@ def label_samples(
     t_seconds, x_deg, y_deg:
         As for ``feed()``: strictly increasing times (s), gaze in degrees, NaN = invalid.
     algorithm:
-        ``"ivt"`` (default) or ``"idt"``.
+        ``"ivt"`` (default), ``"idt"`` or ``"ivd"``.
     **parameters:
         Overrides of the algorithm's default parameters.
     """

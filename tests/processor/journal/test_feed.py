@@ -184,7 +184,7 @@ def test_a_replay_from_the_journal_is_byte_identical_to_the_live_writes(tmp_path
     live.wait(lambda: feed.caught_up and len(live.lines) > len(stream.samples))
     feed.close(2.0)
     kinds = {line.split(",", 1)[0] for line in live.lines}
-    assert {"gaze", "fixation", "alert", "agent_status"} <= kinds
+    assert {"gaze", "fixation", "saccade", "blink", "alert", "agent_status"} <= kinds
 
     replayed = FakeSink()
     replay = make_feed(replayed, journal, batch_points=5000)
@@ -193,3 +193,33 @@ def test_a_replay_from_the_journal_is_byte_identical_to_the_live_writes(tmp_path
     replay.close(2.0)
     assert sorted(replayed.lines) == sorted(live.lines)
     assert len(set(live.lines)) == len(live.lines)
+
+
+def test_saccades_pursuits_blinks_are_journaled_and_a_retracted_start_makes_no_point(tmp_path):
+    from gazewire.processor.journal.convert import outcome_of, point_count
+    from gazewire.processor.outputs.points import points_of
+    from tests.processor.pipeline.test_movement_events import SCENE
+    from tests.processor.streams import scripted
+
+    d = dispatcher()
+    outcome = d.handle("lab/s1/status", status_payload())
+    for payload in batch_payloads(scripted(SCENE)):
+        outcome.merge(d.handle("lab/s1/gaze/batch", payload))
+    outcome.merge(d.end_all("test"))
+    assert outcome.saccades and outcome.pursuits and outcome.blinks
+    assert any(e.retracted for e in outcome.fixation_events)
+    records = records_of(outcome, received_utc_us=1)
+    journal = Journal(tmp_path / "journal.sqlite")
+    journal.append(records)
+    read_back = journal.read_after(0, 100_000)  # as stored: parsed from their JSON
+    assert len(read_back) == len(records) and all(r.value is None for r in read_back)
+    again = outcome_of(read_back)
+    assert again.saccades == outcome.saccades and again.pursuits == outcome.pursuits
+    assert again.blinks == outcome.blinks
+    lines = [p.line() for p in points_of(outcome)]
+    assert [p.line() for p in points_of(again)] == lines
+    assert sum(point_count(r) for r in records) == len(lines)  # the feed's accounting, retracted end included
+    kinds = [line.split(",", 1)[0] for line in lines]
+    assert kinds.count("saccade") == 2 and kinds.count("pursuit") == 1 and kinds.count("blink") == 1
+    assert kinds.count("fixation") == 3  # the retracted tentative start is no fixation
+

@@ -130,5 +130,12 @@ def test_server_outage_alerts_go_on_the_journal_keeps_every_point_and_the_sink_c
     assert len(seqs) == len(set(seqs)) == counters["samples"], "every sample once"
 
 
-KEY_FIELDS = [("gaze", "seq"), ("fixation", "number"), ("alert", "active"), ("agent_status", "state_code"),
-              ("aoi_visit", "fixations"), ("marker", "name")]
+KEY_FIELDS = [("gaze", "seq"), ("fixation", "number"), ("saccade", "number"), ("pursuit", "number"),
+              ("blink", "number"), ("alert", "active"), ("agent_status", "state_code"), ("aoi_visit", "fixations"),
+              ("marker", "name")]
+
+
+def test_the_outage_check_counts_every_measurement_the_processor_writes():
+    from gazewire.processor.outputs.measurements import MEASUREMENTS
+
+    assert {name for name, _ in KEY_FIELDS} == {m.name for m in MEASUREMENTS}

@@ -152,10 +152,60 @@ def test_idt_is_the_alternative_detector():
 
 def test_the_end_latency_bound_reads_the_detector_parameters():
     from gazewire.processor.pipeline.detection import end_latency_bound_s
-    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters
+    from gazewire.processor.pipeline.eye_movements import IDTParameters, IVTParameters, MovementParameters
 
     default = end_latency_bound_s(IVTParameters(), 120.0)
     assert default == pytest.approx(0.075 + 0.060 + 0.010 + 0.075 + 4 / 120.0)
     assert end_latency_bound_s(IVTParameters(merge_max_gap_ms=0), 120.0) == pytest.approx(default - 0.075)
     assert end_latency_bound_s(IVTParameters(noise_reduction_window=7), 120.0) == pytest.approx(default + 2 / 120.0)
     assert end_latency_bound_s(IDTParameters(max_gap_ms=10), None) == pytest.approx(0.010 + 3 / 60.0)
+    ivd = end_latency_bound_s(MovementParameters(), 120.0)
+    assert ivd == pytest.approx(0.100 + 0.010 + 4 / 120.0)
+    assert end_latency_bound_s(MovementParameters(max_gap_ms=150), 120.0) == pytest.approx(ivd + 0.050)
+
+
+@pytest.mark.parametrize("rate_hz", [60, 120, 600])
+def test_ivd_ends_fixations_and_blinks_within_the_latency_bound(rate_hz):
+    """Fed one sample at a time, every fixation end and blink comes within the bound after the
+    fixation's last sample (the blink's first valid sample after): the bound the long-fixation,
+    AOI-dwell and drowsiness alerts rely on. Tentative starts come with the look-ahead after
+    the minimum duration, final ones at most about pursuit_min_window_ms after the start."""
+    from gazewire.processor.pipeline.detection import end_latency_bound_s
+    from gazewire.processor.pipeline.eye_movements import (
+        Blink,
+        FixationEnded,
+        FixationStarted,
+        FixationTentative,
+        MovementClassifier,
+        MovementParameters,
+    )
+    from tests.processor.pipeline.eye_movements.test_movements import synthetic_movements
+
+    # no dropouts: while samples are invalid, every event waits up to max_gap_ms more (gap fill-in)
+    t, x, y, _ = synthetic_movements(21, rate_hz, 20.0, noise_deg=0.02, jitter=False, dropouts=False)
+    parameters = MovementParameters()
+    bound = end_latency_bound_s(parameters, rate_hz)
+    classifier = MovementClassifier(parameters)
+    seen = {FixationEnded: 0, Blink: 0, FixationTentative: 0}
+    tentative: list[float] = []
+    for i in range(len(t)):
+        for event in classifier.feed(t[i : i + 1], x[i : i + 1], y[i : i + 1]):
+            newest = float(t[i])
+            if isinstance(event, FixationEnded):
+                assert newest - event.end_s <= bound, event
+            elif isinstance(event, Blink):
+                after = t[np.searchsorted(t, event.end_s, side="right")]
+                assert newest - after <= bound, event
+            elif isinstance(event, FixationTentative):
+                tentative.append(newest - event.confirmed_s)
+            elif isinstance(event, FixationStarted):  # certain: its samples' pursuit windows are in
+                window = parameters.pursuit_min_window_ms + parameters.saccade_velocity_window_ms / 2
+                assert newest - event.start_s <= (window + parameters.max_gap_ms) / 1000 + 3 / rate_hz
+            if type(event) in seen:
+                seen[type(event)] += 1
+    assert all(count >= 5 for count in seen.values()), seen
+    # the look-ahead after the minimum duration; the gap fill-in's wait if a blink follows
+    look_ahead = parameters.saccade_velocity_window_ms / 2000 + 3 / rate_hz
+    assert np.median(tentative) <= look_ahead
+    assert max(tentative) <= look_ahead + parameters.max_gap_ms / 1000
+

@@ -86,6 +86,11 @@ def test_gaze_fixations_and_alerts_carry_the_recording_of_their_samples():
     spanning = [e for e in ends if recording_at(e.start_utc_us) != recording_at(e.end_utc_us)]
     assert spanning, "the test needs fixations across a start or stop"
     assert all(e.recording == recording_at(e.start_utc_us) for e in spanning), "a fixation is its first sample's"
+    movements = [*outcome.saccades, *outcome.pursuits, *outcome.blinks]
+    assert outcome.saccades and outcome.blinks, "the test needs the ivd detector's movements"
+    assert {m.recording for m in movements} == {None, "R1", "R2"}
+    for movement in movements:
+        assert movement.recording == recording_at(movement.start_utc_us), movement
     assert outcome.alerts, "the test needs alerts"
     for alert in outcome.alerts:
         assert alert.recording == recording_at(alert.utc_us)
@@ -99,12 +104,14 @@ def test_gaze_fixations_and_alerts_carry_the_recording_of_their_samples():
     assert {r: len(seqs) for r, seqs in per_recording.items()} == {None: 600 + 300 + len(stream.samples) - 3600,
                                                                   "R1": 1500, "R2": 1200}
     assert per_recording["R1"] == list(range(600, 2100))
+    for name, events in (("saccade", outcome.saccades), ("blink", outcome.blinks)):
+        assert [p.tags.get("recording") for p in points if p.measurement == name] == [e.recording for e in events]
     fixation_points = [p for p in points if p.measurement == "fixation"]
     assert [p.tags.get("recording") for p in fixation_points] == [e.recording for e in ends]
 
 
 def test_recording_tags_are_defined_once_and_absent_between_recordings():
-    for name in ("gaze", "fixation", "alert", "aoi_visit", "marker"):
+    for name in ("gaze", "fixation", "saccade", "pursuit", "blink", "alert", "aoi_visit", "marker"):
         assert RECORDING in measurement(name).tags, name
     marker = Marker(session="s1", name="x", utc="u", utc_ns=1_800_000_000_000_000_000, recording="R1")
     unrecorded = Marker(session="s1", name="x", utc="u", utc_ns=1_800_000_000_000_000_000)

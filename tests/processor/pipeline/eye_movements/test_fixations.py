@@ -301,7 +301,7 @@ class TestParameters:
         assert isinstance(detector, IVTDetector)
         assert detector.parameters.velocity_threshold_deg_s == 45
         assert isinstance(make_detector("idt"), IDTDetector)
-        assert set(ALGORITHMS) == {"ivt", "idt"}
+        assert set(ALGORITHMS) == {"ivt", "idt", "ivd"}
 
     def test_make_detector_from_parameters(self) -> None:
         parameters = IVTParameters(min_fixation_ms=80)
@@ -321,7 +321,7 @@ class TestParameters:
                 assert f"{item.name} = {item.default!r}: {rule.allowed()}." in parameter_class.__doc__
 
     def test_make_detector_rejects_unknown_algorithm(self) -> None:
-        with pytest.raises(ValueError, match=r"algorithm must be one of 'ivt', 'idt', got 'ihmm'"):
+        with pytest.raises(ValueError, match=r"algorithm must be one of 'ivt', 'idt', 'ivd', got 'ihmm'"):
             make_detector("ihmm")
 
     def test_make_detector_rejects_unknown_parameter(self) -> None:
