@@ -190,7 +190,7 @@ def test_sessions_are_listed(archive: Archive, recorded_lab: RecordedLab) -> Non
     assert summary.samples == table(archive.gaze(session=recorded_lab.session)).num_rows
 
 
-def test_the_journal_has_fixations_and_alerts_the_files_have_none(recorded_lab: RecordedLab) -> None:
+def test_the_journal_has_fixations_movements_and_alerts_the_files_have_none(recorded_lab: RecordedLab) -> None:
     journal = JournalArchive(recorded_lab.journal)
     fixations = pa.Table.from_batches(list(journal.fixations(session=recorded_lab.session)))
     assert fixations.num_rows > 10
@@ -203,7 +203,17 @@ def test_the_journal_has_fixations_and_alerts_the_files_have_none(recorded_lab: 
     alerts = pa.Table.from_batches(list(journal.alerts(session=recorded_lab.session)))
     assert alerts.num_rows > 0  # long_fixation at 0.3 s
     assert set(alerts.column("state").to_pylist()) <= {"raised", "cleared"}
+    movements = pa.Table.from_batches(list(journal.movements(session=recorded_lab.session))).to_pylist()
+    assert {"saccade", "blink"} <= {m["kind"] for m in movements}
+    assert [m["start_utc_us"] for m in movements] == sorted(m["start_utc_us"] for m in movements)
+    saccades = [m for m in movements if m["kind"] == "saccade"]
+    assert all(m["amplitude_deg"] is not None and m["peak_velocity_deg_s"] > 0 for m in saccades)
+    assert [m["number"] for m in saccades] == sorted(m["number"] for m in saccades)
+    assert all(m["samples"] > 0 and m["amplitude_deg"] is None for m in movements if m["kind"] == "blink")
+    in_second = pa.Table.from_batches(list(journal.movements(recorded_lab.recordings[1])))
+    assert set(in_second.column("recording").to_pylist()) == {recorded_lab.recordings[1]}
     files = RecordingFilesArchive(recorded_lab.agent_data)
+    assert list(files.movements(recorded_lab.recordings[0])) == []
     assert list(files.fixations(recorded_lab.recordings[0])) == []
     assert list(files.alerts(session=recorded_lab.session)) == []
 

@@ -167,7 +167,7 @@ def test_the_bids_dataset_passes_the_official_validator(recorded_lab: RecordedLa
             kinds = {e[2] for e in events}
             assert "marker" in kinds
             if source == "--journal":
-                assert "fixation" in kinds
+                assert {"fixation", "saccade", "blink"} <= kinds
         events = json.loads((beh / f"{prefix}_events.json").read_text())
         assert events["StimulusPresentation"]["ScreenResolution"] == [1920, 1080]
         assert 0.4 < events["StimulusPresentation"]["ScreenDistance"] < 0.9
