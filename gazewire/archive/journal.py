@@ -43,15 +43,15 @@ from gazewire.archive.tables import (
 )
 from gazewire.processor.journal.reader import JournalReader, StoredBody
 from gazewire.processor.journal.records import JournalError
-from gazewire.wire.messages import BATCH_COLUMNS, AgentCounters, AgentStatus, DisplayArea, TrackerInfo
+from gazewire.wire.messages import BATCH_COLUMNS, AgentStatus, DisplayArea, TrackerInfo
 from gazewire.wire.timeutil import utc_us_from_iso
 
-# The agent's counters of samples it lost (docs/agent.md, "What is counted"); a recording's
-# losses are what they counted between its first and its last status.
-LOSS_COUNTERS: tuple[str, ...] = tuple(
-    name for name in AgentCounters.model_fields
-    if name.startswith(("samples_dropped", "samples_malformed", "samples_not_recorded"))
-    or name in ("sdk_buffer_overflows", "tracker_connection_losses")
+# The agent's counters of what it lost before a sample reached a batch (docs/agent.md); a
+# recording's losses are what they counted between its first and its last status. Not
+# samples_not_recorded: those are missing from the tracker PC's CSV, not from the batches.
+LOSS_COUNTERS: tuple[str, ...] = (
+    "samples_dropped_queue", "samples_dropped_outbox", "samples_dropped_unsaved", "samples_dropped_sdk",
+    "samples_malformed", "sdk_buffer_overflows", "tracker_connection_losses",
 )
 _EYE_LIST = b'"eye":['
 

@@ -225,3 +225,10 @@ def test_open_archive_takes_one_source(recorded_lab: RecordedLab, tmp_path) -> N
         open_archive()
     with pytest.raises(Exception, match="no journal"):
         open_archive(journal=tmp_path / "missing.sqlite")
+
+
+def test_the_loss_counters_are_the_agents() -> None:
+    from gazewire.archive.journal import LOSS_COUNTERS
+    from gazewire.wire.messages import AgentCounters
+
+    assert set(LOSS_COUNTERS) <= set(AgentCounters.model_fields)

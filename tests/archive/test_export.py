@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import os
 import shutil
@@ -245,3 +246,24 @@ def test_recordings_are_listed(recorded_lab: RecordedLab) -> None:
     assert only["id"] == recorded_lab.recordings[1] and only["state"] == "stopped"
     unknown = gazewire("recordings", "--journal", "/nonexistent/journal.sqlite")
     assert unknown.returncode == 1 and "no journal" in unknown.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    from gazewire.cli.export import ProgressBar
+
+    screen = Terminal()
+    bar = ProgressBar(1000, stream=screen)
+    bar(400)
+    bar(600)
+    bar.close()
+    assert "100%" in screen.getvalue() and "1,000/1,000 samples" in screen.getvalue()
+    piped = io.StringIO()
+    quiet = ProgressBar(1000, stream=piped)
+    quiet(1000)
+    quiet.close()
+    assert piped.getvalue() == ""
