@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,8 @@ from gazewire.archive.tables import (
     MOVEMENT_SCHEMA,
     ColumnChunker,
 )
-from gazewire.processor.journal.reader import JournalReader, StoredBody
+from gazewire.archive.counts import CountCache
+from gazewire.processor.journal.reader import BatchTotals, JournalReader, StoredBody
 from gazewire.processor.journal.records import JournalError
 from gazewire.wire.messages import BATCH_COLUMNS, AgentStatus, DisplayArea, TrackerInfo
 from gazewire.wire.timeutil import utc_us_from_iso
@@ -73,8 +73,7 @@ class JournalArchive:
         except JournalError as error:
             raise ArchiveError(str(error)) from None
         self.description = f"the journal {str(self.reader.path)!r}"
-        self._valid_cache: dict[tuple[str, str | None, int], tuple[int, int]] = {}
-        self._lock = threading.Lock()
+        self._counts = CountCache(self.reader.path)
 
     # ------------------------------------------------------------------ listings
 
@@ -248,12 +247,12 @@ class JournalArchive:
                 counted = getattr(last.counters, name, 0) - getattr(first.counters, name, 0)
                 if counted > 0:
                     losses[name] = counted
-        valid = self._valid(session, recording, totals.last_position)
+        valid = self._valid(session, recording, totals)
         return RecordingSummary(
             session=session, id=recording,
             name=info.name if info else None, participant=info.participant if info else None,
             start_utc_us=totals.first_utc_us, stop_utc_us=totals.last_utc_us, samples=totals.samples,
-            valid_share=(valid[0] / valid[1]) if valid[1] else None, losses=losses,
+            valid_share=(valid / totals.samples) if totals.samples else None, losses=losses,
         )
 
     def _status_facts(self, session: str, recording: str) -> StatusFacts:
@@ -281,21 +280,19 @@ class JournalArchive:
             return eye_distance_mm(chunk)
         return None
 
-    def _valid(self, session: str, recording: str, position: int) -> tuple[int, int]:
-        """(valid samples, samples) of a recording, counted from its batches' ``eye`` column
-        and kept until a batch is added to it."""
-        key = (session, recording, position)
-        with self._lock:
-            if key in self._valid_cache:
-                return self._valid_cache[key]
-        valid = total = 0
+    def _valid(self, session: str, recording: str, totals: BatchTotals) -> int:
+        """Samples with a valid eye in a recording, counted from its batches' ``eye`` column
+        (kept in the count cache until a batch is added to the recording or evicted)."""
+        fingerprint = (totals.batches, totals.samples, totals.last_position)
+        known = self._counts.valid(session, recording, fingerprint)
+        if known is not None:
+            return known
+        valid = 0
         for stored in self._bodies(Selection(session, recording), ("batch",)):
             invalid, count = _count_invalid(stored.body, stored.samples)
             valid += count - invalid
-            total += count
-        with self._lock:
-            self._valid_cache[key] = (valid, total)
-        return valid, total
+        self._counts.keep(session, recording, fingerprint, valid)
+        return valid
 
 
 def eye_distance_mm(chunk: pa.RecordBatch) -> float | None:

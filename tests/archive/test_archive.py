@@ -5,7 +5,9 @@ samples in it; summaries and metadata say what the agent said."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -232,3 +234,55 @@ def test_the_loss_counters_are_the_agents() -> None:
     from gazewire.wire.messages import AgentCounters
 
     assert set(LOSS_COUNTERS) <= set(AgentCounters.model_fields)
+
+
+def copy_journal(lab: RecordedLab, where) -> Path:
+    import shutil
+
+    where.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        source = lab.journal.with_name(lab.journal.name + suffix)
+        if source.exists():
+            shutil.copy(source, where / source.name)
+    return where / lab.journal.name
+
+
+def test_valid_counts_are_kept_beside_the_journal_until_the_recording_changes(recorded_lab: RecordedLab,
+                                                                              tmp_path) -> None:
+    import sqlite3
+
+    from gazewire.processor.journal import Journal, Record, RecordKind
+
+    journal = copy_journal(recorded_lab, tmp_path / "j")
+    recording = recorded_lab.recordings[0]
+    (first,) = JournalArchive(journal).recordings(participant="P01")
+    counts = journal.with_name("journal.counts.sqlite")
+    assert counts.is_file()
+    with sqlite3.connect(counts) as db:  # what a later process would find: make it recognisable
+        db.execute("UPDATE valid_samples SET valid = 7 WHERE recording = ?", (recording,))
+    (again,) = JournalArchive(journal).recordings(participant="P01")
+    assert again.valid_share == 7 / first.samples  # read from the cache, not counted again
+    body = next(JournalArchive(journal).reader.bodies(recorded_lab.session, ("batch",), recording=recording))
+    late = json.loads(body.body)
+    late["batch_seq"], late["run"] = 10**6, "late"
+    writer = Journal(journal)
+    writer.append([Record(session=recorded_lab.session, kind=RecordKind.BATCH, body=json.dumps(late).encode(),
+                          received_utc_us=0, first_utc_us=body.first_utc_us, last_utc_us=body.last_utc_us,
+                          run="late", batch_seq=10**6, first_seq=late["first_seq"], samples=body.samples,
+                          recording=recording)])
+    writer.close()
+    (changed,) = JournalArchive(journal).recordings(participant="P01")
+    assert changed.samples == first.samples + body.samples
+    assert changed.valid_share != 7 / changed.samples
+    assert changed.valid_share == pytest.approx(first.valid_share, abs=0.01)
+
+
+def test_counts_that_cannot_be_kept_on_disk_are_counted_in_memory(recorded_lab: RecordedLab, tmp_path) -> None:
+    journal = copy_journal(recorded_lab, tmp_path / "j")
+    blocker = journal.with_name("journal.counts.sqlite")
+    blocker.mkdir()  # where the cache would go, something SQLite cannot open (as a read-only folder would)
+    archive = JournalArchive(journal)
+    listed = archive.recordings()
+    assert [s.id for s in listed] == recorded_lab.recordings
+    assert archive.recordings() == listed
+    assert blocker.is_dir() and not any(blocker.iterdir())
