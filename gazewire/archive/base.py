@@ -22,6 +22,10 @@ class ArchiveError(GazewireError):
     """The archive cannot be opened or read (no journal, a damaged record, an unreadable file)."""
 
 
+class ArchiveNotFound(ArchiveError, FileNotFoundError):
+    """No journal, or no recordings folder, where the archive was looked for."""
+
+
 class UnknownRecording(ArchiveError, LookupError):
     """No recording with this id in the archive."""
 

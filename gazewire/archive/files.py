@@ -32,6 +32,7 @@ from gazewire.agent.recording_format import (
 )
 from gazewire.archive.base import (
     ArchiveError,
+    ArchiveNotFound,
     BadSelection,
     RecordingDetails,
     RecordingSummary,
@@ -104,7 +105,7 @@ class RecordingFilesArchive:
     def __init__(self, data_dir: Path | str) -> None:
         folder = Path(data_dir).expanduser()
         if not folder.is_dir():
-            raise ArchiveError(f"no recordings folder at {str(folder)!r}")
+            raise ArchiveNotFound(f"no recordings folder at {str(folder)!r}")
         self.data_dir = folder.parent if folder.name == "recordings" and not (folder / "recordings").is_dir() else folder
         self.root = self.data_dir / "recordings"
         self.description = f"the recordings in {str(self.root)!r}"

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from gazewire.archive.base import (
     ArchiveError,
+    ArchiveNotFound,
     BadSelection,
     RecordingDetails,
     RecordingSummary,
@@ -68,6 +69,8 @@ class JournalArchive:
     """:class:`~gazewire.archive.base.Archive` over the journal at ``path`` (``journal.sqlite``)."""
 
     def __init__(self, path: Path | str) -> None:
+        if not Path(path).expanduser().is_file():
+            raise ArchiveNotFound(f"no journal at {str(Path(path).expanduser())!r}")
         try:
             self.reader = JournalReader(path)
         except JournalError as error:

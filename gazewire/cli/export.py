@@ -75,10 +75,10 @@ def open_source(args: argparse.Namespace) -> Any:  # -> Archive
         return open_archive(journal=journal)
     if recordings is not None and recordings.is_dir():
         return open_archive(recordings=recordings)
-    from gazewire.archive import ArchiveError
+    from gazewire.archive import ArchiveNotFound
 
     places = " or ".join(repr(str(p)) for p in (journal, recordings) if p is not None)
-    raise ArchiveError(f"no archive at {places}: give --journal PATH or --recordings DIR")
+    raise ArchiveNotFound(f"no archive at {places}: give --journal PATH or --recordings DIR")
 
 
 def _configured_places(config: str | None) -> tuple[Path | None, Path | None]:
@@ -146,11 +146,12 @@ class ProgressBar:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from gazewire.archive import BadSelection, UnknownRecording, UnknownSession
+    from gazewire.archive import ArchiveNotFound, BadSelection, UnknownRecording, UnknownSession
     from gazewire.archive.bids import MissingFact
     from gazewire.archive.export import NothingToExport, OutputExists, check_output, export, plan
 
-    user_errors = (UnknownRecording, UnknownSession, BadSelection, NothingToExport, OutputExists, MissingFact)
+    user_errors = (UnknownRecording, UnknownSession, BadSelection, NothingToExport, OutputExists, MissingFact,
+                   ArchiveNotFound)
     chosen = [args.recording is not None, args.session is not None, args.since is not None]
     if sum(chosen) != 1:
         return _usage("export: choose one of RECORDING, --session SESSION or --since TIME")
@@ -180,13 +181,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _recordings(args: argparse.Namespace) -> int:
-    from gazewire.archive import UnknownSession
+    from gazewire.archive import ArchiveNotFound, UnknownSession
     from gazewire.wire.timeutil import iso_from_utc_us
 
     try:
         archive = open_source(args)
         listed = archive.recordings(args.session, since_utc_us=args.since, participant=args.participant)
-    except UnknownSession as error:
+    except (UnknownSession, ArchiveNotFound) as error:
         return _usage(f"recordings: {error}")
     if args.json:
         for summary in listed:

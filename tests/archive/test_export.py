@@ -245,7 +245,7 @@ def test_recordings_are_listed(recorded_lab: RecordedLab) -> None:
     (only,) = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert only["id"] == recorded_lab.recordings[1] and only["state"] == "stopped"
     unknown = gazewire("recordings", "--journal", "/nonexistent/journal.sqlite")
-    assert unknown.returncode == 1 and "no journal" in unknown.stderr
+    assert unknown.returncode == 2 and "no journal" in unknown.stderr
 
 
 class Terminal(io.StringIO):
@@ -267,3 +267,21 @@ def test_the_progress_bar_draws_on_a_terminal_only() -> None:
     quiet(1000)
     quiet.close()
     assert piped.getvalue() == ""
+
+
+def test_without_flags_the_archive_is_found_where_the_settings_put_the_data(recorded_lab: RecordedLab,
+                                                                            tmp_path: Path) -> None:
+    def listing(data_dir: Path) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAZEWIRE_")}
+        env["GAZEWIRE_DATA_DIR"] = str(data_dir)
+        return subprocess.run([sys.executable, "-m", "gazewire.cli", "recordings", "--json"], capture_output=True,
+                              text=True, cwd=REPO, env=env, timeout=120)
+
+    on_the_server = listing(recorded_lab.journal.parent)  # the processor's data dir: its journal
+    assert on_the_server.returncode == 0, on_the_server.stderr
+    assert [json.loads(line)["state"] for line in on_the_server.stdout.splitlines()] == [None, None]
+    on_the_tracker_pc = listing(recorded_lab.agent_data)  # the agent's: its recordings
+    assert [json.loads(line)["state"] for line in on_the_tracker_pc.stdout.splitlines()] == ["stopped", "stopped"]
+    nowhere = listing(tmp_path / "empty")
+    assert nowhere.returncode == 2 and "--journal PATH or --recordings DIR" in nowhere.stderr
+    assert len(nowhere.stderr.strip().splitlines()) == 1
