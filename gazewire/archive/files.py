@@ -10,6 +10,7 @@ so a recording reads the same from its files as from the lab server's journal.
 
 from __future__ import annotations
 
+import csv
 import io
 import threading
 from collections.abc import Iterable, Iterator
@@ -141,8 +142,12 @@ class RecordingFilesArchive:
                 return file
         raise UnknownRecording(recording, self.description)
 
-    def _span(self, path: Path) -> tuple[int, int | None, int | None]:
-        """(gaze rows, first and last sample utc_us) of a CSV, kept while the file is unchanged."""
+    def _span(self, path: Path, sidecar: RecordingSidecar | None = None) -> tuple[int, int | None, int | None]:
+        """(gaze rows, first and last sample utc_us) of a CSV, kept while the file is unchanged.
+
+        A finished recording whose CSV is the size its sidecar noted has its row count in the
+        sidecar, and its first and last sample near the file's two ends: read there only.
+        Anything else (a recording cut off by a crash, the session's file) is counted."""
         try:
             stat = path.stat()
         except OSError:
@@ -151,16 +156,23 @@ class RecordingFilesArchive:
         with self._lock:
             if key in self._spans:
                 return self._spans[key]
-        rows, first, last = 0, None, None
-        for batch in _read_csv(path, ["kind", "utc_us"]):
-            times = batch.filter(pc.equal(batch.column("kind"), GAZE)).column("utc_us")
-            if len(times):
-                rows += len(times)
-                first = times[0].as_py() if first is None else first
-                last = times[-1].as_py()
+        found = None
+        if sidecar is not None and sidecar.state != "recording" and sidecar.csv_bytes == stat.st_size:
+            first, last = _edge_time(path, stat.st_size, head=True), _edge_time(path, stat.st_size, head=False)
+            if first is not None and last is not None:
+                found = (sidecar.samples_in_file, first, last)
+        if found is None:
+            rows, first, last = 0, None, None
+            for batch in _read_csv(path, ["kind", "utc_us"]):
+                times = batch.filter(pc.equal(batch.column("kind"), GAZE)).column("utc_us")
+                if len(times):
+                    rows += len(times)
+                    first = times[0].as_py() if first is None else first
+                    last = times[-1].as_py()
+            found = (rows, first, last)
         with self._lock:
-            self._spans[key] = (rows, first, last)
-        return rows, first, last
+            self._spans[key] = found
+        return found
 
     # ------------------------------------------------------------------ listings
 
@@ -222,7 +234,7 @@ class RecordingFilesArchive:
 
     def _summary(self, file: RecordingFile) -> RecordingSummary:
         sidecar = file.sidecar
-        rows, first, last = self._span(file.csv_path)
+        rows, first, last = self._span(file.csv_path, sidecar)
         valid = (sidecar.samples - sidecar.samples_invalid) / sidecar.samples if sidecar.samples else None
         return RecordingSummary(
             session=file.session, id=sidecar.recording, name=sidecar.name, participant=sidecar.participant,
@@ -306,6 +318,33 @@ class RecordingFilesArchive:
                 pa.nulls(count, pa.string()),  # the CSV does not say whether a marker came by command
                 pa.array([recording] * count, pa.string()),
             ], schema=MARKER_SCHEMA)
+
+
+EDGE_BYTES = 1 << 18  # how far into each end of a CSV its first and last sample are looked for
+
+
+def _edge_time(path: Path, size: int, *, head: bool) -> int | None:
+    """utc_us of the first (``head``) or last whole gaze row within EDGE_BYTES of that end."""
+    try:
+        with path.open("rb") as handle:
+            start = 0 if head else max(0, size - EDGE_BYTES)
+            handle.seek(start)
+            block = handle.read(min(EDGE_BYTES, size))
+    except OSError:
+        return None
+    lines = block.split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the first line is cut
+    lines = lines[:-1]  # after the last line end: nothing, or a cut line
+    rows = csv.reader(line.decode("utf-8", errors="replace") for line in (lines if head else reversed(lines)))
+    width = len(RECORDING_COLUMNS)
+    try:
+        for row in rows:
+            if len(row) == width and row[0] == GAZE:
+                return int(row[2])
+    except (csv.Error, ValueError):
+        return None
+    return None
 
 
 def _keep(batch: pa.RecordBatch, kind: str, chosen: Selection) -> pa.RecordBatch:
