@@ -43,7 +43,7 @@ from gazewire.archive.base import (
     UnknownSession,
     check_range,
 )
-from gazewire.archive.journal import eye_distance_mm
+from gazewire.archive.journal import EYE_DISTANCE_SAMPLES, eye_distance_mm
 from gazewire.archive.tables import DEFAULT_CHUNK_ROWS, GAZE_SCHEMA, MARKER_SCHEMA
 
 # Each column of the gaze table and the CSV column it is read from.
@@ -216,7 +216,8 @@ class RecordingFilesArchive:
         file = self._file(recording)
         sidecar = file.sidecar
         distance = None
-        for chunk in self._gaze_of(file, Selection(file.session, recording), DEFAULT_CHUNK_ROWS):
+        for chunk in _rechunk(self._gaze_of(file, Selection(file.session, recording), EYE_DISTANCE_SAMPLES),
+                              EYE_DISTANCE_SAMPLES):
             distance = eye_distance_mm(chunk)
             break
         return RecordingDetails(

@@ -279,7 +279,7 @@ class JournalArchive:
         return tracker.frequency_hz if tracker else None
 
     def _eye_distance(self, session: str, recording: str) -> float | None:
-        for chunk in self._gaze(Selection(session, recording), ColumnChunker(GAZE_SCHEMA)):
+        for chunk in self._gaze(Selection(session, recording), ColumnChunker(GAZE_SCHEMA, EYE_DISTANCE_SAMPLES)):
             return eye_distance_mm(chunk)
         return None
 
@@ -296,6 +296,9 @@ class JournalArchive:
             valid += count - invalid
         self._counts.keep(session, recording, fingerprint, valid)
         return valid
+
+
+EYE_DISTANCE_SAMPLES = 12_000  # the recording's first samples the eye distance is measured on (10 s at 1200 Hz)
 
 
 def eye_distance_mm(chunk: pa.RecordBatch) -> float | None:
