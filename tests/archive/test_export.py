@@ -285,3 +285,19 @@ def test_without_flags_the_archive_is_found_where_the_settings_put_the_data(reco
     nowhere = listing(tmp_path / "empty")
     assert nowhere.returncode == 2 and "--journal PATH or --recordings DIR" in nowhere.stderr
     assert len(nowhere.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_recording_exported_into_a_bids_folder_with_force_keeps_the_first(recorded_lab: RecordedLab,
+                                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    for recording in recorded_lab.recordings:
+        assert main(["export", recording, "--format", "bids", "--screen-resolution", "1280x1024",
+                     "--screen-distance", "0.65", "--task", "freeview", "-o", str(out), "--force",
+                     "--journal", str(recorded_lab.journal)]) == 0
+    assert (out / "participants.tsv").read_text().splitlines()[1:] == ["sub-P01\tP01", "sub-P02\tP02"]
+    for participant in recorded_lab.participants:
+        events = json.loads((out / f"sub-{participant}/beh/sub-{participant}_task-freeview_run-1_events.json")
+                            .read_text())
+        assert events["StimulusPresentation"]["ScreenDistance"] == 0.65
+        assert events["StimulusPresentation"]["ScreenResolution"] == [1280, 1024]
+    assert errors_of(validate(out)) == []
