@@ -44,7 +44,7 @@ from gazewire.archive.base import (
     check_range,
 )
 from gazewire.archive.journal import EYE_DISTANCE_SAMPLES, eye_distance_mm
-from gazewire.archive.tables import DEFAULT_CHUNK_ROWS, GAZE_SCHEMA, MARKER_SCHEMA
+from gazewire.archive.tables import DEFAULT_CHUNK_ROWS, GAZE_SCHEMA, MARKER_SCHEMA, rechunk
 
 # Each column of the gaze table and the CSV column it is read from.
 GAZE_FROM_CSV: dict[str, str] = {
@@ -216,7 +216,7 @@ class RecordingFilesArchive:
         file = self._file(recording)
         sidecar = file.sidecar
         distance = None
-        for chunk in _rechunk(self._gaze_of(file, Selection(file.session, recording), EYE_DISTANCE_SAMPLES),
+        for chunk in rechunk(self._gaze_of(file, Selection(file.session, recording), EYE_DISTANCE_SAMPLES),
                               EYE_DISTANCE_SAMPLES):
             distance = eye_distance_mm(chunk)
             break
@@ -249,13 +249,13 @@ class RecordingFilesArchive:
              to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
         files, chosen = self._select(recording, session, from_utc_us, to_utc_us)
         streams = [self._gaze_of(f, chosen, chunk_rows) for f in files]
-        return _rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
+        return rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
 
     def markers(self, recording: str | None = None, *, session: str | None = None, from_utc_us: int | None = None,
                 to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
         files, chosen = self._select(recording, session, from_utc_us, to_utc_us)
         streams = [self._markers_of(f, chosen) for f in files]
-        return _rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
+        return rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
 
     def fixations(self, recording: str | None = None, *, session: str | None = None, from_utc_us: int | None = None,
                   to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
@@ -453,29 +453,3 @@ def _merge_by_time(streams: Iterable[Iterator[pa.RecordBatch]], column: str) -> 
         else:
             yield batch.slice(0, cut)
             heads[0] = (batch.slice(cut), stream)
-
-
-def _rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in record batches of ``rows`` rows (the last one fewer)."""
-    if rows < 1:
-        raise ValueError(f"chunk rows must be at least 1, got {rows}")
-    waiting: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while len(batch):
-            take = min(rows - count, len(batch))
-            waiting.append(batch.slice(0, take))
-            count += take
-            batch = batch.slice(take)
-            if count == rows:
-                yield _combine(waiting)
-                waiting, count = [], 0
-    if count:
-        yield _combine(waiting)
-
-
-def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-

@@ -291,8 +291,8 @@ def test_counts_that_cannot_be_kept_on_disk_are_counted_in_memory(recorded_lab: 
 def test_the_journal_is_read_one_chunk_at_a_time(recorded_lab: RecordedLab) -> None:
     archive = JournalArchive(recorded_lab.journal)
     whole = pa.Table.from_batches(list(archive.gaze(session=recorded_lab.session)))
-    chunk_rows = 1000
-    assert whole.num_rows > 10 * chunk_rows
+    chunk_rows = 500
+    assert whole.num_rows > 16 * chunk_rows
     base = pa.total_allocated_bytes()
     held = []
     for chunk in archive.gaze(session=recorded_lab.session, chunk_rows=chunk_rows):
@@ -300,4 +300,4 @@ def test_the_journal_is_read_one_chunk_at_a_time(recorded_lab: RecordedLab) -> N
         del chunk
     one_chunk = whole.nbytes * chunk_rows / whole.num_rows
     assert len(held) == -(-whole.num_rows // chunk_rows)
-    assert max(held) < 3 * one_chunk < whole.nbytes / 3
+    assert max(held) < 4 * one_chunk < whole.nbytes / 4  # a few chunks (parsing, the next one), not the whole
