@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from gazewire import __version__
 from gazewire.archive.base import Archive, ArchiveError
 from gazewire.archive.export import ExportItem, ExportResult, Progress, write_atomically
+from gazewire.archive.tables import GAZE_SCHEMA
 
 BIDS_VERSION = "1.11.1"
 RESOLUTION_KEY = "screen_resolution"
@@ -225,8 +225,11 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
     """Both eyes' physio files in one pass over the gaze; returns the first sample's utc_us."""
     details = run.item.details
     assert details is not None
-    schema = pa.schema([(name, pa.string()) for name, _, _ in PHYSIO_COLUMNS])
-    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    schema = pa.schema([
+        (name, GAZE_SCHEMA.field(column if column in ("utc_us", "seq") else f"left_{column}").type)
+        for name, column, _ in PHYSIO_COLUMNS
+    ])
+    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", null_string="n/a")
     paths = {tag: folder / f"{run.prefix}_recording-{tag}_physio.tsv.gz" for tag, _ in EYES}
     partials = {tag: path.with_name(path.name + ".partial") for tag, path in paths.items()}
     first: int | None = None
@@ -241,10 +244,8 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
             if first is None:
                 first = chunk.column("utc_us")[0].as_py()
             for tag, side in EYES:
-                arrays = []
-                for _, column, _ in PHYSIO_COLUMNS:
-                    source = chunk.column(column if column in ("utc_us", "seq") else f"{side}_{column}")
-                    arrays.append(pc.fill_null(pc.cast(source, pa.string()), "n/a"))
+                arrays = [chunk.column(column if column in ("utc_us", "seq") else f"{side}_{column}")
+                          for _, column, _ in PHYSIO_COLUMNS]
                 writers[tag].write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
             samples += len(chunk)
             if progress:

@@ -111,10 +111,10 @@ def _configured_places(config: str | None) -> tuple[Path | None, Path | None]:
 class ProgressBar:
     """One line on stderr, rewritten at most ten times a second; only on a terminal."""
 
-    def __init__(self, total: int | None, stream=sys.stderr) -> None:
+    def __init__(self, total: int | None, stream: Any = None) -> None:
         self.total = total
-        self.stream = stream
-        self.enabled = stream.isatty()
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
         self.done = 0
         self.started = time.monotonic()
         self._shown = 0.0
