@@ -22,6 +22,7 @@ from pathlib import Path
 from gazewire.archive.base import (
     Archive,
     ArchiveError,
+    ArchiveNotFound,
     BadSelection,
     RecordingDetails,
     RecordingSummary,
@@ -59,6 +60,7 @@ __all__ = [
     "ALERT_SCHEMA",
     "Archive",
     "ArchiveError",
+    "ArchiveNotFound",
     "BadSelection",
     "DEFAULT_CHUNK_ROWS",
     "FIXATION_SCHEMA",

@@ -22,6 +22,10 @@ class ArchiveError(GazewireError):
     """The archive cannot be opened or read (no journal, a damaged record, an unreadable file)."""
 
 
+class ArchiveNotFound(ArchiveError, FileNotFoundError):
+    """No journal, or no recordings folder, where the archive was looked for."""
+
+
 class UnknownRecording(ArchiveError, LookupError):
     """No recording with this id in the archive."""
 
@@ -116,8 +120,8 @@ class RecordingDetails:
     """Everything known about one recording: its summary, what the experimenter said
     (name, participant, metadata) and what the agent reported (tracker, rate, display
     area). ``eye_distance_mm`` is the median distance of the valid eyes from the
-    tracker (Tobii's gaze origin z) over the recording's first chunk of samples: an
-    estimate of the viewing distance, None without a valid eye there."""
+    tracker (Tobii's gaze origin z) over the recording's first 12 000 samples (10 s at
+    1200 Hz): an estimate of the viewing distance, None without a valid eye there."""
 
     summary: RecordingSummary
     metadata: dict[str, str]

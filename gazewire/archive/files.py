@@ -10,6 +10,7 @@ so a recording reads the same from its files as from the lab server's journal.
 
 from __future__ import annotations
 
+import csv
 import io
 import threading
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,7 @@ from gazewire.agent.recording_format import (
 )
 from gazewire.archive.base import (
     ArchiveError,
+    ArchiveNotFound,
     BadSelection,
     RecordingDetails,
     RecordingSummary,
@@ -41,8 +43,8 @@ from gazewire.archive.base import (
     UnknownSession,
     check_range,
 )
-from gazewire.archive.journal import eye_distance_mm
-from gazewire.archive.tables import DEFAULT_CHUNK_ROWS, GAZE_SCHEMA, MARKER_SCHEMA
+from gazewire.archive.journal import EYE_DISTANCE_SAMPLES, eye_distance_mm
+from gazewire.archive.tables import DEFAULT_CHUNK_ROWS, GAZE_SCHEMA, MARKER_SCHEMA, rechunk
 
 # Each column of the gaze table and the CSV column it is read from.
 GAZE_FROM_CSV: dict[str, str] = {
@@ -104,7 +106,7 @@ class RecordingFilesArchive:
     def __init__(self, data_dir: Path | str) -> None:
         folder = Path(data_dir).expanduser()
         if not folder.is_dir():
-            raise ArchiveError(f"no recordings folder at {str(folder)!r}")
+            raise ArchiveNotFound(f"no recordings folder at {str(folder)!r}")
         self.data_dir = folder.parent if folder.name == "recordings" and not (folder / "recordings").is_dir() else folder
         self.root = self.data_dir / "recordings"
         self.description = f"the recordings in {str(self.root)!r}"
@@ -140,8 +142,12 @@ class RecordingFilesArchive:
                 return file
         raise UnknownRecording(recording, self.description)
 
-    def _span(self, path: Path) -> tuple[int, int | None, int | None]:
-        """(gaze rows, first and last sample utc_us) of a CSV, kept while the file is unchanged."""
+    def _span(self, path: Path, sidecar: RecordingSidecar | None = None) -> tuple[int, int | None, int | None]:
+        """(gaze rows, first and last sample utc_us) of a CSV, kept while the file is unchanged.
+
+        A finished recording whose CSV is the size its sidecar noted has its row count in the
+        sidecar, and its first and last sample near the file's two ends: read there only.
+        Anything else (a recording cut off by a crash, the session's file) is counted."""
         try:
             stat = path.stat()
         except OSError:
@@ -150,16 +156,23 @@ class RecordingFilesArchive:
         with self._lock:
             if key in self._spans:
                 return self._spans[key]
-        rows, first, last = 0, None, None
-        for batch in _read_csv(path, ["kind", "utc_us"]):
-            times = batch.filter(pc.equal(batch.column("kind"), GAZE)).column("utc_us")
-            if len(times):
-                rows += len(times)
-                first = times[0].as_py() if first is None else first
-                last = times[-1].as_py()
+        found = None
+        if sidecar is not None and sidecar.state != "recording" and sidecar.csv_bytes == stat.st_size:
+            first, last = _edge_time(path, stat.st_size, head=True), _edge_time(path, stat.st_size, head=False)
+            if first is not None and last is not None:
+                found = (sidecar.samples_in_file, first, last)
+        if found is None:
+            rows, first, last = 0, None, None
+            for batch in _read_csv(path, ["kind", "utc_us"]):
+                times = batch.filter(pc.equal(batch.column("kind"), GAZE)).column("utc_us")
+                if len(times):
+                    rows += len(times)
+                    first = times[0].as_py() if first is None else first
+                    last = times[-1].as_py()
+            found = (rows, first, last)
         with self._lock:
-            self._spans[key] = (rows, first, last)
-        return rows, first, last
+            self._spans[key] = found
+        return found
 
     # ------------------------------------------------------------------ listings
 
@@ -203,7 +216,8 @@ class RecordingFilesArchive:
         file = self._file(recording)
         sidecar = file.sidecar
         distance = None
-        for chunk in self._gaze_of(file, Selection(file.session, recording), DEFAULT_CHUNK_ROWS):
+        for chunk in rechunk(self._gaze_of(file, Selection(file.session, recording), EYE_DISTANCE_SAMPLES),
+                              EYE_DISTANCE_SAMPLES):
             distance = eye_distance_mm(chunk)
             break
         return RecordingDetails(
@@ -221,7 +235,7 @@ class RecordingFilesArchive:
 
     def _summary(self, file: RecordingFile) -> RecordingSummary:
         sidecar = file.sidecar
-        rows, first, last = self._span(file.csv_path)
+        rows, first, last = self._span(file.csv_path, sidecar)
         valid = (sidecar.samples - sidecar.samples_invalid) / sidecar.samples if sidecar.samples else None
         return RecordingSummary(
             session=file.session, id=sidecar.recording, name=sidecar.name, participant=sidecar.participant,
@@ -235,13 +249,13 @@ class RecordingFilesArchive:
              to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
         files, chosen = self._select(recording, session, from_utc_us, to_utc_us)
         streams = [self._gaze_of(f, chosen, chunk_rows) for f in files]
-        return _rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
+        return rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
 
     def markers(self, recording: str | None = None, *, session: str | None = None, from_utc_us: int | None = None,
                 to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
         files, chosen = self._select(recording, session, from_utc_us, to_utc_us)
         streams = [self._markers_of(f, chosen) for f in files]
-        return _rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
+        return rechunk(_merge_by_time(streams, "utc_us"), chunk_rows)
 
     def fixations(self, recording: str | None = None, *, session: str | None = None, from_utc_us: int | None = None,
                   to_utc_us: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
@@ -305,6 +319,33 @@ class RecordingFilesArchive:
                 pa.nulls(count, pa.string()),  # the CSV does not say whether a marker came by command
                 pa.array([recording] * count, pa.string()),
             ], schema=MARKER_SCHEMA)
+
+
+EDGE_BYTES = 1 << 18  # how far into each end of a CSV its first and last sample are looked for
+
+
+def _edge_time(path: Path, size: int, *, head: bool) -> int | None:
+    """utc_us of the first (``head``) or last whole gaze row within EDGE_BYTES of that end."""
+    try:
+        with path.open("rb") as handle:
+            start = 0 if head else max(0, size - EDGE_BYTES)
+            handle.seek(start)
+            block = handle.read(min(EDGE_BYTES, size))
+    except OSError:
+        return None
+    lines = block.split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the first line is cut
+    lines = lines[:-1]  # after the last line end: nothing, or a cut line
+    rows = csv.reader(line.decode("utf-8", errors="replace") for line in (lines if head else reversed(lines)))
+    width = len(RECORDING_COLUMNS)
+    try:
+        for row in rows:
+            if len(row) == width and row[0] == GAZE:
+                return int(row[2])
+    except (csv.Error, ValueError):
+        return None
+    return None
 
 
 def _keep(batch: pa.RecordBatch, kind: str, chosen: Selection) -> pa.RecordBatch:
@@ -412,29 +453,3 @@ def _merge_by_time(streams: Iterable[Iterator[pa.RecordBatch]], column: str) -> 
         else:
             yield batch.slice(0, cut)
             heads[0] = (batch.slice(cut), stream)
-
-
-def _rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in record batches of ``rows`` rows (the last one fewer)."""
-    if rows < 1:
-        raise ValueError(f"chunk rows must be at least 1, got {rows}")
-    waiting: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while len(batch):
-            take = min(rows - count, len(batch))
-            waiting.append(batch.slice(0, take))
-            count += take
-            batch = batch.slice(take)
-            if count == rows:
-                yield _combine(waiting)
-                waiting, count = [], 0
-    if count:
-        yield _combine(waiting)
-
-
-def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-

@@ -156,3 +156,29 @@ class ColumnChunker:
         self._columns = {name: [] for name in self._names}
         self._count = 0
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in record batches of ``rows`` rows (the last one fewer)."""
+    if rows < 1:
+        raise ValueError(f"chunk rows must be at least 1, got {rows}")
+    waiting: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while len(batch):
+            take = min(rows - count, len(batch))
+            waiting.append(batch.slice(0, take))
+            count += take
+            batch = batch.slice(take)
+            if count == rows:
+                yield _combine(waiting)
+                waiting, count = [], 0
+    if count:
+        yield _combine(waiting)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+

@@ -9,6 +9,8 @@
     gazewire status                     the agents and processors on the broker
     gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
     gazewire demo                       broker + simulated agents + processor, live view
+    gazewire recordings                 the recordings in the journal (or the agent's files)
+    gazewire export ...                 recordings as CSV, Parquet or a BIDS dataset
 
 Exit codes: 0 success, 1 runtime failure, 2 bad settings or arguments.
 """
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gazewire.cli.users import add_users_command
 
     add_users_command(commands)
+    from gazewire.cli.export import add_export_commands
+
+    add_export_commands(commands)
     try:
         from gazewire.cli.demo import add_demo_command
     except ImportError:

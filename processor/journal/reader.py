@@ -17,6 +17,7 @@ threads (the HTTP API's workers) without locks.
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ class JournalReader:
     ) -> Iterator[StoredBody]:
         """The records of ``kinds`` (``batch``, ``marker``, ``status``, ``fixation``, ...) of one
         session - of one recording when given - whose data overlap ``[from_utc_us, to_utc_us)``,
-        in the order of their data's time (then the order stored). A damaged record raises
+        in the order of their data's time (then the order stored), a few records in memory at a
+        time whatever the length of the session. A damaged record raises
         :class:`~gazewire.processor.journal.records.CorruptRecord`; nothing is skipped silently."""
         where = ["session = ?"]
         parameters: list[Any] = [session]
@@ -146,32 +148,50 @@ class JournalReader:
             where.append("COALESCE(last_utc_us, first_utc_us, received_utc_us) >= ?")
             parameters.append(from_utc_us)
         if to_utc_us is not None:
-            where.append("COALESCE(first_utc_us, received_utc_us) < ?")
+            where.append("first_utc_us < ?")  # every record has it (records_of): a range of the index
             parameters.append(to_utc_us)
         names = list(kinds)
         where.append(f"kind IN ({','.join('?' * len(names))})")
         parameters += names
-        sql = (
-            "SELECT position, kind, recording, first_utc_us, last_utc_us, samples, codec, crc, body "
-            f"FROM records WHERE {' AND '.join(where)} ORDER BY first_utc_us, position"
-        )
+        condition = " AND ".join(where)
         db = self._connect()
         try:
-            cursor = db.execute(sql, parameters)
-            while True:
-                rows = cursor.fetchmany(FETCH_ROWS)
-                if not rows:
-                    return
-                for position, kind, rec, first, last, samples, codec, crc, blob in rows:
-                    try:
-                        body = unpack(codec, blob, crc)
-                    except CorruptRecord as error:
-                        raise CorruptRecord(f"journal record {position}: {error}", position) from None
-                    yield StoredBody(position, kind, rec, first, last, samples, body)
+            if recording is not None:
+                # (session, recording, first_utc_us) gives the order itself: one pass, no sort
+                cursor = db.execute(f"SELECT {_BODY_COLUMNS} FROM records WHERE {condition} "
+                                    "ORDER BY first_utc_us, position", parameters)
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    yield from map(_stored, rows)
+                return
+            # A whole session spans its recordings: sort only the positions (16 bytes a record,
+            # not the records), then read the records by position, a few at a time.
+            order = array("q", (p for (p,) in db.execute(
+                f"SELECT position FROM records WHERE {condition} ORDER BY first_utc_us, position", parameters
+            )))
+            for start in range(0, len(order), FETCH_ROWS):
+                wanted = order[start:start + FETCH_ROWS]
+                rows = db.execute(
+                    f"SELECT {_BODY_COLUMNS} FROM records WHERE position IN ({','.join('?' * len(wanted))})",
+                    list(wanted),
+                ).fetchall()
+                by_position = {row[0]: row for row in rows}
+                yield from (_stored(by_position[p]) for p in wanted if p in by_position)  # evicted meanwhile: gone
         except sqlite3.Error as error:
             raise JournalError(f"cannot read journal {str(self.path)!r}: {error}") from None
         finally:
             db.close()
+
+
+_BODY_COLUMNS = "position, kind, recording, first_utc_us, last_utc_us, samples, codec, crc, body"
+
+
+def _stored(row: tuple) -> StoredBody:
+    position, kind, recording, first, last, samples, codec, crc, blob = row
+    try:
+        body = unpack(codec, blob, crc)
+    except CorruptRecord as error:
+        raise CorruptRecord(f"journal record {position}: {error}", position) from None
+    return StoredBody(position, kind, recording, first, last, samples, body)
 
 
 def _distinct(db: sqlite3.Connection, next_sql: str, fixed: tuple[Any, ...]) -> list[str]:

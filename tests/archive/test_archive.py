@@ -5,7 +5,9 @@ samples in it; summaries and metadata say what the agent said."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -190,7 +192,7 @@ def test_sessions_are_listed(archive: Archive, recorded_lab: RecordedLab) -> Non
     assert summary.samples == table(archive.gaze(session=recorded_lab.session)).num_rows
 
 
-def test_the_journal_has_fixations_and_alerts_the_files_have_none(recorded_lab: RecordedLab) -> None:
+def test_the_journal_has_fixations_movements_and_alerts_the_files_have_none(recorded_lab: RecordedLab) -> None:
     journal = JournalArchive(recorded_lab.journal)
     fixations = pa.Table.from_batches(list(journal.fixations(session=recorded_lab.session)))
     assert fixations.num_rows > 10
@@ -203,7 +205,17 @@ def test_the_journal_has_fixations_and_alerts_the_files_have_none(recorded_lab: 
     alerts = pa.Table.from_batches(list(journal.alerts(session=recorded_lab.session)))
     assert alerts.num_rows > 0  # long_fixation at 0.3 s
     assert set(alerts.column("state").to_pylist()) <= {"raised", "cleared"}
+    movements = pa.Table.from_batches(list(journal.movements(session=recorded_lab.session))).to_pylist()
+    assert {"saccade", "blink"} <= {m["kind"] for m in movements}
+    assert [m["start_utc_us"] for m in movements] == sorted(m["start_utc_us"] for m in movements)
+    saccades = [m for m in movements if m["kind"] == "saccade"]
+    assert all(m["amplitude_deg"] is not None and m["peak_velocity_deg_s"] > 0 for m in saccades)
+    assert [m["number"] for m in saccades] == sorted(m["number"] for m in saccades)
+    assert all(m["samples"] > 0 and m["amplitude_deg"] is None for m in movements if m["kind"] == "blink")
+    in_second = pa.Table.from_batches(list(journal.movements(recorded_lab.recordings[1])))
+    assert set(in_second.column("recording").to_pylist()) == {recorded_lab.recordings[1]}
     files = RecordingFilesArchive(recorded_lab.agent_data)
+    assert list(files.movements(recorded_lab.recordings[0])) == []
     assert list(files.fixations(recorded_lab.recordings[0])) == []
     assert list(files.alerts(session=recorded_lab.session)) == []
 
@@ -215,3 +227,77 @@ def test_open_archive_takes_one_source(recorded_lab: RecordedLab, tmp_path) -> N
         open_archive()
     with pytest.raises(Exception, match="no journal"):
         open_archive(journal=tmp_path / "missing.sqlite")
+
+
+def test_the_loss_counters_are_the_agents() -> None:
+    from gazewire.archive.journal import LOSS_COUNTERS
+    from gazewire.wire.messages import AgentCounters
+
+    assert set(LOSS_COUNTERS) <= set(AgentCounters.model_fields)
+
+
+def copy_journal(lab: RecordedLab, where) -> Path:
+    import shutil
+
+    where.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        source = lab.journal.with_name(lab.journal.name + suffix)
+        if source.exists():
+            shutil.copy(source, where / source.name)
+    return where / lab.journal.name
+
+
+def test_valid_counts_are_kept_beside_the_journal_until_the_recording_changes(recorded_lab: RecordedLab,
+                                                                              tmp_path) -> None:
+    import sqlite3
+
+    from gazewire.processor.journal import Journal, Record, RecordKind
+
+    journal = copy_journal(recorded_lab, tmp_path / "j")
+    recording = recorded_lab.recordings[0]
+    (first,) = JournalArchive(journal).recordings(participant="P01")
+    counts = journal.with_name("journal.counts.sqlite")
+    assert counts.is_file()
+    with sqlite3.connect(counts) as db:  # what a later process would find: make it recognisable
+        db.execute("UPDATE valid_samples SET valid = 7 WHERE recording = ?", (recording,))
+    (again,) = JournalArchive(journal).recordings(participant="P01")
+    assert again.valid_share == 7 / first.samples  # read from the cache, not counted again
+    body = next(JournalArchive(journal).reader.bodies(recorded_lab.session, ("batch",), recording=recording))
+    late = json.loads(body.body)
+    late["batch_seq"], late["run"] = 10**6, "late"
+    writer = Journal(journal)
+    writer.append([Record(session=recorded_lab.session, kind=RecordKind.BATCH, body=json.dumps(late).encode(),
+                          received_utc_us=0, first_utc_us=body.first_utc_us, last_utc_us=body.last_utc_us,
+                          run="late", batch_seq=10**6, first_seq=late["first_seq"], samples=body.samples,
+                          recording=recording)])
+    writer.close()
+    (changed,) = JournalArchive(journal).recordings(participant="P01")
+    assert changed.samples == first.samples + body.samples
+    assert changed.valid_share != 7 / changed.samples
+    assert changed.valid_share == pytest.approx(first.valid_share, abs=0.01)
+
+
+def test_counts_that_cannot_be_kept_on_disk_are_counted_in_memory(recorded_lab: RecordedLab, tmp_path) -> None:
+    journal = copy_journal(recorded_lab, tmp_path / "j")
+    blocker = journal.with_name("journal.counts.sqlite")
+    blocker.mkdir()  # where the cache would go, something SQLite cannot open (as a read-only folder would)
+    archive = JournalArchive(journal)
+    listed = archive.recordings()
+    assert [s.id for s in listed] == recorded_lab.recordings
+    assert archive.recordings() == listed
+    assert blocker.is_dir() and not any(blocker.iterdir())
+
+
+def test_the_journal_is_read_one_chunk_at_a_time(recorded_lab: RecordedLab) -> None:
+    archive = JournalArchive(recorded_lab.journal)
+    whole = pa.Table.from_batches(list(archive.gaze(session=recorded_lab.session)))
+    chunk_rows = 500
+    assert whole.num_rows > 16 * chunk_rows
+    base = pa.total_allocated_bytes()
+    held = []
+    for chunk in archive.gaze(session=recorded_lab.session, chunk_rows=chunk_rows):
+        held.append(pa.total_allocated_bytes() - base)  # Arrow memory while one chunk is alive
+        del chunk
+    one_chunk = whole.nbytes * chunk_rows / whole.num_rows
+    assert len(held) == -(-whole.num_rows // chunk_rows)
+    assert max(held) < 4 * one_chunk < whole.nbytes / 4  # a few chunks (parsing, the next one), not the whole
