@@ -4,8 +4,9 @@ Each encoder takes the archive's record batches (an iterator: one chunk in memor
 at a time) and yields the bytes of the response as they are made, so a download of
 any length holds one chunk, never the whole table. All the work is Arrow's (C++):
 
-* ``csv``: a header line, then one line per row (pyarrow's CSV writer; numbers in
-  their shortest exact form, a null is an empty field, text quoted).
+* ``csv``: a header line, then one line per row, as ``gazewire export`` writes it
+  (pyarrow's CSV writer: numbers in their shortest exact form, a null is an empty
+  field, text quoted only where needed).
 * ``parquet``: row groups of about 65 536 rows (a few chunks), Zstandard-compressed, typed; the file's
   key-value metadata holds what the caller passes (the recording's details). A
   Parquet file is readable only once complete (its footer comes last).
@@ -58,7 +59,6 @@ MEDIA_TYPES = {
     Format.ARROW: "application/vnd.apache.arrow.stream",
 }
 
-PARQUET_COMPRESSION = "zstd"
 PARQUET_ROW_GROUP_ROWS = 65_536  # chunks are gathered into row groups of about this many rows
 
 
@@ -95,8 +95,10 @@ def encode(format: Format, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
 def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Mapping[str, str]) -> Iterator[bytes]:
     import pyarrow.csv as csv
 
+    from gazewire.archive.export import CSV_OPTIONS
+
     drain = _Drain()
-    writer = csv.CSVWriter(drain, schema)  # the header: sent with the first rows (or alone, for an empty range)
+    writer = csv.CSVWriter(drain, schema, write_options=CSV_OPTIONS)  # the header: sent with the first rows (or alone, for an empty range)
     for batch in batches:
         writer.write_batch(batch)
         yield drain.take()
@@ -107,6 +109,8 @@ def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Mapping
 
 def _parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], metadata: Mapping[str, str]) -> Iterator[bytes]:
     import pyarrow.parquet as pq
+
+    from gazewire.archive.export import PARQUET_COMPRESSION
 
     drain = _Drain()
     described = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})

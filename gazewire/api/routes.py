@@ -264,7 +264,10 @@ async def _download(request: Request, table: str, format: Format, from_: Any, to
         source = state.archive.get()
         reader = getattr(source, table)
         batches = reader(recording, session=session, from_utc_us=from_us, to_utc_us=to_us, chunk_rows=chunk_rows)
-        metadata = _file_metadata(source, recording) if format in (Format.PARQUET, Format.ARROW) else {}
+        metadata = {}
+        if format in (Format.PARQUET, Format.ARROW):
+            metadata = _file_metadata(source, table, recording=recording, session=session, from_utc_us=from_us,
+                                      to_utc_us=to_us)
         return encode(format, TABLES[table], batches, metadata=metadata)
 
     try:
@@ -276,10 +279,16 @@ async def _download(request: Request, table: str, format: Format, from_: Any, to
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _file_metadata(source: Any, recording: str | None) -> dict[str, str]:
-    """Key-value metadata of a Parquet or Arrow download: the recording's details."""
-    if recording is None:
-        return {}
+def _file_metadata(source: Any, table: str, **selection: Any) -> dict[str, str]:
+    """Key-value metadata of a Parquet or Arrow download, as ``gazewire export`` writes it: the
+    recording's details (null for a session's range), what was selected, which table."""
     import json
 
-    return {"gazewire.recording": json.dumps(source.recording(recording).to_dict(), sort_keys=True)}
+    from gazewire.archive.export import METADATA_KEY, SELECTION_KEY
+
+    recording = selection["recording"]
+    details = source.recording(recording).to_dict() if recording is not None else None
+    if details is not None:
+        selection = {**selection, "session": details["session"]}
+    return {METADATA_KEY.decode(): json.dumps(details), SELECTION_KEY.decode(): json.dumps(selection),
+            "gazewire.table": table}

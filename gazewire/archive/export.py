@@ -33,6 +33,7 @@ from gazewire.wire.timeutil import iso_from_utc_us
 
 FORMATS = ("csv", "parquet", "bids")
 PARQUET_COMPRESSION = "zstd"
+CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")  # the HTTP API writes its CSV the same way
 METADATA_KEY = b"gazewire.recording"
 SELECTION_KEY = b"gazewire.selection"
 
@@ -229,9 +230,7 @@ def _write_csv(chunks: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path, 
                meta: dict[str, Any], progress: Progress | None) -> int:
     rows = 0
     partial = path.with_name(path.name + ".partial")
-    with pa.OSFile(str(partial), "wb") as sink, pacsv.CSVWriter(
-        sink, schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-    ) as writer:
+    with pa.OSFile(str(partial), "wb") as sink, pacsv.CSVWriter(sink, schema, write_options=CSV_OPTIONS) as writer:
         for chunk in chunks:
             writer.write_batch(chunk)
             rows += len(chunk)

@@ -54,6 +54,16 @@ def accepts_valid_requests(ctx, response, case) -> None:
         raise AssertionError(f"a schema-valid request was refused: {response.text}")
 
 
+def fuzz(operation, mode: GenerationMode, headers: dict, excluded: list, extra: list, *, examples: int) -> None:
+    @given(case=operation.as_strategy(mode))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+              phases=[Phase.explicit, Phase.generate])
+    def answers_as_documented(case) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=excluded, additional_checks=extra)
+
+    answers_as_documented()
+
+
 @pytest.mark.parametrize("role", ["viewer", "operator"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_answer_is_one_the_schema_documents(api: ApiProcess, role: str, mode: GenerationMode) -> None:
@@ -64,14 +74,8 @@ def test_every_answer_is_one_the_schema_documents(api: ApiProcess, role: str, mo
         excluded = [positive_data_acceptance] + ([not_a_server_error] if writes else [])  # 503: no broker
         extra = [accepts_valid_requests] if mode is GenerationMode.POSITIVE else []
 
-        @given(case=operation.as_strategy(mode))
-        @settings(max_examples=5 if writes else 10, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  phases=[Phase.explicit, Phase.generate])
-        def answers_as_documented(case, excluded=excluded, extra=extra) -> None:
-            case.call_and_validate(headers=headers, excluded_checks=excluded, additional_checks=extra)
-
         try:
-            answers_as_documented()
+            fuzz(operation, mode, headers, excluded, extra, examples=5 if writes else 10)
         except Unsatisfiable:  # no parameter or body that could be invalid
             assert mode is GenerationMode.NEGATIVE, operation.label
             nothing_to_get_wrong.append(operation.label)

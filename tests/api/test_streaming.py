@@ -65,7 +65,7 @@ def test_a_million_samples_stream_in_bounded_memory(start_api, long_recording: L
                 for line in complete:
                     lines += 1
                     if lines == 1:
-                        assert line.startswith(b'"seq","device_time_us"')
+                        assert line.startswith(b'"seq","device_time_us",')
                         continue
                     seq = int(line[:line.index(b",")])
                     seqs_in_order &= seq == next_seq
