@@ -37,6 +37,7 @@ from gazewire.errors import (
     BrokerError,
     ClientClosed,
     CommandRefused,
+    GazewireError,
     InvalidArgument,
     InvalidCommand,
     InvalidSessionId,
@@ -47,7 +48,7 @@ from gazewire.errors import (
 log = logging.getLogger("gazewire.api")
 
 
-class ApiError(Exception):
+class ApiError(GazewireError):
     """An answer other than success: ``status`` and one line for the caller."""
 
     def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
