@@ -119,6 +119,10 @@ RULES = (
           "gazewire.mqtt", "gazewire.link", "gazewire.settings"),
          allowed=("gazewire.agent.recording_format", "gazewire.processor.journal.reader",
                   "gazewire.processor.journal.records")),
+    Rule("the HTTP API reads through the archive and commands through the client library, nothing else of "
+         "either side, no raw MQTT",
+         ("gazewire.api",), ("gazewire.agent", "gazewire.processor", "gazewire.cli", "paho", "gazewire.link"),
+         allowed=()),
 )
 
 
@@ -136,7 +140,7 @@ def test_the_rules_look_at_the_whole_house() -> None:
     for expected in ("gazewire.wire.messages", "gazewire.cli.main", "gazewire.agent.pipeline.combine",
                      "gazewire.agent.outputs.outbox", "gazewire.processor.pipeline.session",
                      "gazewire.processor.pipeline.eye_movements.ivt", "gazewire.processor.outputs.influx",
-                     "gazewire.archive.journal"):
+                     "gazewire.archive.journal", "gazewire.api.routes"):
         assert expected in names
     for rule in RULES:
         assert any(rule.applies_to(name) for name in names), f"rule matches no module: {rule.why}"
@@ -163,6 +167,8 @@ def test_imports_follow_the_rules(module: Module) -> None:
         ("gazewire.archive.journal", "from gazewire.processor.journal.store import Journal"),
         ("gazewire.archive.files", "from gazewire.agent.outputs.recording import Recording"),
         ("gazewire.archive.files", "from gazewire.cli.common import Flag"),
+        ("gazewire.api.commands", "import paho.mqtt.client as mqtt"),
+        ("gazewire.api.routes", "from gazewire.processor.journal.reader import JournalReader"),
     ],
 )
 def test_the_rules_see_every_way_of_importing(module: str, source: str) -> None:
@@ -182,6 +188,8 @@ def test_the_rules_see_every_way_of_importing(module: str, source: str) -> None:
         ("gazewire.archive.journal", "from gazewire.processor.journal.reader import JournalReader"),
         ("gazewire.archive.files", "from gazewire.agent.recording_format import RecordingSidecar"),
         ("gazewire.cli.export", "from gazewire.archive import open_archive"),
+        ("gazewire.api.commands", "from gazewire.client.aio import AsyncLab"),
+        ("gazewire.api.downloads", "from gazewire.archive import open_archive"),
     ],
 )
 def test_the_rules_allow_what_the_layers_are_for(module: str, source: str) -> None:

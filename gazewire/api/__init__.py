@@ -3,7 +3,7 @@ recordings started, stopped and annotated through the agents' command topic.
 
 ``gazewire api run`` serves it (uvicorn); docs/data.md ("HTTP API") tells how to
 use it. FastAPI and uvicorn come with the ``api`` extra
-(``pip install 'gazewire[api]'``): the lab server's image has them, tracker PCs
+(``pip install '.[api]'`` in a clone): the lab server's image has them, tracker PCs
 do not need them.
 
 Layout: :mod:`.settings` (``gazewire api config``), :mod:`.tokens` (who may do

@@ -25,7 +25,7 @@ def build_api(settings: Any) -> Any:  # -> ApiServer
     try:
         from gazewire.api.server import ApiServer
     except ImportError as error:
-        raise GazewireError(f"the HTTP API needs {error.name}: pip install 'gazewire[api]'") from None
+        raise GazewireError(f"the HTTP API needs {error.name}: install gazewire with its api extra ('.[api]')") from None
     return ApiServer(settings)
 
 

@@ -19,7 +19,7 @@ The columns are the archive's tables (docs/data.md): ``gaze`` has the columns of
 (``pandas.to_datetime(df.utc_us, unit="us", utc=True)`` for timestamps). The data
 come as an Arrow stream and become a DataFrame without a copy per row.
 
-Needs the ``pandas`` extra (``pip install 'gazewire[pandas]'``: pandas, httpx;
+Needs the ``pandas`` extra (``pip install '.[pandas]'`` in a clone: pandas, httpx;
 pyarrow comes with gazewire). Importing :mod:`gazewire.client` loads none of them;
 this module loads them on first use. Errors: :class:`~gazewire.errors.ApiRefused`
 (the API answered with an error: its one line and status),
@@ -208,4 +208,4 @@ def _need(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"reading recorded data needs {module}: pip install 'gazewire[pandas]'") from None
+        raise ImportError(f"reading recorded data needs {module}: install gazewire with its pandas extra ('.[pandas]')") from None
