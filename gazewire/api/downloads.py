@@ -7,17 +7,19 @@ it exists.
 
 :class:`Downloads` streams a table: the archive's chunks are read and encoded
 on worker threads (the event loop is never blocked by SQLite, Zstandard or
-Arrow), one chunk at a time, and sent as they come; uvicorn waits for a slow
-client before the next chunk is made, so a download of any length holds about
-one chunk in memory. At most ``max_downloads`` run at once (one more: 503 with
-``Retry-After``). The first chunk is read before the response starts, so an
-unknown recording, a bad range or an unreadable journal get their own status;
-an error after that cuts the response short (the client sees an incomplete
-body, never a complete-looking partial table) and is logged.
+Arrow), one chunk at a time - the next one made while the last one is sent - and
+sent as they come; uvicorn waits for a slow client before the next chunk is asked
+for, so a download of any length holds about two chunks in memory. At most
+``max_downloads`` run at once (one more: 503 with ``Retry-After``). The first
+chunk is read before the response starts, so an unknown recording, a bad range
+or an unreadable journal get their own status; an error after that cuts the
+response short (the client sees an incomplete body, never a complete-looking
+partial table) and is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -109,22 +111,30 @@ class Downloads:
 
 
 class Download:
-    """One table being sent: its chunks, and its place among the downloads (given back once)."""
+    """One table being sent: its chunks, and its place among the downloads (given back once).
+
+    The next chunk is made on a worker thread while the current one is sent, so reading the
+    journal overlaps with the network and the client: at most two chunks are held."""
 
     def __init__(self, what: str, give_back: Callable[[], None]) -> None:
         self.what = what
         self.chunks: Iterator[bytes] | None = None
         self.first: bytes | None = None
         self._give_back: Callable[[], None] | None = give_back
+        self._making: asyncio.Future | None = None  # the next chunk, being made
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
             chunk = self.first
             self.first = None
             while chunk is not None:
+                self._making = asyncio.ensure_future(run_in_threadpool(next, self.chunks, None))
                 if chunk:
                     yield chunk
-                chunk = await run_in_threadpool(next, self.chunks, None)
+                # shielded: a client that leaves cancels the wait, not the chunk being made (its
+                # generator cannot be closed while it runs; release() closes it once it is done)
+                chunk = await asyncio.shield(self._making)
+                self._making = None
         except Exception:
             log.exception("download of %s cut short: the response ends without its last chunk", self.what)
             raise
@@ -132,10 +142,22 @@ class Download:
             self.release()
 
     def release(self) -> None:
-        """Close the archive's reader and give the place back (once; from wherever the download ended)."""
+        """Close the archive's reader and give the place back (once; from wherever the download
+        ended). A chunk still being made (the client left meanwhile) is let finish first: a
+        generator cannot be closed while it runs."""
         give_back, self._give_back = self._give_back, None
         if give_back is None:
             return
+        making, self._making = self._making, None
+        if making is not None and not making.done():
+            making.add_done_callback(lambda done: self._close(give_back, done))
+        else:
+            self._close(give_back)
+
+    def _close(self, give_back: Callable[[], None], made: asyncio.Future | None = None) -> None:
+        if made is not None and not made.cancelled() and made.exception() is not None:
+            log.warning("the download of %s, left by its client, failed making its next chunk: %s", self.what,
+                        made.exception())
         close = getattr(self.chunks, "close", None)
         if close is not None:
             try:
