@@ -8,10 +8,13 @@
 
 Reads what the broker keeps retained (``<prefix>/+/status`` and the
 processors' status) through the client library (:meth:`gazewire.client.Lab.sessions`),
-prints, and exits: 0 when every agent listed is online, 1 when any is offline
-or none is found. A status older than the lab's ``stale_after_s`` while it
-claims the agent is there is marked ``(stale)``; a running recording gets a
-line of its own.
+prints, and exits: 0 when every agent listed is there, 1 when any is offline
+or stale (its status says it is there, but nobody refreshes it: marked
+``(stale)``) or none is found. A running recording gets a line of its own.
+
+``--prune`` clears the retained statuses of offline and stale agents and
+processors (:mod:`gazewire.client.pruning`), after a confirmation (``--yes``
+when there is no terminal to ask at); the broker lets the operator role do it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gazewire.cli.common import add_client_arguments, open_lab
+from gazewire.cli.common import add_client_arguments, load_client_settings
 from gazewire.client.info import SessionInfo
 from gazewire.client.statuses import Statuses
 
@@ -80,15 +83,27 @@ def as_json(statuses: Statuses) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    with open_lab(args) as lab:
+    from gazewire.client.lab import Lab
+
+    settings = load_client_settings(args)
+    with Lab.from_settings(settings, timeout=args.timeout) as lab:
         statuses, sessions = lab.statuses(), lab.sessions()
+    if args.prune:
+        from gazewire.cli.prune import prune
+
+        return prune(settings, statuses, yes=args.yes, timeout_s=args.timeout)
     print(as_json(statuses) if args.json else format_table(statuses, sessions))
-    online = sessions and all(info.state != "offline" for info in sessions)
-    return 0 if online else 1
+    there = sessions and all(info.state != "offline" and not info.stale for info in sessions)
+    return 0 if there else 1
 
 
 def add_status_command(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="the agents and processors on the broker (retained status)")
     status.add_argument("--json", action="store_true", help="print the statuses as JSON")
+    status.add_argument(
+        "--prune", action="store_true",
+        help="clear the retained statuses of offline and stale agents and processors (operator role)",
+    )
+    status.add_argument("--yes", action="store_true", help="with --prune: do not ask for confirmation")
     add_client_arguments(status, timeout_help="seconds to wait for the broker")
     status.set_defaults(handler=_status)

@@ -33,7 +33,7 @@ from gazewire.client import commands
 from gazewire.client.clock import ClockOffset, Probe
 from gazewire.client.core import Clock, LabCore, Reply
 from gazewire.client.info import Recording, SessionInfo
-from gazewire.client.lab import DEFAULT_PROBES, DEFAULT_TIMEOUT_S, STALE_AFTER_S, check_timeout, mqtt_settings
+from gazewire.client.lab import DEFAULT_PROBES, DEFAULT_TIMEOUT_S, check_timeout, mqtt_settings
 from gazewire.client.statuses import RETAINED_GRACE_S, Statuses
 from gazewire.client.streams import DEFAULT_BUFFER, AsyncStream
 from gazewire.errors import AgentNotResponding, BrokerUnreachable, ClientClosed, UnknownSession, WaitTimeout
@@ -60,7 +60,6 @@ class AsyncLab:
         prefix: str = DEFAULT_PREFIX,
         timeout: float = DEFAULT_TIMEOUT_S,
         clock: Clock = time.time_ns,
-        stale_after_s: float = STALE_AFTER_S,
         client_id: str | None = None,
         mqtt: MqttSettings | None = None,
     ) -> None:
@@ -68,7 +67,6 @@ class AsyncLab:
         if mqtt is None:
             mqtt = mqtt_settings(host, port, username=username, password=password, tls=tls, ca_file=ca_file)
         self.timeout = timeout
-        self.stale_after_s = stale_after_s
         self._core = LabCore(mqtt, Topics(prefix), clock=clock, client_id=client_id)
         self._connected = False
         self._settled = False
@@ -117,7 +115,7 @@ class AsyncLab:
     async def sessions(self) -> list[SessionInfo]:
         statuses = await self.statuses()
         now_us = self.clock() // 1000
-        return [SessionInfo.from_status(name, status, now_us=now_us, stale_after_s=self.stale_after_s)
+        return [SessionInfo.from_status(name, status, now_us=now_us)
                 for name, status in sorted(statuses.agents.items())]
 
     def session(self, session: str) -> AsyncSession:

@@ -60,8 +60,9 @@ class SessionInfo:
 
     ``age_s`` is how long ago the agent made the status (None for the
     broker's last will, which has no time). ``stale``: the status claims the
-    agent is there but is older than the lab's ``stale_after_s`` (the agent
-    hangs, or the broker kept a status from before a restart).
+    agent is there but has not been refreshed for longer than its lifetime
+    (:func:`gazewire.client.pruning.is_stale`: the agent hangs, or was killed
+    while the broker was down).
     """
 
     session: str
@@ -73,10 +74,11 @@ class SessionInfo:
     status: AgentStatus
 
     @classmethod
-    def from_status(cls, session: str, status: AgentStatus, *, now_us: int, stale_after_s: float) -> SessionInfo:
-        age_s = None if status.utc is None else (now_us - utc_us_from_iso(status.utc)) / 1e6
-        stale = status.state != "offline" and (age_s is None or age_s > stale_after_s)
-        return cls(session, status.state, status.tracker, status.recording, age_s, stale, status)
+    def from_status(cls, session: str, status: AgentStatus, *, now_us: int) -> SessionInfo:
+        from gazewire.client.pruning import is_stale, status_age_s
+
+        return cls(session, status.state, status.tracker, status.recording, status_age_s(status, now_us),
+                   is_stale(status, now_us), status)
 
     @property
     def tracker_name(self) -> str:

@@ -59,7 +59,6 @@ M = TypeVar("M", bound=WireModel)
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_PROBES = 10
-STALE_AFTER_S = 30.0  # six of the agent's default status intervals (5 s)
 
 
 def mqtt_settings(
@@ -107,7 +106,6 @@ class Lab:
         prefix: str = DEFAULT_PREFIX,
         timeout: float = DEFAULT_TIMEOUT_S,
         clock: Clock = time.time_ns,
-        stale_after_s: float = STALE_AFTER_S,
         client_id: str | None = None,
         mqtt: MqttSettings | None = None,
         api: str | None = None,
@@ -117,7 +115,6 @@ class Lab:
         if mqtt is None:
             mqtt = mqtt_settings(host, port, username=username, password=password, tls=tls, ca_file=ca_file)
         self.timeout = timeout
-        self.stale_after_s = stale_after_s
         self._api = (api, api_token)
         self._data: Any = None
         self._core = LabCore(mqtt, Topics(prefix), clock=clock, client_id=client_id)
@@ -164,11 +161,11 @@ class Lab:
 
     def sessions(self) -> list[SessionInfo]:
         """The stations on the lab network, by session id: state, tracker,
-        recording, age of the status; ``stale`` when the status is older than
-        ``stale_after_s`` while claiming the agent is there."""
+        recording, age of the status; ``stale`` when the status claims the agent
+        is there but nobody has refreshed it for longer than its lifetime."""
         statuses = self.statuses()
         now_us = self.clock() // 1000
-        return [SessionInfo.from_status(name, status, now_us=now_us, stale_after_s=self.stale_after_s)
+        return [SessionInfo.from_status(name, status, now_us=now_us)
                 for name, status in sorted(statuses.agents.items())]
 
     def session(self, session: str) -> Session:
