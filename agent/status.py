@@ -43,6 +43,7 @@ def build_status(
     warnings: list[str],
     recording: RecordingInfo | None = None,
     custody: str | None = None,
+    status_interval_s: float | None = None,
 ) -> AgentStatus:
     return AgentStatus(
         session=session,
@@ -60,6 +61,7 @@ def build_status(
         warnings=warnings,
         recording=recording,
         custody=custody,  # type: ignore[arg-type]
+        status_interval_s=status_interval_s,
     )
 
 

@@ -342,6 +342,13 @@ class AgentStatus(WireModel):
         description="What lets a batch leave the outbox: a processor's custody confirmation "
         "(gaze/custody), or, with no processor online, the broker's PUBACK.",
     )
+    status_interval_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How often the agent refreshes this status while connected (s). A status that "
+        "says the agent is there and is older than a few of these is stale (the agent hangs, or was "
+        "killed while the broker was down); null in the last will and from older agents.",
+    )
 
     @property
     def gazewire_version(self) -> str:
@@ -705,7 +712,10 @@ class BlinkEvent(WireModel):
     )
 
 
-AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "drowsiness"]
+AlertType = Literal[
+    "long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "drowsiness",
+    "agent_silent",
+]
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -756,6 +766,9 @@ class ProcessorStatus(WireModel):
         default=None,
         description="The journal: path, bytes, sessions, oldest_utc, retention, state and what "
         "retention evicted; null when the processor runs without one.",
+    )
+    status_interval_s: float | None = Field(
+        default=None, gt=0, description="How often the processor refreshes this status while connected (s)."
     )
 
     @property
