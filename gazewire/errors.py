@@ -189,12 +189,30 @@ class UnsupportedByAgent(ClientError):
         self.session, self.what, self.version = session, what, version
 
 
+class ApiRefused(ClientError):
+    """The lab server's HTTP API answered with an error (``status``; ``detail``: its one line)."""
+
+    def __init__(self, status: int, detail: str, request: str) -> None:
+        super().__init__(f"the lab server's API refused {request} (HTTP {status}): {detail}")
+        self.status, self.detail, self.request = status, detail, request
+
+
+class ApiUnreachable(ClientError):
+    """The lab server's HTTP API did not answer (wrong URL, server down, network)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"no answer from the lab server's API at {url}: {reason}")
+        self.url, self.reason = url, reason
+
+
 class ClockSyncFailed(ClientError):
     """No clock offset could be measured: every probe was spoilt (a clock was
     stepped while it ran)."""
 
 
 __all__ = [
+    "ApiRefused",
+    "ApiUnreachable",
     "GazewireError",
     "InvalidSessionId",
     "InvalidTopic",

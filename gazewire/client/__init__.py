@@ -15,6 +15,9 @@ talk to gazewire's agents and processors over the lab broker.
   ``session(id)`` -> :class:`Session`: recordings, markers, status,
   ``wait_for``, ``clock_offset``, live ``gaze()``, ``fixations()``, ``alerts()``.
 * :class:`AsyncLab` (:mod:`gazewire.client.aio`): the same for asyncio.
+* :class:`LabData` (:mod:`gazewire.client.data`): recorded data as pandas
+  DataFrames from the lab server's HTTP API (the ``pandas`` extra); also
+  ``Lab(..., api=URL, api_token=TOKEN).recording(id).gaze()``.
 * What they return: :class:`Recording`, :class:`SessionInfo`,
   :class:`ClockOffset`, :class:`Stream`, and the wire contract's messages
   (:mod:`gazewire.wire.messages`).
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from gazewire.client.aio import AsyncLab, AsyncSession
     from gazewire.client.clock import ClockOffset
     from gazewire.client.connection import BrokerConnection, Received
+    from gazewire.client.data import LabData, RecordingData
     from gazewire.client.info import Recording, SessionInfo
     from gazewire.client.lab import Lab, Session
     from gazewire.client.settings import ClientSettings
@@ -49,6 +53,8 @@ _LAZY = {
     "Recording": "gazewire.client.info",
     "SessionInfo": "gazewire.client.info",
     "ClockOffset": "gazewire.client.clock",
+    "LabData": "gazewire.client.data",
+    "RecordingData": "gazewire.client.data",
     "Stream": "gazewire.client.streams",
     "AsyncStream": "gazewire.client.streams",
     "BrokerConnection": "gazewire.client.connection",
@@ -61,7 +67,8 @@ _LAZY = {
 
 __all__ = [
     "Lab", "Session", "AsyncLab", "AsyncSession", "Recording", "SessionInfo", "ClockOffset", "Stream",
-    "AsyncStream", "BrokerConnection", "Received", "ClientSettings", "Statuses", "parse_status", "read_statuses",
+    "AsyncStream", "LabData", "RecordingData", "BrokerConnection", "Received", "ClientSettings", "Statuses",
+    "parse_status", "read_statuses",
 ]
 
 

@@ -89,7 +89,9 @@ class Lab:
     waits for the broker or an agent unless told otherwise. ``clock``: this
     computer's UTC clock in nanoseconds (markers are stamped with it).
     Connects at once (BrokerUnreachable, BrokerRefused); use it as a context
-    manager, or call :meth:`close`.
+    manager, or call :meth:`close`. ``api``/``api_token``: the lab server's HTTP
+    API (``http://lab-server:8000``) and a bearer token, for recorded data:
+    ``lab.recording(id).gaze()`` is a DataFrame (:mod:`gazewire.client.data`).
     """
 
     def __init__(
@@ -106,11 +108,15 @@ class Lab:
         clock: Clock = time.time_ns,
         client_id: str | None = None,
         mqtt: MqttSettings | None = None,
+        api: str | None = None,
+        api_token: str | None = None,
     ) -> None:
         check_timeout(timeout)
         if mqtt is None:
             mqtt = mqtt_settings(host, port, username=username, password=password, tls=tls, ca_file=ca_file)
         self.timeout = timeout
+        self._api = (api, api_token)
+        self._data: Any = None
         self._core = LabCore(mqtt, Topics(prefix), clock=clock, client_id=client_id)
         try:
             self._core.connect(timeout)
@@ -166,6 +172,29 @@ class Lab:
         """A handle on one station (its agent's session id); InvalidSessionId for a bad id.
         Nothing is sent until it is used."""
         return Session(self, validate_session_level(session))
+
+    # ------------------------------------------------------------------ recorded data (the HTTP API)
+
+    def recording(self, recording: str) -> Any:  # -> gazewire.client.data.RecordingData
+        """A recording's data from the lab server's HTTP API: ``.gaze()``, ``.fixations()``,
+        ``.markers()``, ``.alerts()`` as DataFrames, ``.info()``. Needs ``Lab(..., api=URL, api_token=...)``."""
+        return self.data().recording(recording)
+
+    def recordings(self, **filters: Any) -> list[dict[str, Any]]:
+        """The recordings in the lab server's journal (``session=``, ``participant=``, ``since=``, ``until=``)."""
+        return self.data().recordings(**filters)
+
+    def data(self) -> Any:  # -> gazewire.client.data.LabData
+        """The lab server's recorded data (:class:`~gazewire.client.data.LabData`)."""
+        if self._data is None:
+            url, token = self._api
+            if url is None:
+                raise InvalidArgument("recorded data come from the lab server's HTTP API: "
+                                      "Lab(..., api='http://lab-server:8000', api_token=TOKEN)")
+            from gazewire.client.data import LabData
+
+            self._data = LabData(url, token, timeout=max(self.timeout, 60.0))
+        return self._data
 
     # ------------------------------------------------------------------ every session at once
 
@@ -239,6 +268,8 @@ class Lab:
     def close(self) -> None:
         """Disconnect. Streams end; calls still waiting raise ClientClosed."""
         self._core.close()
+        if self._data is not None:
+            self._data.close()
 
     def __enter__(self) -> Lab:
         return self
