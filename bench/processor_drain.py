@@ -147,6 +147,7 @@ class ProcessorRun:
         self.port = port
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
+        self.profiler: subprocess.Popen | None = None
         self.statuses: list[tuple[float, int, float]] = []  # (t, batches, cpu_s)
         self.cond = threading.Condition()
         self.watcher = client("bench-watcher", port, persistent=False)
@@ -169,7 +170,7 @@ class ProcessorRun:
             self.statuses.append((now, int(status.get("counters", {}).get("batches", 0)), cpu))
             self.cond.notify_all()
 
-    def start(self, data_dir: Path | None = None, algorithm: str | None = None) -> None:
+    def start(self, data_dir: Path | None = None, algorithm: str | None = None, profile: Path | None = None) -> None:
         self.statuses.clear()
         if data_dir is not None:
             self.env["GAZEWIRE_DATA_DIR"] = str(data_dir)
@@ -180,6 +181,14 @@ class ProcessorRun:
                 [sys.executable, "-m", "gazewire", "processor", "run"], env=self.env, cwd=self.workdir,
                 stdout=log, stderr=subprocess.STDOUT,
             )
+        self.profiler = None
+        if profile is not None:  # py-spy samples every thread of the processor: collapsed stacks
+            py_spy = Path(sys.executable).with_name("py-spy")
+            self.profiler = subprocess.Popen(
+                [str(py_spy), "record", "--format", "raw", "--threads", "--idle", "--rate", "250",
+                 "--pid", str(self.process.pid), "-o", str(profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
 
     def wait_batches(self, expected: int, timeout_s: float) -> None:
         with self.cond:
@@ -189,6 +198,10 @@ class ProcessorRun:
                 raise RuntimeError(f"processor handled {got} of {expected} batches; its log ends:\n{log}")
 
     def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its profile and ends
+            self.profiler.wait(60)
+            self.profiler = None
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
@@ -226,6 +239,8 @@ def main() -> None:
     parser.add_argument("--journal", choices=("on", "off", "both"), default="on",
                         help="the processor's journal (both: each round drains with and without it)")
     parser.add_argument("--algorithms", default="", help="the processor's detectors, comma-separated (e.g. ivt,ivd)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record each processor run with py-spy (pip install py-spy) into DIR, collapsed stacks")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra GAZEWIRE_* setting for the processor (repeatable)")
     args = parser.parse_args()
@@ -280,7 +295,11 @@ def main() -> None:
                     publish_backlog(broker.port, payloads)  # queued for both persistent sessions
                     bare = drain_bare(broker.port, expected, samples)
                     processor.env["GAZEWIRE_JOURNAL__ENABLED"] = "true" if journal == "on" else "false"
-                    processor.start(workdir / f"data-{round_}-{journal}-{algorithm}", algorithm)
+                    profile = None
+                    if args.profile is not None:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        profile = args.profile / f"processor-{round_}-{journal}-{algorithm or 'default'}.txt"
+                    processor.start(workdir / f"data-{round_}-{journal}-{algorithm}", algorithm, profile)
                     processor.wait_batches(expected, 600)  # its counters start at 0 with each process
                     processor.stop()
                     proc = processor.rate(expected, samples_per_batch)

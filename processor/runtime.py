@@ -312,8 +312,11 @@ class Processor:
         group = Group(deliveries=deliveries)
         received_us = utc_now_us()
         for delivery in deliveries:
-            outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained)
+            outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained, defer=True)
             self._add(group, outcome, received_us, payload=delivery.payload)
+        # The group's batches of each session go through the detector in one call (the same
+        # events as one call per batch, for a fraction of the fixed cost per call).
+        self._add(group, self.dispatcher.settle(), received_us)
         self._commit(group)
 
     def _add(self, group: Group, outcome: Outcome, received_us: int, *, payload: bytes | None = None) -> None:
