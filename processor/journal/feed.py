@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from gazewire.processor.journal.convert import outcome_of, point_count
 from gazewire.processor.journal.records import CorruptRecord, JournalError, Record
 from gazewire.processor.journal.store import Journal
-from gazewire.processor.outputs.points import points_of
+from gazewire.processor.outputs.points import entries_of as outcome_entries
 from gazewire.processor.outputs.sink import Entry, Sink, SinkRejected, SinkReport, SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,7 @@ class Chunk:
 
 def entries_of(records: Sequence[Record]) -> list[tuple[int, list[Entry]]]:
     """Each record's position and its points as line-protocol entries."""
-    out = []
-    for record in records:
-        points = points_of(outcome_of([record]))
-        out.append((record.position, [(p.line(), p.session, p.time_us) for p in points]))
-    return out
+    return [(record.position, outcome_entries(outcome_of([record]))) for record in records]
 
 
 class SinkFeed:
