@@ -40,6 +40,11 @@ class Inbound:
     message: GazeBatch | AgentStatus | Marker
 
 
+class OtherShard(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the parser for a message of a session another processor takes (``shard``):
+    not handled, not bad input; acknowledged so the broker lets it go (its owner has its own copy)."""
+
+
 Parse = Callable[[str, bytes], Inbound]
 """Topic and payload to a checked message; raises :class:`BadInput` for anything else."""
 
@@ -67,6 +72,7 @@ class Dispatcher:
         self.retired = SessionCounters()  # counters of forgotten sessions
         self.forgotten_sessions = 0
         self.messages = 0
+        self.other_shard_messages = 0  # messages of sessions another processor takes (shard)
         self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
         self._made_room = Outcome()  # what ending a session forgotten to make room produced (or resuming one)
         self._saved: dict[str, SessionState] = {}  # sessions not in memory: from the journal, or forgotten
@@ -125,6 +131,8 @@ class Dispatcher:
             if isinstance(message, Marker):
                 return session.handle_marker(message)
             raise AssertionError(f"unhandled message {type(message).__name__}")  # pragma: no cover
+        except OtherShard:
+            self.other_shard_messages += 1
         except BadInput as problem:
             self.bad_input.record(problem, topic)
         except Exception as error:  # a processor bug: count it, keep going, keep other sessions
@@ -252,6 +260,7 @@ class Dispatcher:
             total.add(session.counters)
         counters = asdict(total)
         counters["messages"] = self.messages
+        counters["other_shard_messages"] = self.other_shard_messages
         counters["sessions"] = len(self.sessions)
         counters["sessions_forgotten"] = self.forgotten_sessions
         bad = self.bad_input.totals
