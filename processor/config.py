@@ -293,6 +293,17 @@ class InfluxSettings(_Section):
         description="Longest time a point waits before being written while InfluxDB is up: the "
         "delay until Grafana shows it.",
     )
+    gaze_hz: float = Field(
+        0.0,
+        ge=0,
+        le=100_000,
+        description="Most gaze points per second and session the sink writes (InfluxDB, or the "
+        "line-protocol files): every k-th sample by seq, k = ceil(tracker rate / gaze_hz), so a "
+        "replay writes the same ones. 0: every sample. The journal keeps every sample either way, "
+        "and fixations, saccades, pursuits, blinks, alerts, AOI visits, markers and agent statuses "
+        "are always all written. At 1200 Hz the gaze points are most of the sink's work "
+        "(docs/performance.md): 120 is a tenth of it, and Grafana's panels average per pixel anyway.",
+    )
     buffer_points: int = Field(
         500_000,
         ge=100,

@@ -90,6 +90,7 @@ def open_feed(settings: ProcessorSettings, sink: Sink, journal: Journal | None) 
     return SinkFeed(
         sink, journal, batch_points=influx.batch_points, flush_interval_s=influx.flush_interval_s,
         retry_min_s=influx.retry_min_s, retry_max_s=influx.retry_max_s, buffer_points=influx.buffer_points,
+        gaze_hz=influx.gaze_hz,
     )
 
 
@@ -274,7 +275,7 @@ class Processor:
     def _loop(self) -> None:
         interval = self.settings.status_interval_s
         retry_s = self.settings.journal.retry_s
-        max_group = self.settings.journal.max_group_messages if self.journal is not None else 1
+        max_group = self.settings.journal.max_group_messages  # a group: one commit, one detector call per session
         now = time.monotonic()
         next_status = now
         next_housekeeping = now + HOUSEKEEPING_INTERVAL_S

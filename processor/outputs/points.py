@@ -55,13 +55,30 @@ def points_of(outcome: Outcome, *, gaze: bool = True) -> list[Point]:
     return points
 
 
-def entries_of(outcome: Outcome) -> list[tuple[str, str | None, int]]:
+def entries_of(outcome: Outcome, *, gaze_hz: float = 0.0) -> list[tuple[str, str | None, int]]:
     """Every point of ``outcome`` as ``(line, session, time_us)``: the lines of
-    :func:`points_of`, the gaze samples encoded a batch at a time (:func:`gaze_lines`)."""
+    :func:`points_of`, the gaze samples encoded a batch at a time (:func:`gaze_lines`) - or,
+    with ``gaze_hz``, only the samples :func:`gaze_rows` picks."""
     entries = [(point.line(), point.session, point.time_us) for point in points_of(outcome, gaze=False)]
     for batch in outcome.batches:
-        entries += zip(gaze_lines(batch), repeat(batch.session), batch.columns.utc_us)
+        rows = gaze_rows(batch, gaze_hz)
+        if rows is None:
+            entries += zip(gaze_lines(batch), repeat(batch.session), batch.columns.utc_us)
+        else:
+            entries += [(p.line(), p.session, p.time_us) for p in gaze_points(batch, rows)]
     return entries
+
+
+def gaze_rows(batch: GazeBatch, gaze_hz: float) -> list[int] | None:
+    """The samples of ``batch`` the sink writes at most ``gaze_hz`` of per second: those whose
+    ``seq`` is a multiple of ceil(the tracker's rate / gaze_hz) - chosen by the data alone, so
+    the same batch always gives the same points. None: every sample (no limit, the limit at or
+    above the tracker's rate, or a batch without its rate)."""
+    rate = batch.sample_rate_hz
+    if not gaze_hz or not rate or rate <= gaze_hz:
+        return None
+    every = math.ceil(rate / gaze_hz)
+    return [i for i, seq in enumerate(batch.columns.seq) if seq % every == 0]
 
 
 def gaze_tags(batch: GazeBatch) -> dict[str, str]:

@@ -58,3 +58,17 @@ def test_entries_hold_every_point_with_its_session_and_time(batch):
     expected = {(p.line(), p.session, p.time_us) for p in points_of(outcome)}
     entries = entries_of(outcome)
     assert len(entries) == batch.count and set(entries) == expected
+
+
+def test_gaze_hz_writes_every_kth_sample_by_seq_and_everything_else():
+    from tests.processor.streams import batch_payloads, parse, simulated
+
+    samples = simulated(1, 1200.0).samples
+    batches = [parse(p) for p in batch_payloads(samples, sizes=[60, 7, 33], sample_rate_hz=1200.0)]
+    written = [e for b in batches for e in entries_of(Outcome(batches=[b]), gaze_hz=120)]
+    seqs = [int(line.split(" seq=")[1].split("i")[0]) for line, _, _ in written]
+    assert seqs == list(range(0, len(samples), 10))  # every tenth sample, wherever the batches were cut
+    every = [e for b in batches for e in entries_of(Outcome(batches=[b]))]
+    assert set(written) <= set(every) and len(every) == len(samples)
+    # at or below the tracker's rate (or without one): every sample
+    assert entries_of(Outcome(batches=batches[:1]), gaze_hz=1200) == entries_of(Outcome(batches=batches[:1]))
