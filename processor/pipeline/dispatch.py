@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gazewire.errors import GazewireError
 from gazewire.wire.messages import AgentStatus, GazeBatch, Marker
 from gazewire.wire.timeutil import utc_now_us
 from gazewire.wire.topics import Channel
@@ -40,7 +41,7 @@ class Inbound:
     message: GazeBatch | AgentStatus | Marker
 
 
-class OtherShard(Exception):  # noqa: N818 - a signal, not an error
+class OtherShard(GazewireError):  # noqa: N818 - a signal, not an error
     """Raised by the parser for a message of a session another processor takes (``shard``):
     not handled, not bad input; acknowledged so the broker lets it go (its owner has its own copy)."""
 
