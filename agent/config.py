@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from gazewire.mqtt import MqttSettings
 from gazewire.settings import (
+    DataDirSetting,
     GazewireSettings,
     LogLevel,
     SessionSetting,
@@ -104,7 +105,7 @@ class AgentSettings(GazewireSettings):
         "(batch jobs); otherwise stay online and report 'stopped'.",
     )
     autostart: bool = Field(True, description="Start streaming at launch; false waits for a 'start' command.")
-    data_dir: Path = Field(
+    data_dir: DataDirSetting = Field(
         default_factory=default_data_dir,
         description="Recordings (recordings/<session>.csv) and the outbox (outbox/<session>.sqlite3).",
     )

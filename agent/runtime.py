@@ -681,6 +681,7 @@ class Agent:
             counters=self.status_counters(),
             warnings=self.warnings(),
             custody=self.sender.custody,
+            status_interval_s=self.settings.status_interval_s,
         )
 
     def publish_status(self, state: str | None = None, reason: str | None = None):
@@ -688,7 +689,7 @@ class Agent:
         if not self.link.connected.is_set():
             return None
         status = self.current_status(state, reason)
-        return self.link.publish(self.topics.status(self.session), status.to_json(), qos=1, retain=True)
+        return self.link.publish_status(self.topics.status(self.session), status)
 
     def _on_connected(self) -> None:
         # paho's thread: ask the pipeline thread to publish a fresh status.

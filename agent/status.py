@@ -41,6 +41,7 @@ def build_status(
     counters: AgentCounters,
     warnings: list[str],
     custody: str | None = None,
+    status_interval_s: float | None = None,
 ) -> AgentStatus:
     return AgentStatus(
         session=session,
@@ -57,6 +58,7 @@ def build_status(
         counters=counters,
         warnings=warnings,
         custody=custody,  # type: ignore[arg-type]
+        status_interval_s=status_interval_s,
     )
 
 

@@ -54,20 +54,44 @@ class BrokerError(GazewireError):
     """The MQTT broker cannot be used: it is not reachable, or it refuses us."""
 
 
+def broker_address(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets (``[::1]:1883``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class BrokerUnreachable(BrokerError):
     """No connection to the broker within the time allowed."""
 
     def __init__(self, host: str, port: int, timeout_s: float) -> None:
-        super().__init__(f"no connection to the broker at {host}:{port} within {timeout_s:.0f} s")
+        super().__init__(f"no connection to the broker at {broker_address(host, port)} within {timeout_s:g} s")
         self.host, self.port, self.timeout_s = host, port, timeout_s
 
 
-class BrokerRefused(BrokerError):
-    """The broker refused the connection (bad user name or password, not authorised, ...)."""
+# What brokers answer to a login they refuse (MQTT 5 reason names; 3.1.1 return codes).
+CREDENTIAL_REFUSALS = frozenset({"Not authorized", "Bad user name or password", "Bad authentication method"})
 
-    def __init__(self, host: str, port: int, username: str | None, reason: str) -> None:
-        super().__init__(f"broker refused the connection: {reason}")
+
+class BrokerRefused(BrokerError):
+    """The broker refused the connection (bad user name or password, not authorised, ...).
+    The message says as whom, and whether a password was given at all (``password_given``
+    None: not known)."""
+
+    def __init__(
+        self, host: str, port: int, username: str | None, reason: str, *, password_given: bool | None = None
+    ) -> None:
+        who = f"user {username!r}" if username else "an anonymous login (no user name was given)"
+        hint = ""
+        if reason in CREDENTIAL_REFUSALS and username:
+            hint = (" (no password was given: GAZEWIRE_MQTT__PASSWORD sets it)" if password_given is False
+                    else " (check the user name and its password)")
+        super().__init__(f"broker {broker_address(host, port)} refused {who}: {reason}{hint}")
         self.host, self.port, self.username, self.reason = host, port, username, reason
+        self.password_given = password_given
+
+    @property
+    def bad_credentials(self) -> bool:
+        """Refused for who we are (a setting to fix), not for the broker's own state."""
+        return self.reason in CREDENTIAL_REFUSALS
 
 
 __all__ = [

@@ -19,7 +19,9 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from gazewire.mqtt import MqttSettings, connect_async, create_client, is_failure, reason_text
+from gazewire.errors import BrokerRefused
+from gazewire.mqtt import MqttSettings, connect_async, create_client, is_failure, reason_text, status_properties
+from gazewire.wire.messages import AgentStatus, ProcessorStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,22 @@ class MqttLink:
 
     # ------------------------------------------------------------------ publishing
 
-    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool = False) -> paho.MQTTMessageInfo:
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int, retain: bool = False, properties: Any = None
+    ) -> paho.MQTTMessageInfo:
         """Publish; while disconnected a QoS 1 message waits in paho and goes out on reconnect."""
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             self.publish_errors += 1
             log.warning("publishing on %s failed: %s", topic, paho.error_string(info.rc))
         return info
+
+    def publish_status(self, topic: str, status: AgentStatus | ProcessorStatus) -> paho.MQTTMessageInfo:
+        """Publish a status retained, with its MQTT 5 message expiry (:func:`gazewire.mqtt.status_properties`)."""
+        properties = status_properties(
+            self.settings, offline=status.state == "offline", status_interval_s=status.status_interval_s
+        )
+        return self.publish(topic, status.to_json(), qos=1, retain=True, properties=properties)
 
     def wait_published(self, info: paho.MQTTMessageInfo, timeout_s: float) -> bool:
         try:
@@ -92,7 +103,11 @@ class MqttLink:
 
     def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if is_failure(reason_code):
-            self.last_error = f"broker refused the connection: {reason_text(reason_code)}"
+            settings = self.settings
+            self.last_error = str(BrokerRefused(
+                settings.host, settings.port, settings.username, reason_text(reason_code),
+                password_given=settings.password is not None,
+            ))
             log.error("%s", self.last_error)
             return
         if self._ever_connected:

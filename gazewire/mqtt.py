@@ -11,6 +11,7 @@ that stays the same across restarts; the default ids below do.
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import ssl
 from enum import Enum
@@ -22,6 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from gazewire.errors import SettingsError
 
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,23 @@ class MqttSettings(BaseModel):
         description="How long the broker keeps our session (and queues QoS 1 messages for us) while "
         "we are away. QoS 1 only survives a disconnect with a persistent session; 0 disables it.",
     )
+    will_delay_s: int = Field(
+        30,
+        ge=0,
+        le=86_400,
+        description="MQTT 5: how long the broker waits before it publishes our last will (the "
+        "retained offline status) after losing us. Back within this time - a broker that stalled, "
+        "a network that dropped for a moment - we are not announced offline at all. Longer hides "
+        "longer outages, and announces a real one later. Needs session_expiry_s > 0.",
+    )
+    offline_status_expiry_s: int = Field(
+        86_400,
+        ge=0,
+        description="MQTT 5: how long the broker keeps an offline status retained (a clean stop, or "
+        "the last will). Afterwards gazewire status and the live page no longer list the program; "
+        "gazewire status --prune clears them at once. 0: kept until pruned. (A status that says "
+        "the program is there expires by itself when it is not refreshed: status_lifetime_s.)",
+    )
     tls: bool = Field(False, description="Use TLS (the lab broker's TLS listener is 8883).")
     ca_file: Path | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate.")
     cert_file: Path | None = Field(None, description="Client certificate (PEM) for certificate authentication.")
@@ -107,6 +127,10 @@ class MqttSettings(BaseModel):
     def _host_has_no_scheme(cls, value: str) -> str:
         if "://" in value:
             raise ValueError("give a host name, not a URL (set port and tls separately)")
+        if value.startswith("[") and value.endswith("]"):  # an IPv6 address as URLs write it
+            value = value[1:-1]
+        if not value:
+            raise ValueError("give a host name or address")
         return value
 
     @model_validator(mode="after")
@@ -122,6 +146,62 @@ class MqttSettings(BaseModel):
         if self.password is not None and self.username is None:
             raise ValueError("username: a password is given without username")
         return self
+
+
+STATUS_LIFETIME_INTERVALS = 4  # refreshes a status may miss before it is stale
+MIN_STATUS_LIFETIME_S = 60
+
+
+def status_lifetime_s(status_interval_s: float | None) -> int:
+    """How long a retained status that says its program is there stays true without a refresh:
+    four refresh intervals, at least a minute (a busy broker, a reconnection). After that the
+    broker drops it (MQTT 5 message expiry) and readers call it stale: the program is gone
+    without a last will (it was killed while the broker was down) or hangs."""
+    interval = status_interval_s if status_interval_s and status_interval_s > 0 else 0.0
+    return max(MIN_STATUS_LIFETIME_S, math.ceil(STATUS_LIFETIME_INTERVALS * interval))
+
+
+def status_properties(settings: MqttSettings, *, offline: bool, status_interval_s: float | None) -> Properties | None:
+    """The PUBLISH properties of a retained status (MQTT 5; None for 3.1.1): its message expiry -
+    :func:`status_lifetime_s` while the program is there, ``offline_status_expiry_s`` once it is
+    offline (none when that is 0)."""
+    if settings.protocol is not MqttProtocol.V5:
+        return None
+    expiry = settings.offline_status_expiry_s if offline else status_lifetime_s(status_interval_s)
+    if not expiry:
+        return None
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.MessageExpiryInterval = expiry
+    return properties
+
+
+def will_properties(settings: MqttSettings) -> Properties | None:
+    """The last will's properties (MQTT 5): the will delay, and the offline status's expiry,
+    which for a will is set here, not on a PUBLISH."""
+    if settings.protocol is not MqttProtocol.V5:
+        return None
+    properties = Properties(PacketTypes.WILLMESSAGE)
+    if settings.will_delay_s and settings.session_expiry_s:
+        properties.WillDelayInterval = settings.will_delay_s
+    if settings.offline_status_expiry_s:
+        properties.MessageExpiryInterval = settings.offline_status_expiry_s
+    return properties
+
+
+def parse_broker(text: str) -> tuple[str, str | None]:
+    """``HOST[:PORT]`` as ``--broker`` takes it: a name or IPv4 address, an IPv6 address in
+    brackets (``[::1]:1883``, ``[fe80::1]``) or bare (``::1``, no port then); the port as text
+    (the settings check it)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise SettingsError(f"--broker {text!r}: expected [IPV6]:PORT, e.g. [::1]:1883")
+        return host, rest[1:] or None
+    if text.count(":") > 1:  # a bare IPv6 address: the colons are its own
+        return text, None
+    host, colon, port = text.partition(":")
+    return host, (port if colon else None)
 
 
 def default_client_id(role: str, name: str) -> str:
@@ -172,7 +252,7 @@ def create_client(
     client.max_queued_messages_set(0)
     if will is not None:
         topic, payload, qos, retain = will
-        client.will_set(topic, payload, qos=qos, retain=retain)
+        client.will_set(topic, payload, qos=qos, retain=retain, properties=will_properties(settings))
     return client
 
 

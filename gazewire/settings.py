@@ -15,13 +15,16 @@ setting; the command line turns it into exit code 2. Secrets are
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import os
 import re
 import socket
 import sys
 import textwrap
-from enum import Enum
+from collections.abc import Collection
 from contextvars import ContextVar
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,9 +32,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, SecretStr, Vali
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from gazewire.errors import SettingsError
@@ -40,7 +43,7 @@ from gazewire.wire.topics import validate_prefix, validate_session_level
 ENV_PREFIX = "GAZEWIRE_"
 MASK = "**********"
 
-_config_file: ContextVar[Path | None] = ContextVar("gazewire_config_file", default=None)
+_config_document: ContextVar[dict[str, Any] | None] = ContextVar("gazewire_config_document", default=None)
 
 
 def host_name_id(fallback: str) -> str:
@@ -64,6 +67,23 @@ def default_data_dir() -> Path:
     return Path(base) / "gazewire"
 
 
+def validate_data_dir(path: Path) -> Path:
+    """A data directory: an existing directory, or a path that can be made one (its nearest
+    existing parent is a directory). Whether it can be written is found out - and reported in
+    status - when the program writes, as it may change while it runs (a full or read-only disk)."""
+    path = Path(path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{str(path)!r} is a file, not a directory")
+        return path
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{str(path)!r} cannot be made: {str(parent)!r} is a file, not a directory")
+    return path
+
+
 def _upper(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
 
@@ -72,6 +92,7 @@ def _upper(value: object) -> object:
 SessionSetting = Annotated[str, AfterValidator(validate_session_level)]
 TopicPrefixSetting = Annotated[str, AfterValidator(validate_prefix)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
+DataDirSetting = Annotated[Path, AfterValidator(validate_data_dir)]
 
 
 class GazewireSettings(BaseSettings):
@@ -96,9 +117,9 @@ class GazewireSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        config_file = _config_file.get()
-        if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        document = _config_document.get()
+        if document is not None:  # the TOML file, read and decoded by load_settings (BOMs, UTF-16)
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=document))
         return tuple(sources)
 
 
@@ -111,27 +132,114 @@ def load_settings(
     """Build ``settings_cls`` from all sources; raise SettingsError with one clear line.
 
     ``overrides`` come from command-line flags and may use dotted names for
-    nested settings (``{"mqtt.port": 1884}``).
+    nested settings (``{"mqtt.port": 1884}``); an unknown name is refused with
+    the closest known one. When ``overrides`` has a ``flags`` mapping (setting
+    name -> the flag that gave it, see :class:`Overrides`), a problem with such a
+    setting names the flag, not its environment variable.
     """
     if config_file is None and os.environ.get(ENV_PREFIX + "CONFIG"):
         config_file = os.environ[ENV_PREFIX + "CONFIG"]
-    path: Path | None = None
+    overrides = overrides or {}
+    flags: dict[str, str] = getattr(overrides, "flags", {})
+    _check_override_names(settings_cls, overrides, flags)
+    document: dict[str, Any] | None = None
     if config_file is not None:
         path = Path(config_file).expanduser()
         if not path.is_file():
-            raise SettingsError(f"config file {str(path)!r} does not exist")
-        _check_toml_keys(settings_cls, path)
-    init = _nest(overrides or {})
-    token = _config_file.set(path)
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise SettingsError(f"config file {str(path)!r} {what}")
+        document = read_toml(path)
+        _check_keys(settings_cls, document, prefix="", path=path)
+    init = _nest(overrides)
+    env_file = _env_file_options(settings_cls)
+    token = _config_document.set(document)
     try:
-        return settings_cls(**init)
+        return settings_cls(**env_file, **init)
     except ValidationError as error:
-        raise SettingsError(describe_settings_error(error, settings_cls)) from None
+        raise SettingsError(describe_settings_error(error, settings_cls, flags)) from None
     finally:
-        _config_file.reset(token)
+        _config_document.reset(token)
 
 
-def describe_settings_error(error: ValidationError, settings_cls: type[BaseModel]) -> str:
+class Overrides(dict):
+    """Settings given on the command line, by dotted name, and ``flags``: the flag that gave
+    each (``{"mqtt.port": "--broker"}``), so that a problem names what the user typed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flags: dict[str, str] = {}
+
+    def give(self, name: str, value: Any, flag: str) -> None:
+        self[name] = value
+        self.flags[name] = flag
+
+
+# A byte-order mark says how a text file is encoded: what Windows Notepad writes ("UTF-8 with
+# BOM", "Unicode" = UTF-16 LE with BOM, "Unicode big endian"). Longest marks first.
+BYTE_ORDER_MARKS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def text_encoding(data: bytes) -> str:
+    """The encoding of a settings file: the one its byte-order mark names, else UTF-8."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    return "utf-8"
+
+
+def read_text_file(path: Path, what: str) -> tuple[str, str]:
+    """A settings file's text and encoding (UTF-8, or UTF-8/16/32 with a byte-order mark);
+    SettingsError with one line when it cannot be read or decoded."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SettingsError(f"{what} {str(path)!r} cannot be read: {error.strerror or error}") from None
+    encoding = text_encoding(data)
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {error.start}): save it as UTF-8"
+        ) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document of a config file, whatever Notepad saved it as."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    text, _ = read_text_file(path, "config file")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+
+
+def _env_file_options(settings_cls: type[BaseSettings]) -> dict[str, Any]:
+    """How to read the ``.env`` file: its encoding (a BOM says), checked readable first -
+    pydantic-settings would fail on it with a traceback."""
+    name = settings_cls.model_config.get("env_file")
+    if not name:
+        return {}
+    path = Path(str(name))
+    if not path.exists():
+        return {}
+    if path.is_dir():
+        raise SettingsError(f".env file {str(path.resolve())!r} is a directory, not a file")
+    _, encoding = read_text_file(path.resolve(), ".env file")
+    return {"_env_file_encoding": encoding}
+
+
+def describe_settings_error(
+    error: ValidationError, settings_cls: type[BaseModel], flags: dict[str, str] | None = None
+) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
     message = first.get("msg", "invalid value").removeprefix("Value error, ")
@@ -144,11 +252,47 @@ def describe_settings_error(error: ValidationError, settings_cls: type[BaseModel
     env_name = ENV_PREFIX + "__".join(location).upper()
     value = first.get("input")
     shown = "" if _is_secret_path(settings_cls, location) else f" (got {value!r})"
-    if isinstance(value, dict) or first.get("type") == "missing":
-        shown = ""
+    if isinstance(value, dict) or first.get("type") == "missing" or repr(value) in message:
+        shown = ""  # nothing to show, or the message shows it already
     more = error.error_count() - 1
     suffix = f"; {more} more problem{'s' if more > 1 else ''}" if more > 0 else ""
+    flag = next(  # the setting, or the table or list it is in, given by a flag
+        (flags[".".join(location[:n])] for n in range(len(location), 0, -1) if ".".join(location[:n]) in (flags or {})),
+        None,
+    )
+    if flag is not None:  # the flag's value wins over every other source: it is the one at fault
+        return f"{flag}: {message}{shown}{suffix}"
     return f"invalid setting {name}: {message}{shown} [env {env_name}]{suffix}"
+
+
+def _check_override_names(settings_cls: type[BaseModel], overrides: dict[str, Any], flags: dict[str, str]) -> None:
+    known = _setting_names(settings_cls)
+    for name in overrides:
+        if name not in known:
+            if name in flags:
+                raise SettingsError(f"{flags[name]}: unknown setting {name!r}{_closest(name, known)}")
+            raise SettingsError(f"invalid setting {name}: unknown setting{_closest(name, known)}")
+
+
+def _setting_names(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every setting's dotted name (``mqtt.port``), tables included."""
+    names = set()
+    for key, field in model.model_fields.items():
+        names.add(prefix + key)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= _setting_names(annotation, f"{prefix}{key}.")
+    return names
+
+
+def _closest(name: str, known: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name closest to a mistyped one, else the list."""
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if found:
+        return f" (did you mean {found[0]!r}?)"
+    table = name.rpartition(".")[0]
+    siblings = [known_name for known_name in known if known_name.rpartition(".")[0] == table]
+    return f" (known: {', '.join(sorted(siblings))})"
 
 
 def _fields_at(settings_cls: type[BaseModel], location: list[str]) -> set[str]:
@@ -193,27 +337,12 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _check_toml_keys(settings_cls: type[BaseModel], path: Path) -> None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise SettingsError(f"config file {str(path)!r} is not valid TOML: {error}") from None
-    _check_keys(settings_cls, document, prefix="", path=path)
-
-
 def _check_keys(model: type[BaseModel], document: dict[str, Any], *, prefix: str, path: Path) -> None:
     fields = model.model_fields
     for key, value in document.items():
         if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise SettingsError(
-                f"invalid setting {prefix}{key}: unknown setting in {str(path)!r} (known: {known})"
-            )
+            closest = _closest(prefix + key, [prefix + name for name in fields])
+            raise SettingsError(f"invalid setting {prefix}{key}: unknown setting in {str(path)!r}{closest}")
         annotation = fields[key].annotation
         if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
             _check_keys(annotation, value, prefix=f"{prefix}{key}.", path=path)

@@ -30,6 +30,7 @@ from gazewire.wire.messages import AlertType
 from gazewire.mqtt import MqttSettings
 from gazewire.wire.sessions import parse_shard, validate_session_id
 from gazewire.settings import (
+    DataDirSetting,
     GazewireSettings,
     LogLevel,
     SessionSetting,
@@ -51,6 +52,7 @@ ALERT_TYPES: tuple[AlertType, ...] = (
     "aoi_dwell",
     "gaze_lost",
     "agent_offline",
+    "agent_silent",
     "sample_rate_low",
     "drowsiness",
 )
@@ -157,7 +159,7 @@ class AlertSettings(_Section):
     enabled: list[AlertType] = Field(
         list(ALERT_TYPES),
         description="Alert types to raise: long_fixation, aoi_dwell, gaze_lost, agent_offline, "
-        "sample_rate_low, drowsiness (needs algorithm = ivd, which reports blinks).",
+        "agent_silent, sample_rate_low, drowsiness (needs algorithm = ivd, which reports blinks).",
     )
     long_fixation_s: float = Field(
         2.0,
@@ -179,6 +181,15 @@ class AlertSettings(_Section):
         le=3600,
         description="No valid gaze for this long while the agent is tracking raises gaze_lost. "
         "Shorter than a blink (0.1-0.3 s) raises it on every blink.",
+    )
+    agent_silent_s: float = Field(
+        60.0,
+        ge=10,
+        le=86_400,
+        description="An agent whose status says it is there but has not been refreshed for this "
+        "long (or for four of its own status intervals, if longer) raises agent_silent: it hangs, "
+        "or was killed while the broker was down, so no last will came. Judged only while the "
+        "processor is connected; shorter notices sooner, but a busy broker may then raise it.",
     )
     sample_rate_window_s: float = Field(
         5.0,
@@ -399,7 +410,7 @@ class ProcessorSettings(GazewireSettings):
     influx: InfluxSettings = Field(
         default_factory=InfluxSettings, description="InfluxDB 2.x (empty url: line-protocol files)."
     )
-    data_dir: Path = Field(
+    data_dir: DataDirSetting = Field(
         default_factory=default_data_dir,
         description="The processor's files: the journal (journal.sqlite, unless journal.path says "
         "otherwise) and line-protocol files under lineprotocol/ (unless lineprotocol_dir does).",
@@ -421,13 +432,25 @@ class ProcessorSettings(GazewireSettings):
         ge=1,
         le=100_000,
         description="Sessions tracked at once; bounds memory against a flood of made-up session "
-        "ids. When full, the longest-idle session is forgotten if idle for idle_session_s.",
+        "ids. When full, a new session makes room: the longest-idle session goes if it has been "
+        "quiet for idle_session_s / 60, else the oldest that has had one message only (a made-up "
+        "id looks like that; an agent's statuses and batches come again and again). Only when "
+        "every session is established and active is the new one refused (too_many_sessions).",
     )
     idle_session_s: float = Field(
         3600.0,
         ge=10,
         description="A session with no message for this long is forgotten (its open fixation "
         "ended). Its next message starts it afresh.",
+    )
+    status_sessions: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Sessions summarised in the retained status, which every subscriber receives "
+        "again on each refresh: the most relevant ones (established and active first, then the "
+        "most refused); the counters count them all. More shows more of a large lab, and costs "
+        "about 1 KB per session per refresh.",
     )
     status_interval_s: float = Field(
         5.0, ge=0.5, le=3600, description="How often the retained processor status (with counters) is refreshed."

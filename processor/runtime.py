@@ -141,6 +141,8 @@ class Processor:
             ),
             max_sessions=settings.max_sessions,
             idle_session_s=settings.idle_session_s,
+            status_sessions=settings.status_sessions,
+            connected=lambda: self.link.connected.is_set(),
         )
         self.sink = sink if sink is not None else open_sink(settings)
         self.feed = open_feed(settings, self.sink, self.journal)
@@ -215,6 +217,7 @@ class Processor:
             processor_id=self.settings.processor_id,
             algorithm=self.settings.algorithm,
             serving=self.serving,
+            status_interval_s=self.settings.status_interval_s,
             counters=counters,
             sessions=self.dispatcher.session_summaries(),
             sink=sink,

@@ -31,6 +31,7 @@ def build_status(
     warnings: list[str],
     state: str = "online",
     journal: dict[str, Any] | None = None,
+    status_interval_s: float | None = None,
 ) -> ProcessorStatus:
     return ProcessorStatus(
         processor=processor_id,
@@ -44,6 +45,7 @@ def build_status(
         sink=sink.as_dict(),
         journal=journal,
         warnings=warnings,
+        status_interval_s=status_interval_s,
         **(serving or {}),
     )
 

@@ -54,6 +54,9 @@ def agent_env(broker: MosquittoBroker, data_dir: Path, **extra: str) -> dict[str
             "GAZEWIRE_MQTT__PORT": str(broker.port),
             "GAZEWIRE_MQTT__RECONNECT_MIN_S": "0.2",
             "GAZEWIRE_MQTT__RECONNECT_MAX_S": "1",
+            # The last will a second after the agent is lost (30 s by default): tests of a killed
+            # agent wait for it; tests of a short outage set their own.
+            "GAZEWIRE_MQTT__WILL_DELAY_S": "1",
             "GAZEWIRE_DATA_DIR": str(data_dir),
             "GAZEWIRE_SOURCE": "simulated",
             "PYTHONUNBUFFERED": "1",

@@ -29,7 +29,9 @@ from gazewire.errors import SettingsError
 def add_common_settings_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (flags override environment, .env and config file)")
     group.add_argument("--config", "-c", metavar="FILE", help="TOML config file (default: $GAZEWIRE_CONFIG)")
-    group.add_argument("--broker", metavar="HOST[:PORT]", help="broker address (mqtt.host, mqtt.port)")
+    group.add_argument(
+        "--broker", metavar="HOST[:PORT]", help="broker address (mqtt.host, mqtt.port); IPv6 in brackets: [::1]:1883"
+    )
     group.add_argument("--username", metavar="USER", help="broker user (mqtt.username); password via GAZEWIRE_MQTT__PASSWORD")
     group.add_argument("--topic-prefix", metavar="PREFIX", help="first topic level(s), default 'lab'")
     group.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR")
@@ -42,25 +44,40 @@ def add_common_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
+def common_overrides(args: argparse.Namespace) -> Any:  # -> gazewire.settings.Overrides
+    """The settings the common flags give, each with the flag that gave it (a problem names it)."""
+    from gazewire.mqtt import parse_broker
+    from gazewire.settings import Overrides
+
+    overrides = Overrides()
     if args.broker:
-        host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "")
-        overrides["mqtt.host"] = host
-        if port:
-            overrides["mqtt.port"] = port
+        host, port = parse_broker(args.broker)
+        overrides.give("mqtt.host", host, "--broker")
+        if port is not None:
+            overrides.give("mqtt.port", port, "--broker")
     if args.username:
-        overrides["mqtt.username"] = args.username
+        overrides.give("mqtt.username", args.username, "--username")
     if args.topic_prefix:
-        overrides["topic_prefix"] = args.topic_prefix
+        overrides.give("topic_prefix", args.topic_prefix, "--topic-prefix")
     if args.log_level:
-        overrides["log_level"] = args.log_level
+        overrides.give("log_level", args.log_level, "--log-level")
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. --set mqtt.port=1884")
-        overrides[name.strip()] = value
+        overrides.give(name.strip(), value, f"--set {name.strip()}")
     return overrides
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
 
 
 def load_client_settings(args: argparse.Namespace) -> Any:  # -> ClientSettings
@@ -136,7 +153,7 @@ class Program:
         for flag in self.flags:
             value = flag.override(args)
             if value is not None:
-                overrides[flag.setting] = value
+                overrides.give(flag.setting, value, flag.names[0])
         return overrides
 
     def load_settings(self, args: argparse.Namespace) -> Any:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gazewire.cli.common import install_shutdown_handlers
 from gazewire.errors import GazewireError
 
 log = logging.getLogger("gazewire.cli.demo")
@@ -148,6 +149,7 @@ class Demo:
         self.work = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="gazewire-demo-"))
 
     def request_stop(self) -> None:
+        """Safe from any thread; not from a signal handler (see install_shutdown_handlers)."""
         self.stop_requested.set()
 
     def run(self) -> int:
@@ -163,7 +165,9 @@ class Demo:
             self.broker.start()
             overrides["mqtt.host"], overrides["mqtt.port"] = "127.0.0.1", self.broker.port
         elif self.args.broker:
-            host, _, port = self.args.broker.partition(":")
+            from gazewire.mqtt import parse_broker
+
+            host, port = parse_broker(self.args.broker)
             overrides["mqtt.host"] = host
             if port:
                 overrides["mqtt.port"] = port
@@ -272,9 +276,18 @@ def _demo(args: argparse.Namespace) -> int:
     if not 60 <= args.frequency <= 1200:
         print("gazewire demo: --frequency must be 60 to 1200 Hz", file=sys.stderr)
         return 2
+    if args.data_dir:
+        from gazewire.errors import SettingsError
+        from gazewire.settings import validate_data_dir
+
+        try:
+            validate_data_dir(Path(args.data_dir))
+        except ValueError as error:
+            raise SettingsError(f"--data-dir: {error}") from None
     demo = Demo(args)
-    signal.signal(signal.SIGINT, lambda *_: demo.request_stop())
-    signal.signal(signal.SIGTERM, lambda *_: demo.request_stop())
+    # The shared handler: no lock taken in the handler itself (the main loop waits on
+    # stop_requested, whose lock a handler setting it could deadlock on).
+    install_shutdown_handlers(demo.request_stop)
     try:
         return demo.run()
     finally:

@@ -16,11 +16,29 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gazewire import __version__
-from gazewire.errors import GazewireError, SettingsError
+from gazewire.errors import (
+    BrokerRefused,
+    GazewireError,
+    InvalidCommand,
+    InvalidSessionId,
+    InvalidTopic,
+    SettingsError,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Errors in what the user typed (refused before anything was sent): exit 2, like bad settings.
+BAD_INPUT = (InvalidCommand, InvalidSessionId, InvalidTopic)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that says a usage error in one line (and exit 2), pointing to --help; its
+    sub-commands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -41,7 +59,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="gazewire",
         description="Tobii Pro eye trackers on the lab network: gaze over MQTT, fixations, alerts.",
     )
@@ -84,9 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except SettingsError as error:
+    except (SettingsError, *BAD_INPUT) as error:
         print(f"gazewire: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokerRefused as error:  # bad credentials are bad settings; a broker that is full is not
+        print(f"gazewire: {error}", file=sys.stderr)
+        return EXIT_USAGE if error.bad_credentials else EXIT_FAILURE
     except GazewireError as error:
         print(f"gazewire: {error}", file=sys.stderr)
         return EXIT_FAILURE

@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from gazewire.cli.common import add_common_settings_arguments, load_client_settings
+from gazewire.cli.common import add_common_settings_arguments, load_client_settings, seconds
 from gazewire.client.connection import BrokerConnection, Received
 from gazewire.client.settings import ClientSettings
 from gazewire.errors import GazewireError
@@ -73,6 +73,6 @@ def add_send_command(commands: argparse._SubParsersAction) -> None:
     send.add_argument("action", choices=["start", "stop", "marker", "ping"], help="the command")
     send.add_argument("name", nargs="?", help="marker name (marker only)")
     send.add_argument("--utc-ns", type=int, help="marker time in UTC nanoseconds (default: now)")
-    send.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the reply")
+    send.add_argument("--timeout", type=seconds, default=5.0, help="seconds to wait for the reply")
     add_common_settings_arguments(send)
     send.set_defaults(handler=_send)

@@ -8,8 +8,12 @@
 
 Reads what the broker keeps retained (``<prefix>/+/status`` and the
 processors' status, through :mod:`gazewire.client.statuses`), prints, and
-exits: 0 when every agent listed is online, 1 when any is offline or none is
-found.
+exits: 0 when every agent listed is there, 1 when any is offline or stale (its
+status says it is there, but nobody refreshes it) or none is found.
+
+``--prune`` clears the retained statuses of offline and stale agents and
+processors (:mod:`gazewire.client.pruning`), after a confirmation (``--yes``
+when there is no terminal to ask at); the broker lets the operator role do it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import json
 import os
 import time
 
-from gazewire.cli.common import add_common_settings_arguments, load_client_settings
+from gazewire.cli.common import add_common_settings_arguments, load_client_settings, seconds
+from gazewire.client.pruning import is_stale
 from gazewire.client.statuses import Statuses, read_statuses
 from gazewire.wire.messages import AgentStatus
 from gazewire.wire.timeutil import utc_now_us, utc_us_from_iso
@@ -30,7 +35,8 @@ def _age(status: AgentStatus) -> str:
     if not status.utc:
         return "(last will)"
     seconds = (utc_now_us() - utc_us_from_iso(status.utc)) / 1e6
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    age = f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    return f"{age} (stale)" if is_stale(status, utc_now_us()) else age
 
 
 def format_table(statuses: Statuses) -> str:
@@ -79,14 +85,26 @@ def _status(args: argparse.Namespace) -> int:
         settings.mqtt, Topics(settings.topic_prefix), timeout_s=args.timeout,
         client_id=f"gazewire-status-{os.getpid()}-{int(time.time() * 1000) % 10**9}",
     )
+    if args.prune:
+        from gazewire.cli.prune import prune
+
+        return prune(settings, statuses, yes=args.yes, timeout_s=args.timeout)
     print(as_json(statuses) if args.json else format_table(statuses))
-    online = statuses.agents and all(status.state != "offline" for status in statuses.agents.values())
-    return 0 if online else 1
+    now = utc_now_us()
+    there = statuses.agents and all(
+        status.state != "offline" and not is_stale(status, now) for status in statuses.agents.values()
+    )
+    return 0 if there else 1
 
 
 def add_status_command(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="the agents and processors on the broker (retained status)")
     status.add_argument("--json", action="store_true", help="print the statuses as JSON")
-    status.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker")
+    status.add_argument(
+        "--prune", action="store_true",
+        help="clear the retained statuses of offline and stale agents and processors (operator role)",
+    )
+    status.add_argument("--yes", action="store_true", help="with --prune: do not ask for confirmation")
+    status.add_argument("--timeout", type=seconds, default=5.0, help="seconds to wait for the broker")
     add_common_settings_arguments(status)
     status.set_defaults(handler=_status)

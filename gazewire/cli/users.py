@@ -144,7 +144,12 @@ def role_block(name: str, role: str, prefix: str = DEFAULT_PREFIX, sessions: Seq
                 f"topic write {prefix}/{SYSTEM_LEVEL}/processor/+/status",
             ]
         elif role == "operator":
-            lines.append(f"topic write {prefix}/+/cmd")
+            lines += [
+                f"topic write {prefix}/+/cmd",
+                # gazewire status --prune: clears retained statuses of agents and processors gone
+                f"topic write {prefix}/+/status",
+                f"topic write {prefix}/{SYSTEM_LEVEL}/processor/+/status",
+            ]
     lines.append(_END.format(name=name))
     return lines
 

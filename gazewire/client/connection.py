@@ -83,7 +83,10 @@ class BrokerConnection:
         with self._changed:
             while True:
                 if self._refused is not None:
-                    raise BrokerRefused(self.mqtt.host, self.mqtt.port, self.mqtt.username, self._refused)
+                    raise BrokerRefused(
+                        self.mqtt.host, self.mqtt.port, self.mqtt.username, self._refused,
+                        password_given=self.mqtt.password is not None,
+                    )
                 if self._subscribed_at is not None:
                     return self._subscribed_at
                 remaining = deadline - time.monotonic()

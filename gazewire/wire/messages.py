@@ -287,6 +287,13 @@ class AgentStatus(WireModel):
         description="What lets a batch leave the outbox: a processor's custody confirmation "
         "(gaze/custody), or, with no processor online, the broker's PUBACK.",
     )
+    status_interval_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How often the agent refreshes this status while connected (s). A status that "
+        "says the agent is there and is older than a few of these is stale (the agent hangs, or was "
+        "killed while the broker was down); null in the last will and from older agents.",
+    )
 
     @property
     def gazewire_version(self) -> str:
@@ -527,7 +534,10 @@ class BlinkEvent(WireModel):
     )
 
 
-AlertType = Literal["long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "drowsiness"]
+AlertType = Literal[
+    "long_fixation", "aoi_dwell", "gaze_lost", "agent_offline", "sample_rate_low", "drowsiness",
+    "agent_silent",
+]
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -585,6 +595,9 @@ class ProcessorStatus(WireModel):
         default=None,
         description="The MQTT 5 shared-subscription group this processor reads in ($share/<group>/...): "
         "the broker chooses which member takes which session; null: none.",
+    )
+    status_interval_s: float | None = Field(
+        default=None, gt=0, description="How often the processor refreshes this status while connected (s)."
     )
 
     @property

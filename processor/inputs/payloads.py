@@ -11,7 +11,7 @@ checked later, per session, in the core.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from pydantic import ValidationError
 
@@ -24,6 +24,7 @@ from gazewire.wire.messages import (
     describe_validation_error,
 )
 from gazewire.wire.sessions import parse_shard, session_shard
+from gazewire.wire.timeutil import utc_now_us
 from gazewire.wire.topics import Channel, Topics
 from gazewire.processor.inputs.checks import check_message
 from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind
@@ -41,11 +42,18 @@ class PayloadParser:
     :class:`~gazewire.processor.pipeline.dispatch.Dispatcher`."""
 
     def __init__(
-        self, topics: Topics, *, max_bytes: int, allowed_sessions: Collection[str] = (), shard: str | None = None
+        self,
+        topics: Topics,
+        *,
+        max_bytes: int,
+        allowed_sessions: Collection[str] = (),
+        utc_us: Callable[[], int] = utc_now_us,
+        shard: str | None = None,
     ) -> None:
         self.topics = topics
         self.max_bytes = max_bytes
         self.allowed_sessions = frozenset(allowed_sessions)
+        self._utc_us = utc_us  # the processor's clock: no time may be far ahead of it
         self.shard = parse_shard(shard) if shard else None  # (k, n): only the sessions of shard k
 
     def __call__(self, topic: str, payload: bytes) -> Inbound:
@@ -63,6 +71,8 @@ class PayloadParser:
             raise BadInput(
                 BadInputKind.UNKNOWN_SESSION, f"session {session!r} is not in the configured sessions", session
             )
+        if channel is Channel.STATUS and not payload:
+            return Inbound(session, channel, None)  # a retained status deleted: MQTT's empty retained message
         if len(payload) > self.max_bytes:
             raise BadInput(
                 BadInputKind.TOO_LARGE,
@@ -76,7 +86,11 @@ class PayloadParser:
                 f"payload says session {message.session!r}, the topic {session!r}",
                 session,
             )
-        check_message(message, session)  # type: ignore[arg-type]
+        try:
+            check_message(message, session, now_utc_us=self._utc_us())  # type: ignore[arg-type]
+        except BadInput as problem:
+            problem.refused = message  # a refused batch still tells its numbers (not counted missing)
+            raise
         return Inbound(session, channel, message)  # type: ignore[arg-type]
 
 

@@ -26,4 +26,4 @@ class Publisher:
         self.published[channel.value] += 1
 
     def status(self, status: ProcessorStatus):  # -> paho.MQTTMessageInfo
-        return self.link.publish(self.status_topic, status.to_json(), qos=1, retain=True)
+        return self.link.publish_status(self.status_topic, status)

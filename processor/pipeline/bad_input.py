@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum
 
@@ -22,8 +23,10 @@ from gazewire.errors import GazewireError
 log = logging.getLogger(__name__)
 
 LOG_INTERVAL_S = 60.0
+MAX_LINES_PER_KIND = 10  # per LOG_INTERVAL_S, whatever the sessions: a flood of names is one summary
 NO_SESSION = "_invalid"  # where problems without a usable session id are counted
-OTHER_SESSIONS = "_other"  # where problems of sessions beyond the table's size are counted
+OTHER_SESSIONS = "_other"  # the counts of names dropped from the table to make room
+AGGREGATES = (NO_SESSION, OTHER_SESSIONS)
 
 
 class BadInputKind(str, Enum):
@@ -42,21 +45,27 @@ class BadInputKind(str, Enum):
 
 
 class BadInput(GazewireError, ValueError):
-    """A message the processor refuses; ``kind`` says why, ``session`` whose it is."""
+    """A message the processor refuses; ``kind`` says why, ``session`` whose it is;
+    ``refused`` the message itself when it could be read (a refused batch still tells its
+    sequence numbers, so its samples are counted refused, not missing)."""
 
     def __init__(self, kind: BadInputKind, message: str, session: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.session = session
+        self.refused: object | None = None
 
 
 class BadInputLedger:
-    """Counts per (session, kind); logs one line per (session, kind) per minute at most.
+    """Counts per (session, kind); logs one line per (session, kind) per minute at most,
+    and at most ``MAX_LINES_PER_KIND`` lines per kind a minute in all.
 
     ``totals`` only ever grow (they are the status counters). The per-session
     table holds at most ``max_sessions`` names, so a flood of made-up session
-    ids cannot grow it without bound: beyond that, problems are counted under
-    ``_other``.
+    ids cannot grow it without bound: when it is full, the name recorded least
+    recently makes room (its counts go to ``_other``), except the names ``keep``
+    says are sessions the processor still tracks. A new name is always counted
+    under itself, so a real agent refused among a flood is named.
     """
 
     def __init__(
@@ -64,28 +73,34 @@ class BadInputLedger:
         clock: Callable[[], float] = time.monotonic,
         interval_s: float = LOG_INTERVAL_S,
         max_sessions: int = 2000,
+        keep: Callable[[str], bool] = lambda name: False,
     ) -> None:
         self._clock = clock
         self._interval_s = interval_s
         self._max_sessions = max_sessions
+        self._keep = keep
         self.totals: dict[str, int] = {}
-        self.counts: dict[str, dict[str, int]] = {}
+        self.counts: OrderedDict[str, dict[str, int]] = OrderedDict()  # least recently recorded first
         self._last_logged: dict[tuple[str, str], float] = {}
         self._suppressed: dict[tuple[str, str], int] = {}
+        self._kind_window: dict[str, tuple[float, int, int]] = {}  # kind -> (since, lines, suppressed)
 
     def record(self, problem: BadInput, topic: str) -> None:
         session = problem.session or NO_SESSION
         if session not in self.counts and len(self.counts) >= self._max_sessions:
-            session = OTHER_SESSIONS
+            self._make_room()
         kind = problem.kind.value
         self.totals[kind] = self.totals.get(kind, 0) + 1
         per_session = self.counts.setdefault(session, {})
+        self.counts.move_to_end(session)
         per_session[kind] = per_session.get(kind, 0) + 1
         key = (session, kind)
         now = self._clock()
         last = self._last_logged.get(key)
         if last is not None and now - last < self._interval_s:
             self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        if not self._kind_allows(kind, now):
             return
         self._last_logged[key] = now
         suppressed = self._suppressed.pop(key, 0)
@@ -101,6 +116,33 @@ class BadInputLedger:
         for key in [k for k in self._last_logged if k[0] == session]:
             self._last_logged.pop(key, None)
             self._suppressed.pop(key, None)
+
+    def _make_room(self) -> None:
+        for name in self.counts:
+            if name not in AGGREGATES and not self._keep(name):
+                break
+        else:
+            return  # only sessions still tracked (at most max_sessions / 2 of them): grow by one
+        other = self.counts.setdefault(OTHER_SESSIONS, {})
+        for kind, count in self.counts.pop(name).items():
+            other[kind] = other.get(kind, 0) + count
+        for key in [k for k in self._last_logged if k[0] == name]:
+            self._last_logged.pop(key, None)
+            self._suppressed.pop(key, None)
+
+    def _kind_allows(self, kind: str, now: float) -> bool:
+        """At most MAX_LINES_PER_KIND lines of one kind per interval; the next line says how many
+        were held back (their counts are in the status all the same)."""
+        since, lines, held = self._kind_window.get(kind, (now, 0, 0))
+        if now - since >= self._interval_s:
+            if held:
+                log.warning("bad input (%s): %d more lines held back in the last minute", kind, held)
+            since, lines, held = now, 0, 0
+        if lines >= MAX_LINES_PER_KIND:
+            self._kind_window[kind] = (since, lines, held + 1)
+            return False
+        self._kind_window[kind] = (since, lines + 1, held)
+        return True
 
 
 def _shorten(text: str, limit: int = 120) -> str:

@@ -17,7 +17,12 @@ The agent numbers batches (``batch_seq``) and samples (``seq``, ``first_seq``
   ids - not a v1 agent - a restart at 0 cannot be told from duplicates.)
 
 :meth:`SequenceTracker.classify` only looks; :meth:`SequenceTracker.accept`
-commits, so a batch refused for another reason leaves the state unchanged.
+commits, so a batch refused for another reason leaves the state unchanged -
+except that :meth:`SequenceTracker.refused` notes its numbers: when a later
+batch finds it missing, its samples are not counted missing (they came, and
+were counted as refused), while the gap is still remembered, so the batch of
+that number, should it come after all (the refused one was forged), is late
+and taken.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from enum import Enum
 
 MAX_REMEMBERED_GAPS = 64
 MAX_REMEMBERED_RUNS = 16
+MAX_REMEMBERED_REFUSALS = 64
 
 
 class Verdict(str, Enum):
@@ -62,6 +68,7 @@ class SequenceTracker:
         self.next_seq: int | None = None
         self._gaps: deque[tuple[int, int]] = deque(maxlen=MAX_REMEMBERED_GAPS)  # [first, end) batch_seqs
         self._runs: deque[str | None] = deque(maxlen=MAX_REMEMBERED_RUNS)
+        self._refused: dict[int, int] = {}  # batch_seq -> samples, of refused batches not yet passed
 
     def classify(self, batch: BatchNumbers) -> Classification:
         expected = self.next_batch_seq
@@ -78,7 +85,13 @@ class SequenceTracker:
             missing = max(0, batch.first_seq - (self.next_seq or 0)) if batch.count else 0
             return Classification(Verdict.NEXT if missing == 0 else Verdict.GAP, 0, missing, new_run)
         missing_samples = max(0, batch.first_seq - (self.next_seq or 0)) if batch.count else 0
-        return Classification(Verdict.GAP, batch.batch_seq - expected, missing_samples, new_run)
+        refused_batches, refused_samples = self._refused_between(expected, batch.batch_seq)
+        return Classification(
+            Verdict.GAP,
+            batch.batch_seq - expected - refused_batches,
+            max(0, missing_samples - refused_samples),
+            new_run,
+        )
 
     def accept(self, batch: BatchNumbers, classification: Classification) -> None:
         verdict = classification.verdict
@@ -91,15 +104,25 @@ class SequenceTracker:
             self._gaps.clear()
         if batch.run not in self._runs:
             self._runs.append(batch.run)
-        if classification.missing_batches:
-            assert self.next_batch_seq is not None
-            self._gaps.append((self.next_batch_seq, batch.batch_seq))
+        if verdict is Verdict.GAP and self.next_batch_seq is not None and batch.batch_seq > self.next_batch_seq:
+            self._gaps.append((self.next_batch_seq, batch.batch_seq))  # refused ones too: see the docstring
         self.run = batch.run
         self.next_batch_seq = batch.batch_seq + 1
         if batch.count:
             self.next_seq = batch.first_seq + batch.count
         elif self.next_seq is None:
             self.next_seq = batch.first_seq
+        if self._refused:
+            self._refused = {seq: n for seq, n in self._refused.items() if seq >= self.next_batch_seq}
+
+    def refused(self, batch: BatchNumbers) -> None:
+        """A batch of these numbers was refused as bad input (nothing else changes)."""
+        expected = self.next_batch_seq
+        if expected is not None and batch.batch_seq < expected:
+            return  # behind the stream: no later batch will find it missing
+        if len(self._refused) >= MAX_REMEMBERED_REFUSALS and batch.batch_seq not in self._refused:
+            return  # a flood of refusals: the oldest are kept; beyond them, counted missing as well
+        self._refused[batch.batch_seq] = batch.count
 
     # ------------------------------------------------------------------ across restarts
 
@@ -124,6 +147,13 @@ class SequenceTracker:
         return tracker
 
     # ------------------------------------------------------------------ internals
+
+    def _refused_between(self, first: int, end: int) -> tuple[int, int]:
+        """Batches and samples refused with a batch_seq in [first, end)."""
+        if not self._refused:
+            return 0, 0
+        counts = [n for seq, n in self._refused.items() if first <= seq < end]
+        return len(counts), sum(counts)
 
     def _is_missing(self, batch_seq: int) -> bool:
         return any(first <= batch_seq < end for first, end in self._gaps)

@@ -30,6 +30,7 @@ from gazewire.wire.messages import (
 from gazewire.wire.timeutil import iso_from_utc_us, utc_us_from_iso
 from gazewire.processor.pipeline.alerts import (
     AgentOffline,
+    AgentSilent,
     AlertThresholds,
     AoiDwell,
     Drowsiness,
@@ -62,6 +63,9 @@ from gazewire.processor.pipeline.timebase import Timebase
 from gazewire.processor.pipeline.visits import AoiVisits, Change, VisitChange
 
 NOT_STREAMING = {"stopped", "offline", "waiting_for_tracker", "tracker_lost"}
+# How far ahead of the processor's clock a sample may be dated before the stream's last time is
+# distrusted (an agent's clock a little ahead by NTP's error, and the publish-to-handle delay).
+FUTURE_TOLERANCE_US = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,8 @@ class Session:
         self.last_sample_utc_us: int | None = None
         self._stream: _Stream | None = None
         self._deferred: list[GazeBatch] = []  # batches taken, their samples not yet detected (settle)
-        self._deferred_last_us = 0  # system_time_us of the last deferred sample
+        self._deferred_last_us = 0  # system_time_us and utc_us of the last deferred sample
+        self._deferred_last_utc_us = 0
         self._fixation_base = 0  # fixations numbered before the current detector
         self._last_number = 0
         # saccades, pursuits, blinks numbered before the current detector, and the last numbers
@@ -154,6 +159,7 @@ class Session:
             else None
         )
         self.agent_offline = AgentOffline(name) if "agent_offline" in enabled else None
+        self.agent_silent = AgentSilent(name, alerts.agent_silent_s) if "agent_silent" in enabled else None
         self.drowsiness = (
             Drowsiness(name, alerts.drowsiness_window_s, alerts.blink_rate_per_min, alerts.long_closure_ms)
             if "drowsiness" in enabled
@@ -182,8 +188,7 @@ class Session:
         try:
             outcome = self._take_batch(batch, now_utc_us, defer)
         except BadInput:
-            self.counters.rejected_batches += 1
-            self.counters.rejected_samples += batch.count
+            self.refused(batch)
             raise
         return self._finish(outcome)
 
@@ -208,6 +213,13 @@ class Session:
     @property
     def deferred_batches(self) -> int:
         return len(self._deferred)
+
+    def refused(self, batch: GazeBatch) -> None:
+        """``batch`` was refused as bad input (here, or by the stateless checks on the way in):
+        its samples are counted refused, and not missing when a later batch comes."""
+        self.counters.rejected_batches += 1
+        self.counters.rejected_samples += batch.count
+        self.sequence.refused(BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count))
 
     def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
         outcome = self._settle(now_utc_us)  # the samples before the status see the state before it
@@ -236,7 +248,24 @@ class Session:
                 reason=status.reason,
                 run=status.run,
             )
+        if self.agent_silent is not None:
+            outcome.alerts += self.agent_silent.status(
+                status.state, _made_utc_us(status, received_utc_us, retained), interval_s=status.status_interval_s,
+                run=status.run,
+            )
         return self._finish(outcome)
+
+    def status_cleared(self) -> None:
+        """The agent's retained status was deleted (``gazewire status --prune``)."""
+        if self.agent_silent is not None:
+            self.agent_silent.cleared()
+
+    def silence(self, now_utc_us: int, since_utc_us: int) -> Outcome:
+        """Housekeeping: raise agent_silent if the agent's status stopped being refreshed
+        (counted from ``since_utc_us``, when the processor last connected, at the earliest)."""
+        if self.agent_silent is None:
+            return Outcome()
+        return self._finish(Outcome(alerts=self.agent_silent.check(now_utc_us, since_utc_us)))
 
     def handle_marker(self, marker: Marker) -> Outcome:
         self.counters.markers += 1
@@ -269,7 +298,7 @@ class Session:
             counters.late_batches += 1
             counters.late_samples += batch.count
             return Outcome(batches=[batch] if batch.count else [])
-        restart = self._new_stream_reason(batch, classification)
+        restart = self._new_stream_reason(batch, classification, now_utc_us)
 
         # From here on the batch is taken: nothing below refuses it.
         outcome = Outcome()
@@ -305,6 +334,7 @@ class Session:
         if defer and continues:
             self._deferred.append(batch)
             self._deferred_last_us = batch.columns.system_time_us[-1]
+            self._deferred_last_utc_us = batch.columns.utc_us[-1]
         else:
             outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
@@ -325,7 +355,7 @@ class Session:
             return Classification(Verdict.LATE, new_run=classification.new_run)
         return classification
 
-    def _new_stream_reason(self, batch: GazeBatch, classification: Classification) -> str | None:
+    def _new_stream_reason(self, batch: GazeBatch, classification: Classification, now_utc_us: int) -> str | None:
         """Why this batch starts a new stream (``None``: it continues the current one); raise
         BadInput (state unchanged) if it cannot be taken.
 
@@ -333,24 +363,39 @@ class Session:
         (:mod:`gazewire.processor.inputs.checks`): within one agent run, sample times only go
         forward, also from one batch to the next. A new run whose clock starts over (its host
         rebooted) starts a new stream instead.
+
+        When the host clock goes backwards within a run, the batch and the stream disagree, and
+        either may be wrong: a batch that is refused leaves the stream as it was, so a stream whose
+        last time was wrong would refuse every later batch. So the batch is refused only when both
+        of its clocks go backwards and the stream's last sample is not dated in the future by the
+        processor's clock; otherwise the stream's last time is the one that cannot be right, and
+        a new stream starts with this batch (nothing refused, nothing poisoned).
         """
         if classification.verdict is Verdict.RESET:
             return "the agent started its numbering over"
         stream = self._stream
         if (stream is None and not self._deferred) or batch.count == 0:
             return None
-        last_us = self._deferred_last_us if self._deferred else stream.last_system_us  # type: ignore[union-attr]
+        if self._deferred:  # the last sample taken is a deferred batch's, not yet the stream's
+            last_us, last_utc_us = self._deferred_last_us, self._deferred_last_utc_us
+        else:
+            assert stream is not None
+            last_us, last_utc_us = stream.last_system_us, stream.last_utc_us
         first_us = batch.columns.system_time_us[0]
         if first_us > last_us:
             return None
-        if not classification.new_run:
-            raise BadInput(
-                BadInputKind.TIME_BACKWARDS,
-                f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
-                f"not after the previous sample's {last_us}",
-                self.name,
-            )
-        return "the agent restarted and its clock started over"
+        if classification.new_run:
+            return "the agent restarted and its clock started over"
+        if last_utc_us > now_utc_us + FUTURE_TOLERANCE_US:
+            return "the previous samples were dated in the future"
+        if batch.columns.utc_us[0] > last_utc_us:
+            return "the agent's host clock went backwards while UTC went on"
+        raise BadInput(
+            BadInputKind.TIME_BACKWARDS,
+            f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
+            f"not after the previous sample's {last_us}",
+            self.name,
+        )
 
     def _detect(self, arrays: BatchArrays, now_utc_us: int) -> Outcome:
         stream = self._stream
@@ -680,7 +725,9 @@ class Session:
 
     def active_alerts(self) -> list[str]:
         active = []
-        for machine in (self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline, self.drowsiness):
+        for machine in (
+            self.long_fixation, self.gaze_lost, self.sample_rate, self.agent_offline, self.agent_silent, self.drowsiness
+        ):
             if machine is not None and machine.condition.active:
                 active.append(machine.condition.type)
         active += [f"aoi_dwell:{name}" for name, dwell in self.dwell.items() if dwell.condition.active]
@@ -719,6 +766,17 @@ class Session:
             "saccades_per_min": self.saccade_rate.per_min(first, last),
             "blinks_per_min": self.blink_rate.per_min(first, last),
         }
+
+
+def _made_utc_us(status: AgentStatus, received_utc_us: int, retained: bool) -> int:
+    """When a status was made: as received, unless the broker handed it out retained (on
+    subscription) - then when the agent made it (its ``utc``), if earlier."""
+    if not retained or status.utc is None:
+        return received_utc_us
+    try:
+        return min(received_utc_us, utc_us_from_iso(status.utc))
+    except ValueError:
+        return received_utc_us
 
 
 def _elapsed_ms(timebase: Timebase, start_s: float, end_s: float) -> float:

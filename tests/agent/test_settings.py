@@ -64,7 +64,6 @@ def load(**overrides):
         ({"mqtt.cert_file": "/no/such/cert.pem"}, "mqtt"),
         ({"mqtt.password": "x"}, "mqtt"),
         ({"mqtt.reconnect_min_s": "10", "mqtt.reconnect_max_s": "1"}, "mqtt"),
-        ({"mqtt.not_a_setting": "1"}, "mqtt.not_a_setting"),
         ({"source": "replay"}, "replay_file"),
         ({"tracker_address": "TPSP1-010203040506"}, "tracker_address"),
         ({"tracker_address": "tet-tcp://10.0.0.5", "tracker_serial": "TPSP1-1"}, "tracker_serial"),
@@ -79,6 +78,15 @@ def test_every_invalid_setting_is_refused_with_one_line_naming_it(overrides, set
     assert "\n" not in message
     assert message.startswith(f"invalid setting {setting}")
     assert "[env GAZEWIRE_" in message
+
+
+def test_unknown_setting_names_are_refused_with_the_closest_known_one():
+    with pytest.raises(SettingsError, match=r"^invalid setting mqtt.not_a_setting: unknown setting \(known: "):
+        load(**{"mqtt.not_a_setting": "1"})
+    with pytest.raises(SettingsError, match=r"^invalid setting sesion: unknown setting \(did you mean 'session'\?\)$"):
+        load(sesion="x")
+    with pytest.raises(SettingsError, match=r"^invalid setting mqtt.prot: unknown setting \(did you mean 'mqtt.port'\?\)$"):
+        load(**{"mqtt.prot": "1884"})
 
 
 def test_priority_flags_over_environment_over_dotenv_over_file(monkeypatch, tmp_path):
@@ -96,7 +104,7 @@ def test_priority_flags_over_environment_over_dotenv_over_file(monkeypatch, tmp_
 def test_unknown_keys_in_the_config_file_are_named(tmp_path):
     config = tmp_path / "agent.toml"
     config.write_text('sesion = "typo"\n')
-    with pytest.raises(SettingsError, match="invalid setting sesion: unknown setting"):
+    with pytest.raises(SettingsError, match=r"invalid setting sesion: unknown setting in .* \(did you mean 'session'\?\)$"):
         load_settings(AgentSettings, config_file=config)
     config.write_text("[mqtt]\nhots = 'x'\n")
     with pytest.raises(SettingsError, match="invalid setting mqtt.hots"):
@@ -120,7 +128,9 @@ def test_cli_exits_2_with_one_line_for_a_bad_setting():
     result = run_cli("agent", "run", "--session", "bad/session")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "invalid setting session" in result.stderr and "'/'" in result.stderr
+    # a flag's value is at fault: the flag is named, not its environment variable (issue 9, item 10)
+    assert result.stderr.startswith("gazewire: --session: ") and "'/'" in result.stderr
+    assert "[env " not in result.stderr
     result = run_cli("agent", "run", env={"GAZEWIRE_MQTT__PORT": "99999"})
     assert result.returncode == 2 and "invalid setting mqtt.port" in result.stderr
     assert "GAZEWIRE_MQTT__PORT" in result.stderr

@@ -92,7 +92,7 @@ def test_one_signal_stops_the_agent_every_time_while_the_broker_is_unreachable(t
                 agents.append(agent)
             try:
                 for agent in agents:
-                    wait_for_log(agent, "cannot connect to broker", "broker refused the connection")
+                    wait_for_log(agent, "cannot connect to broker", "refused user 'lab'")
                 for index, agent in enumerate(agents):
                     agent.process.send_signal(signal.SIGINT if index < 2 else signal.SIGTERM)
                 for agent in agents:

@@ -9,6 +9,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -95,3 +97,43 @@ def test_demo_removes_its_temporary_data_and_says_where_it_is(tmp_path):
     output = "".join(lines) + process.communicate(timeout=60)[0]
     assert process.returncode == 0, output
     assert list(temporary.iterdir()) == [], "the temporary data is removed"
+
+
+DEMO_HOLDS_THE_LOCK = textwrap.dedent(
+    """
+    import argparse, os, signal, sys
+    from gazewire.cli import demo
+
+    class Holding(demo.Demo):
+        def run(self):
+            # The main thread inside stop_requested.wait() holds the Event's lock when Ctrl-C comes.
+            with self.stop_requested._cond:
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(100_000):  # Python runs the handler between these bytecodes
+                    pass
+            assert self.stop_requested.wait(10), "the stop request never arrived"
+            print("stopped")
+            return 0
+
+        def clean_up(self):
+            pass
+
+    demo.Demo = Holding
+    args = argparse.Namespace(agents=1, frequency=120.0, log_level="WARNING", data_dir=sys.argv[1])
+    sys.exit(demo._demo(args))
+    """
+)
+
+
+def test_demo_signal_handler_takes_no_lock_the_main_thread_may_hold(tmp_path):
+    """The demo stops on Ctrl-C however its main thread is waiting: its handler must not set
+    the Event the main loop waits on (that deadlocked, as the agent's did: issue 9, item 1)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", DEMO_HOLDS_THE_LOCK, str(tmp_path)],
+            cwd=REPO, capture_output=True, text=True, timeout=20,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the demo's signal handler deadlocked on the lock its main thread held")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped"

@@ -126,9 +126,61 @@ def test_send_and_status_refused_by_the_broker_say_so_in_one_line(tmp_path):
     broker = MosquittoBroker(tmp_path / "mosquitto", users={"alice": "right-password"})
     broker.start()
     try:
+        where = f"{broker.host}:{broker.port}"
         for command in (["send", "room1", "ping"], ["status"]):
-            result = run(*command, "--broker", f"{broker.host}:{broker.port}", "--username", "alice")
-            assert result.returncode == 1
-            assert result.stderr.strip() == "gazewire: broker refused the connection: Not authorized", result.stderr
+            # No password given: a refused login is a setting to fix (exit 2), and the line says so.
+            result = run(*command, "--broker", where, "--username", "alice")
+            assert result.returncode == 2
+            assert result.stderr.splitlines() == [
+                f"gazewire: broker {where} refused user 'alice': Not authorized "
+                "(no password was given: GAZEWIRE_MQTT__PASSWORD sets it)"
+            ], result.stderr
     finally:
         broker.kill()
+
+
+def test_status_prune_clears_offline_and_stale_statuses_and_status_exits_0_again(broker):
+    """Issue 9, item 11: gazewire status listed every session ever seen and exited 1 for the old
+    offline ones, which broke its use as a monitoring check."""
+    from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
+
+    def status(session: str, state: str, age_s: float = 0.0) -> bytes:
+        made = build_status(
+            session=session, state=state, run="r", reason=None, publish_hz=30.0, tracker=None, display_area=None,
+            clock=None, counters=AgentCounters(), warnings=[], status_interval_s=5.0,
+        )
+        made.utc = iso_from_utc_us(utc_now_us() - int(age_s * 1e6))
+        return made.to_json()
+
+    old_processor = ProcessorStatus(processor="old", state="offline", utc=None, version="0.1.0", host="h").to_json()
+    publish_retained(broker, {
+        "lab/room1/status": status("room1", "tracking"),
+        "lab/room2/status": last_will("room2", "r2").to_json(),
+        "lab/room3/status": status("room3", "tracking", age_s=3 * 3600),  # killed while the broker was down
+        "lab/room4/status": status("room4", "offline", age_s=9 * 86_400),
+        "lab/_sys/processor/old/status": old_processor,
+    })
+    where = ("--broker", f"{broker.host}:{broker.port}")
+    before = run("status", *where)
+    assert before.returncode == 1
+    assert [line for line in before.stdout.splitlines() if line.startswith("room3")][0].endswith("min ago (stale)")
+
+    unconfirmed = subprocess.run(gazewire_command("status", "--prune", *where), capture_output=True, text=True,
+                                 cwd=REPO, timeout=60, stdin=subprocess.DEVNULL)
+    assert unconfirmed.returncode == 2 and "Traceback" not in unconfirmed.stderr
+    assert unconfirmed.stderr.splitlines() == [
+        "gazewire: --prune: confirm with --yes (there is no terminal to ask at); nothing was cleared"]
+
+    pruned = run("status", "--prune", "--yes", *where)
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.splitlines() == [
+        "session room2: offline (last will)",
+        "session room3: says tracking, but not refreshed for 3 h",
+        "session room4: offline for 9 days",
+        "processor old: offline (last will)",
+        "cleared 4 retained statuses",
+    ]
+    after = run("status", "--json", *where)
+    assert after.returncode == 0, after.stdout
+    assert list(json.loads(after.stdout)["agents"]) == ["room1"] and json.loads(after.stdout)["processors"] == {}
+    assert run("status", "--prune", "--yes", *where).stdout.startswith("nothing to prune")

@@ -54,7 +54,10 @@ def test_role_blocks() -> None:
         "# gazewire-user: grafana role=viewer", "user grafana", "topic deny lab/grafana/#", "topic read lab/#",
         "# end gazewire-user: grafana",
     ]
-    assert role_block("alice", "operator")[2:5] == ["topic deny lab/alice/#", "topic read lab/#", "topic write lab/+/cmd"]
+    assert role_block("alice", "operator")[2:7] == [
+        "topic deny lab/alice/#", "topic read lab/#", "topic write lab/+/cmd",
+        "topic write lab/+/status", "topic write lab/_sys/processor/+/status",  # gazewire status --prune
+    ]
     processor = role_block("processor", "processor", prefix="lab/room-2")
     assert "topic write lab/room-2/+/fixations" in processor
     for channel in ("saccades", "pursuits", "blinks"):

@@ -97,7 +97,9 @@ def test_a_refusal_is_named_with_the_brokers_reason(tmp_path):
     finally:
         broker.kill()
     assert refused.value.reason == "Not authorized" and refused.value.username == "alice"
-    assert str(refused.value) == "broker refused the connection: Not authorized"
+    assert str(refused.value) == (
+        f"broker {broker.host}:{broker.port} refused user 'alice': Not authorized (check the user name and its password)"
+    )
 
 
 def test_parse_status_says_whose_status_it_is():

@@ -190,8 +190,47 @@ def test_operator_sends_commands(lab_broker, mqtt_client) -> None:
     assert json.loads(agent.wait_message("lab/lab-pc-2/cmd")) == marker
     assert agent.publish("lab/lab-pc-2/cmd/reply", b'{"ok":true,"id":"m1"}') in GRANTED
     assert json.loads(operator.wait_message("lab/lab-pc-2/cmd/reply"))["id"] == "m1"
-    for topic in ("lab/lab-pc-2/gaze", "lab/lab-pc-2/status", "lab/lab-pc-2/alerts", "lab/operator/status"):
+    for topic in ("lab/lab-pc-2/gaze", "lab/lab-pc-2/alerts", "lab/operator/status"):
         assert operator.publish(topic) == NOT_AUTHORIZED, topic
+
+
+def test_operator_clears_retained_statuses_of_programs_gone_and_others_cannot(lab_broker, mqtt_client) -> None:
+    """gazewire status --prune, logged in as an operator: the offline statuses go, the live one
+    stays; a viewer's prune is refused by the broker, named in one line per status."""
+    import os
+    import subprocess
+    import sys
+
+    from gazewire.agent.status import build_status, last_will
+    from gazewire.wire.messages import AgentCounters
+
+    live = build_status(session="lab-pc-1", state="tracking", run="r", reason=None, publish_hz=30.0, tracker=None,
+                        display_area=None, clock=None, counters=AgentCounters(), warnings=[], status_interval_s=5.0)
+    assert mqtt_client(lab_broker, "lab-pc-1").publish("lab/lab-pc-1/status", live.to_json(), retain=True) in GRANTED
+    gone = last_will("lab-pc-2", "r").to_json()
+    assert mqtt_client(lab_broker, "lab-pc-2").publish("lab/lab-pc-2/status", gone, retain=True) in GRANTED
+
+    def status(user: str, *args: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAZEWIRE_")}
+        env["GAZEWIRE_MQTT__PASSWORD"] = lab_broker.password(user)
+        return subprocess.run(
+            [sys.executable, "-m", "gazewire.cli", "status", *args, "--broker",
+             f"{lab_broker.host}:{lab_broker.port}", "--username", user],
+            capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+        )
+
+    def prune(user: str) -> subprocess.CompletedProcess:
+        return status(user, "--prune", "--yes")
+
+    refused = prune("viewer")
+    assert refused.returncode == 1 and refused.stdout.splitlines() == [
+        "session lab-pc-2: offline (last will)", "cleared 0 retained statuses"], refused.stdout
+    assert refused.stderr.startswith("not cleared: lab/lab-pc-2/status: the broker refused (Not authorized"), refused.stderr
+    done = prune("operator")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["session lab-pc-2: offline (last will)", "cleared 1 retained status"]
+    after = status("operator", "--json")
+    assert list(json.loads(after.stdout)["agents"]) == ["lab-pc-1"] and after.returncode == 0, after.stdout
 
 
 def test_processor_reads_batches_and_publishes_results(lab_broker, mqtt_client) -> None:

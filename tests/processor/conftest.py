@@ -119,13 +119,14 @@ def start_inprocess_agent(broker: MosquittoBroker, tmp_path: Path) -> Iterator[C
     def start(session: str, *, frequency_hz: float = 120.0, seed: int = 0, limit: int | None = None,
               speed: float = 1.0, **settings: Any) -> RunningAgent:
         tracker = SimulatedTracker(frequency_hz=frequency_hz, seed=seed, limit=limit, speed=speed)
+        mqtt = settings.pop("mqtt", {})
         agent_settings = AgentSettings(
             session=session,
             source="simulated",
             data_dir=tmp_path / f"agent-{session}",
             record=False,
             exit_when_finished=limit is not None,
-            mqtt=mqtt_settings(broker),
+            mqtt=mqtt_settings(broker, **mqtt),
             **settings,
         )
         runner = RunningAgent(Agent(agent_settings, tracker), tracker)

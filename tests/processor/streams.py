@@ -149,7 +149,15 @@ def dispatcher(**alerts: Any) -> Dispatcher:
     return make_dispatcher(settings)
 
 
-def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: (), held=None) -> Dispatcher:
+def make_dispatcher(
+    settings: ProcessorSettings,
+    aois_for=lambda session: (),
+    held=None,
+    utc_us=lambda: 1_900_000_000_000_000,
+    connected=lambda: True,
+) -> Dispatcher:
+    """A dispatcher of ``settings``; the monotonic clock stands still at 0 and ``utc_us`` (the
+    processor's UTC clock, of the core and the checks on the way in alike) at 2030 unless given."""
     config = SessionConfig(
         held=held,
         parameters=settings.detector_parameters,
@@ -165,11 +173,14 @@ def make_dispatcher(settings: ProcessorSettings, aois_for=lambda session: (), he
 
     return Dispatcher(
         config,
-        PayloadParser(Topics("lab"), max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions),
+        PayloadParser(
+            Topics("lab"), max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions, utc_us=utc_us
+        ),
         max_sessions=settings.max_sessions,
         idle_session_s=settings.idle_session_s,
         monotonic=monotonic,
-        utc_us=lambda: 1_900_000_000_000_000,
+        utc_us=utc_us,
+        connected=connected,
     )
 
 

@@ -29,6 +29,7 @@ def processor_env(broker, lineprotocol_dir: Path, processor_id: str) -> dict[str
             "GAZEWIRE_MQTT__PORT": str(broker.port),
             "GAZEWIRE_MQTT__RECONNECT_MIN_S": "0.2",
             "GAZEWIRE_MQTT__RECONNECT_MAX_S": "1",
+            "GAZEWIRE_MQTT__WILL_DELAY_S": "1",  # the last will at once (30 s by default)
             "GAZEWIRE_PROCESSOR_ID": processor_id,
             "GAZEWIRE_LINEPROTOCOL_DIR": str(lineprotocol_dir),
             "GAZEWIRE_DATA_DIR": str(lineprotocol_dir.parent / "processor-data"),

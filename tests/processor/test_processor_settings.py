@@ -81,7 +81,7 @@ def test_detector_settings_are_the_parameter_dataclasses_fields():
 def test_detector_settings_are_checked_by_the_parameters_rules(setting, problem, capsys):
     assert main(["processor", "config", "--set", setting]) == 2
     err = capsys.readouterr().err
-    assert f"invalid setting {setting.split('=')[0]}: {problem}" in err, err
+    assert f"--set {setting.split('=')[0]}: {problem}" in err, err  # the flag that gave it is named
 
 
 def test_rules_joining_two_detector_parameters_are_one_line_too(capsys):
@@ -107,18 +107,19 @@ def test_the_sample_config_itself_is_a_valid_config(capsys):
 @pytest.mark.parametrize(
     "args, names",
     [
-        (["--set", "alerts.gaze_lost_s=0"], "alerts.gaze_lost_s"),
-        (["--set", "influx.url=influx.lab:8086"], "influx.url"),
-        (["--set", "ivt.noise_reduction_window=4"], "ivt.noise_reduction_window"),
-        (["--set", "algorithm=hmm"], "algorithm"),
-        (["--id", "bad id"], "processor_id"),
-        (["--set", "alerts.enabled=[\"coffee_low\"]"], "alerts.enabled"),
+        (["--set", "alerts.gaze_lost_s=0"], "--set alerts.gaze_lost_s"),
+        (["--set", "influx.url=influx.lab:8086"], "--set influx.url"),
+        (["--set", "ivt.noise_reduction_window=4"], "--set ivt.noise_reduction_window"),
+        (["--set", "algorithm=hmm"], "--set algorithm"),
+        (["--id", "bad id"], "--id"),
+        (["--set", "alerts.enabled=[\"coffee_low\"]"], "--set alerts.enabled"),
     ],
 )
 def test_an_invalid_setting_is_one_line_naming_it_and_exit_code_2(args, names, capsys):
+    """A flag's value is at fault: the line names the flag that gave it (issue 9, item 10)."""
     assert main(["processor", "config", *args]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and f"invalid setting {names}" in err, err
+    assert len(err.splitlines()) == 1 and err.startswith(f"gazewire: {names}: ") and "[env" not in err, err
 
 
 def test_secrets_are_not_echoed_in_errors(monkeypatch, capsys):

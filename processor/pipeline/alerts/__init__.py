@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Protocol
 
 from gazewire.processor.pipeline.alerts.agent_offline import AgentOffline
+from gazewire.processor.pipeline.alerts.agent_silent import AgentSilent
 from gazewire.processor.pipeline.alerts.aoi_dwell import AoiDwell
 from gazewire.processor.pipeline.alerts.condition import Condition
 from gazewire.processor.pipeline.alerts.drowsiness import Drowsiness
@@ -19,6 +20,7 @@ from gazewire.processor.pipeline.alerts.sample_rate import SampleRateLow
 
 __all__ = [
     "AgentOffline",
+    "AgentSilent",
     "AlertThresholds",
     "AoiDwell",
     "Condition",
@@ -41,6 +43,8 @@ class AlertThresholds(Protocol):
     def aoi_dwell_s(self) -> float: ...
     @property
     def gaze_lost_s(self) -> float: ...
+    @property
+    def agent_silent_s(self) -> float: ...
     @property
     def sample_rate_window_s(self) -> float: ...
     @property

@@ -87,9 +87,12 @@ def test_sessions_not_configured_are_unknown_and_too_many_sessions_are_refused()
     assert d.counters()["bad_input_unknown_session"] == 1 and "intruder" not in d.sessions
 
     full = make_dispatcher(ProcessorSettings(max_sessions=2))
-    for name in ("a", "b", "c"):
+    for name in ("a", "b"):  # two messages each: established
         full.handle(f"lab/{name}/gaze/batch", mutate(FIRST, session=name))
+        full.handle(f"lab/{name}/status", status_payload(name))
+    full.handle("lab/c/gaze/batch", mutate(FIRST, session="c"))
     assert list(full.sessions) == ["a", "b"] and full.counters()["bad_input_too_many_sessions"] == 1
+    assert full.session_summaries()["c"]["bad_input"] == {"too_many_sessions": 1}
 
 
 def test_bad_input_is_logged_once_a_minute_per_session_and_kind(caplog):
@@ -168,7 +171,9 @@ def test_fuzz_the_entry_point_never_raises_and_counts_every_refusal(data):
         before = d.counters()
         d.handle(topic, payload)
         after = d.counters()
-        handled = sum(after[k] - before[k] for k in ("batches", "duplicate_batches", "statuses", "markers"))
+        handled = sum(
+            after[k] - before[k] for k in ("batches", "duplicate_batches", "statuses", "markers", "statuses_cleared")
+        )
         refused_now = after["bad_input"] - before["bad_input"]
         assert handled + refused_now == 1, (topic, payload[:200], {k: after[k] - before[k] for k in after if after[k] != before[k]})
     assert d.counters()["bad_input_internal_error"] == 0

@@ -49,3 +49,80 @@ def test_each_check_names_its_problem(changes, kind, message):
     with pytest.raises(BadInput, match=message) as refused:
         check_message(parse(mutate(FIRST, **changes)), "s1")
     assert refused.value.kind is kind
+
+
+# --------------------------------------------------------------------------- implausible values (issue 9, item 7)
+
+NOW_US = 1_700_000_000_000_000 + 3_600_000_000  # the processor's clock: an hour after the stream
+YEAR_US = 365 * 86_400 * 1_000_000
+
+
+def shifted(column: str, by: int) -> dict:
+    return {f"columns.{column}": [value + by for value in json.loads(FIRST)["columns"][column]]}
+
+
+def with_first(column: str, value) -> dict:
+    values = json.loads(FIRST)["columns"][column]
+    return {f"columns.{column}": [value, *values[1:]]}
+
+
+IMPLAUSIBLE = [
+    # (changes, the message's start) - each refused as out_of_range, naming the field
+    (shifted("utc_us", -86 * YEAR_US), "columns.utc_us: a value is not a time from 2000 to 2099"),  # 1938
+    (shifted("utc_us", 203 * YEAR_US), "columns.utc_us: a value is not a time from 2000 to 2099"),  # 2226
+    (shifted("utc_us", 2 * 86_400_000_000), "columns.utc_us: a time 47.0 h ahead of the processor's clock"),
+    (with_first("x", 1e308), "columns.x: a value is not on or near the display"),
+    (with_first("right_y", -11.0), "columns.right_y: a value is not on or near the display"),
+    (with_first("left_pupil", -5.0), "columns.left_pupil: a value is not a pupil diameter"),
+    (with_first("right_pupil", 12.0), "columns.right_pupil: a value is not a pupil diameter"),
+    (with_first("left_origin_z", -600.0), "columns.left_origin_z: a value is not within the tracker's reach"),
+    (with_first("right_origin_x", 5000.0), "columns.right_origin_x: a value is not within the tracker's reach"),
+    ({"device": "x" * 100_000}, "device is 100000 characters long, more than 128"),
+    ({"device": "TPSP1\r-1"}, "device holds the control character U+000D at 5"),
+    ({"device": "TPSP1\n-1"}, "device holds the control character U+000A at 5"),
+]
+
+
+@pytest.mark.parametrize("changes, message", IMPLAUSIBLE, ids=[m.split(":")[0].split(" ")[0] + f"-{i}" for i, (_, m) in enumerate(IMPLAUSIBLE)])
+def test_implausible_values_are_refused_per_field(changes, message):
+    with pytest.raises(BadInput) as refused:
+        check_message(parse(mutate(FIRST, **changes)), "s1", now_utc_us=NOW_US)
+    assert refused.value.kind is BadInputKind.OUT_OF_RANGE
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_plausible_extremes_pass():
+    """Gaze off the display, small and large pupils, a clock some hours ahead: kept."""
+    changes = {
+        **with_first("x", -1.5),
+        **with_first("left_pupil", 1.2),
+        **with_first("right_pupil", 9.5),
+        **with_first("left_origin_z", 1200.0),
+    }
+    check_message(parse(mutate(FIRST, **changes)), "s1", now_utc_us=NOW_US)
+    check_message(parse(mutate(FIRST, **shifted("utc_us", 14 * 3_600_000_000))), "s1", now_utc_us=NOW_US)
+
+
+@pytest.mark.parametrize(
+    "utc_ns, message",
+    [
+        (0, "utc_ns 0 is not a time from 2000 to 2099"),
+        (10**30, "utc_ns 1000000000000000000000000000000 is not a time from 2000 to 2099"),
+        ((NOW_US + 2 * 86_400_000_000) * 1000, "utc_ns: a time 48.0 h ahead of the processor's clock"),
+    ],
+)
+def test_marker_times_are_moments_of_this_century_not_far_ahead(utc_ns, message):
+    from gazewire.wire.messages import Marker
+
+    marker = Marker(session="s1", name="stimulus_on", utc="2023-11-14T22:13:20Z", utc_ns=utc_ns)
+    with pytest.raises(BadInput, match=message) as refused:
+        check_message(marker, "s1", now_utc_us=NOW_US)
+    assert refused.value.kind is BadInputKind.OUT_OF_RANGE
+
+
+def test_marker_names_that_cannot_be_stored_as_they_came_are_refused():
+    from gazewire.wire.messages import Marker
+
+    marker = Marker(session="s1", name="trial 1\nblock 2", utc="2023-11-14T22:13:20Z", utc_ns=NOW_US * 1000)
+    with pytest.raises(BadInput, match="name holds the control character U\\+000A at 7"):
+        check_message(marker, "s1", now_utc_us=NOW_US)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,49 @@ def test_an_unwritable_directory_raises_sink_unavailable_so_the_feed_retries(tmp
     files = LineProtocolFiles(blocker)
     with pytest.raises(SinkUnavailable, match="not-a-dir"):
         files.write(entries([GAZE.point(1, {"session": "a"}, {"x": 1.0})] * 3))
+
+
+# --------------------------------------------------------------------------- issue 9, item 9
+
+
+@pytest.mark.parametrize(
+    "tags, fields, problem",
+    [
+        ({"device": "TX\r300"}, {"x": 1.0}, "tag 'device' holds the control character U+000D"),
+        ({"device": "TX\n300"}, {"x": 1.0}, "tag 'device' holds the control character U+000A"),
+        ({"dev\nice": "TX"}, {"x": 1.0}, "a tag key holds the control character U+000A"),
+        ({"device": "TX"}, {"name": "on\nset"}, "a string field holds the control character U+000A"),
+        ({"device": "TX"}, {"name": "on\rset"}, "a string field holds the control character U+000D"),
+        ({"device": "x" * 100_000}, {"x": 1.0}, "series key of 'gaze' is 100012 bytes, over InfluxDB's 65535"),
+    ],
+)
+def test_line_protocol_refuses_what_it_cannot_carry_as_it_came(tags, fields, problem):
+    """Never a raw carriage return, never a line break turned into the text '\\n', never a point
+    whose series key InfluxDB refuses (that fails every other point of the same write)."""
+    from gazewire.processor.outputs.lineprotocol import UnstorablePointError
+
+    with pytest.raises(UnstorablePointError, match=re.escape(problem)):
+        encode_line("gaze", tags, fields, 1)
+
+
+def test_backslashes_and_quotes_round_trip_through_the_escapes():
+    assert encode_line("m", {"t": "a\\b"}, {"s": 'x\\"y'}, 1) == 'm,t=a\\\\b s="x\\\\\\"y" 1'
+
+
+def test_a_batch_whose_device_cannot_be_stored_is_refused_on_the_way_in_and_others_are_stored(tmp_path):
+    """The 100 KB device tag and the line breaks of issue 9 never reach a sink: the batch is
+    refused as bad input, and the points of the other session's batches are all written."""
+    d = dispatcher()
+    good = batch_payloads(simulated(1, seed=4).samples, session="s2")
+    for device in ("x" * 100_000, "TX\r300", "TX\n300"):
+        bad = batch_payloads(simulated(1, seed=4).samples, session="s1", device=device)
+        out = feed(d, bad[:1], session="s1")
+        assert not out.batches
+    out = feed(d, good, session="s2")
+    sink = LineProtocolFiles(tmp_path / "lp")
+    sink.start()
+    sink.write(entries(points_of(out)))
+    sink.close()
+    lines = [line for path in (tmp_path / "lp").rglob("*.lp") for line in path.read_text().splitlines()]
+    assert len([line for line in lines if line.startswith("gaze,")]) == sum(b.count for b in out.batches) > 0
+    assert d.counters()["bad_input_out_of_range"] == 3

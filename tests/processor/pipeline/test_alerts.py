@@ -180,3 +180,100 @@ def test_every_alert_is_stored_as_a_point():
     out = feed(d, batch_payloads(simulated(20, seed=1).samples))
     stored = [(p.tags["type"], p.tags["state"], p.time_us) for p in points_of(out) if p.measurement == "alert"]
     assert stored == [(a.type, a.state, a.utc_us) for a in out.alerts] and stored
+
+
+# --------------------------------------------------------------------------- agent_silent (issue 9, item 11)
+
+SECOND = 1_000_000
+
+
+class Clock:
+    def __init__(self, utc_us: int) -> None:
+        self.utc_us = utc_us
+        self.connected = True
+
+    def advance(self, seconds: float) -> None:
+        self.utc_us += round(seconds * SECOND)
+
+
+def silent_dispatcher(clock: Clock, **alerts):
+    return make_dispatcher(
+        ProcessorSettings(alerts=AlertSettings(**alerts)), utc_us=lambda: clock.utc_us, connected=lambda: clock.connected
+    )
+
+
+def iso(utc_us: int) -> str:
+    from gazewire.wire.timeutil import iso_from_utc_us
+
+    return iso_from_utc_us(utc_us)
+
+
+def silent_alerts(outcome):
+    return [(a.state, a.severity) for a in outcome.alerts if a.type == "agent_silent"]
+
+
+def test_agent_silent_is_raised_once_when_the_status_stops_being_refreshed_and_cleared_by_the_next():
+    clock = Clock(1_800_000_000 * SECOND)
+    d = silent_dispatcher(clock, agent_silent_s=30)
+    status = status_payload(state="tracking", utc=iso(clock.utc_us))
+    d.handle("lab/s1/status", status)
+    clock.advance(29)
+    assert silent_alerts(d.housekeeping()) == []
+    clock.advance(2)
+    out = d.housekeeping()
+    assert silent_alerts(out) == [("raised", "warning")]
+    assert out.alerts[0].details["state"] == "tracking" and out.alerts[0].details["silent_s"] == 31.0
+    clock.advance(60)
+    assert silent_alerts(d.housekeeping()) == []  # raised once
+    assert "agent_silent" in d.session_summaries()["s1"]["active_alerts"]
+    out = d.handle("lab/s1/status", status_payload(state="tracking", utc=iso(clock.utc_us)))
+    assert silent_alerts(out) == [("cleared", "warning")]
+    assert silent_alerts(d.housekeeping()) == []
+
+
+def test_agent_silent_waits_four_of_the_agents_own_intervals_and_never_for_an_offline_agent():
+    from gazewire.wire.messages import AgentStatus
+
+    clock = Clock(1_800_000_000 * SECOND)
+    d = silent_dispatcher(clock, agent_silent_s=10)
+    slow = AgentStatus.model_validate_json(status_payload(state="online", utc=iso(clock.utc_us)))
+    slow.status_interval_s = 60.0
+    d.handle("lab/s1/status", slow.to_json())
+    clock.advance(200)
+    assert silent_alerts(d.housekeeping()) == []
+    clock.advance(41)
+    assert silent_alerts(d.housekeeping()) == [("raised", "warning")]
+
+    gone = silent_dispatcher(clock, agent_silent_s=10)
+    gone.handle("lab/s2/status", status_payload("s2", state="offline", utc=iso(clock.utc_us)))
+    clock.advance(3600)
+    assert silent_alerts(gone.housekeeping()) == []
+
+
+def test_a_stale_retained_tracking_status_raises_agent_silent_only_counting_from_the_connection():
+    """An agent killed while the broker was down left 'tracking' retained, and no will: the
+    processor gets it on subscription, made hours ago. It is not judged while the processor is
+    cut off from the broker (every agent would look silent then), and then from the connection."""
+    clock = Clock(1_800_000_000 * SECOND)
+    d = silent_dispatcher(clock, agent_silent_s=30)
+    clock.connected = False
+    d.handle("lab/s1/status", status_payload(state="tracking", utc=iso(clock.utc_us - 3 * 3600 * SECOND)), retained=True)
+    clock.advance(120)
+    assert silent_alerts(d.housekeeping()) == []  # not connected: not judged
+    clock.connected = True
+    assert silent_alerts(d.housekeeping()) == []  # just connected: the agent may still refresh it
+    clock.advance(31)
+    out = d.housekeeping()
+    assert silent_alerts(out) == [("raised", "warning")]
+    assert out.alerts[0].details["silent_s"] > 3 * 3600
+
+
+def test_a_pruned_status_is_not_a_session_nor_bad_input_and_ends_the_watch():
+    clock = Clock(1_800_000_000 * SECOND)
+    d = silent_dispatcher(clock, agent_silent_s=30)
+    assert d.handle("lab/gone/status", b"", retained=True) == d.handle("lab/gone/status", b"")
+    assert "gone" not in d.sessions and d.counters()["bad_input"] == 0 and d.counters()["statuses_cleared"] == 2
+    d.handle("lab/s1/status", status_payload(state="tracking", utc=iso(clock.utc_us)))
+    d.handle("lab/s1/status", b"")
+    clock.advance(3600)
+    assert silent_alerts(d.housekeeping()) == []
