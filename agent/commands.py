@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Protocol, get_args
 
+from gazewire.agent.recordings import CommandRefused
 from gazewire.errors import InvalidCommand
 from gazewire.wire.messages import CommandName, CommandReply, Marker, parse_command
-from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
+from gazewire.wire.timeutil import iso_from_utc_us
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,13 @@ class Controller(Protocol):
     @property
     def state(self) -> str: ...
 
-    def start_streaming(self) -> None: ...
+    def start_recording(
+        self, name: str | None = None, participant: str | None = None, metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]: ...
 
-    def stop_streaming(self) -> None: ...
+    def stop_recording(self, recording: str | None = None) -> dict[str, Any]: ...
+
+    def annotate_recording(self, metadata: dict[str, str], recording: str | None = None) -> dict[str, Any]: ...
 
     def add_marker(self, name: str, utc_ns: int | None, source: str = "command") -> Marker: ...
 
@@ -52,34 +58,43 @@ def _request_fields(payload: bytes) -> tuple[str | None, str | None]:
     )
 
 
-def handle_command(payload: bytes, controller: Controller) -> CommandReply:
-    now = iso_from_utc_us(utc_now_us())
+def handle_command(payload: bytes, controller: Controller, received_utc_ns: int | None = None) -> CommandReply:
+    """Run one command and make its reply. ``received_utc_ns`` is when the command
+    arrived (default: now); the reply's ``sent_utc_ns`` is taken as it is made."""
+    if received_utc_ns is None:
+        received_utc_ns = time.time_ns()
+
+    def reply(**fields: Any) -> CommandReply:
+        sent = time.time_ns()
+        return CommandReply(
+            session=controller.session, state=controller.state, utc=iso_from_utc_us(sent // 1000),  # type: ignore[arg-type]
+            received_utc_ns=received_utc_ns, sent_utc_ns=sent, **fields,
+        )
+
     try:
         command = parse_command(payload)
     except InvalidCommand as error:
         request_id, name = _request_fields(payload)
-        return CommandReply(
-            session=controller.session, id=request_id, command=name, ok=False,
-            error=f"invalid command: {error}", state=controller.state, utc=now,  # type: ignore[arg-type]
-        )
+        return reply(id=request_id, command=name, ok=False, error=f"invalid command: {error}")
     result: dict[str, Any] | None = None
     try:
         if command.command == "start":
-            controller.start_streaming()
+            result = controller.start_recording(command.name, command.participant, command.metadata)
         elif command.command == "stop":
-            controller.stop_streaming()
+            result = controller.stop_recording(command.recording)
+        elif command.command == "annotate":
+            result = controller.annotate_recording(command.metadata or {}, command.recording)
         elif command.command == "marker":
             marker = controller.add_marker(command.name or "", command.utc_ns)
-            result = {"name": marker.name, "utc_ns": marker.utc_ns, "system_time_us": marker.system_time_us}
+            result = {
+                "name": marker.name, "utc_ns": marker.utc_ns, "system_time_us": marker.system_time_us,
+                "recording": marker.recording,
+            }
         elif command.command == "ping":
             result = controller.ping_result()
+    except CommandRefused as refusal:  # valid, but not now: say why
+        return reply(id=command.id, command=command.command, ok=False, error=f"{command.command}: {refusal}")
     except Exception as error:  # the controller failed: report it (the agent logs it), keep running
         log.debug("command %s failed", command.command, exc_info=True)
-        return CommandReply(
-            session=controller.session, id=command.id, command=command.command, ok=False,
-            error=f"{command.command} failed: {error}", state=controller.state, utc=now,  # type: ignore[arg-type]
-        )
-    return CommandReply(
-        session=controller.session, id=command.id, command=command.command, ok=True,
-        state=controller.state, result=result, utc=now,  # type: ignore[arg-type]
-    )
+        return reply(id=command.id, command=command.command, ok=False, error=f"{command.command} failed: {error}")
+    return reply(id=command.id, command=command.command, ok=True, result=result)

@@ -107,10 +107,19 @@ class AgentSettings(GazewireSettings):
     autostart: bool = Field(True, description="Start streaming at launch; false waits for a 'start' command.")
     data_dir: DataDirSetting = Field(
         default_factory=default_data_dir,
-        description="Recordings (recordings/<session>.csv) and the outbox (outbox/<session>.sqlite3).",
+        description="Local recordings (recordings/<session>/<recording>_<name>.csv with a .json sidecar each; "
+        "recordings/<session>.csv between recordings) and the outbox (outbox/<session>.sqlite3).",
     )
     record: bool = Field(
-        True, description="Write every sample at full rate to the local CSV recording (the safety net)."
+        True,
+        description="Write every sample at full rate to local CSV files (the safety net): one per recording "
+        "with its JSON sidecar, and the session's file between recordings.",
+    )
+    keep_unrecorded: bool = Field(
+        True,
+        description="Between recordings (before a start, after a stop), keep the samples: in batches with "
+        "recording null and in the session's CSV, so a forgotten start loses nothing. false: between "
+        "recordings gaze only goes to the live view (counted as samples_live_only).",
     )
     outbox_max_mb: float = Field(
         512.0,

@@ -1,13 +1,23 @@
-"""The local recording's CSV format, defined once.
+"""The local recording's files, defined once: where they are, their CSV
+format and the JSON sidecar of each recording.
 
-The agent writes it (:mod:`gazewire.agent.outputs.recording`, an output) and
-reads it back (:mod:`gazewire.agent.inputs.replay`, an input). Neither side owns
-the format, so it lives here, beside them in the agent package and below both:
-a column added or renamed here changes the writer and the reader together, and
-a recording made by one agent version replays in the next. Pure: no files are
-opened here.
+The agent writes them (:mod:`gazewire.agent.outputs.recording`, an output) and
+reads them back (:mod:`gazewire.agent.inputs.replay`, an input; exports read
+them too). Neither side owns the format, so it lives here, beside them in the
+agent package and below both: a column added or renamed here changes the
+writer and the reader together, and a recording made by one agent version
+replays in the next. Pure: no files are opened here.
 
-``<data_dir>/recordings/<session>.csv``, one row per sample and one per marker:
+Files under ``<data_dir>/recordings/``:
+
+* ``<session>/<recording>[_<name>].csv``: one file per recording (one run of
+  one participant, from ``start`` to ``stop``), named after its id and, when
+  it has one, a file-safe form of its name; beside it
+  ``<recording>[_<name>].json``, its sidecar (:class:`RecordingSidecar`);
+* ``<session>.csv``: the samples between recordings (when the agent keeps
+  them: ``keep_unrecorded``), appended across agent restarts.
+
+Every CSV has one row per sample and one per marker:
 
 * ``kind``: ``gaze`` or ``marker``;
 * ``seq``, ``utc_us``: the agent's sample number and UTC time (µs);
@@ -23,12 +33,17 @@ Excel read as missing. A marker row has only ``utc_us``, ``system_time_stamp``
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from gazewire.agent.inputs.sdk import EYE_KEYS, GazeDict
 from gazewire.agent.pipeline.combine import CombinedGaze
+from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 GAZE, MARKER = "gaze", "marker"  # the values of the ``kind`` column
 
@@ -65,7 +80,96 @@ RECORDING_COLUMNS: tuple[str, ...] = (
 
 
 def recording_path(data_dir: Path, session: str) -> Path:
+    """The session's CSV: the samples between recordings."""
     return Path(data_dir) / "recordings" / f"{session}.csv"
+
+
+def recordings_dir(data_dir: Path, session: str) -> Path:
+    """The folder of the session's recordings (a CSV and a sidecar each)."""
+    return Path(data_dir) / "recordings" / session
+
+
+RECORDING_ID_TIME = "%Y%m%dT%H%M%SZ"  # the id's first part: the UTC start to the second
+MAX_NAME_IN_FILE = 64
+
+
+def recording_id(utc_us: int, suffix: str) -> str:
+    """A recording's id: its UTC start and four hex digits, ``20261130T101500Z-3f9a``
+    (ids sort by start; the digits tell apart two started in the same second)."""
+    if not re.fullmatch(r"[0-9a-f]{4}", suffix):
+        raise ValueError(f"suffix must be four lower-case hex digits, got {suffix!r}")
+    return time.strftime(RECORDING_ID_TIME, time.gmtime(utc_us // 1_000_000)) + "-" + suffix
+
+
+def file_stem(recording: str, name: str | None) -> str:
+    """``<recording>_<name>``, the name made file-safe on every system: runs of
+    anything but ASCII letters, digits, ``.``, ``_``, ``-`` become one ``-``,
+    cut to 64 characters; without a (usable) name just ``<recording>``."""
+    if not name:
+        return recording
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:MAX_NAME_IN_FILE].rstrip("-._")
+    return f"{recording}_{safe}" if safe else recording
+
+
+RecordingState = Literal["recording", "stopped", "interrupted"]
+
+
+class AgentOfRecording(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str
+    run: str
+    host: str
+
+
+class RecordingSidecar(BaseModel):
+    """``<recording>[_<name>].json`` beside the recording's CSV: what the recording
+    is and what happened to it. Written when the recording starts (``state``
+    ``recording``), brought up to date every few seconds, and finalised when it
+    ends: ``stopped`` by a ``stop`` command, or ``interrupted`` when the agent
+    stopped while recording (``ended`` says how). A sidecar still in
+    ``recording`` after its agent is gone was cut off by a crash or power loss;
+    the agent's next start finalises it as ``interrupted``.
+
+    Counts: ``samples`` is every sample of the recording (all went into its
+    batches), ``samples_in_file``/``markers_in_file`` the rows the CSV holds;
+    ``samples`` = ``samples_in_file`` + ``losses["samples_not_recorded"]``.
+    """
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    format: Literal[1] = 1
+    recording: str
+    session: str
+    name: str | None = None
+    participant: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    csv: str = Field(description="The CSV's file name, in the sidecar's folder.")
+    state: RecordingState = "recording"
+    ended: str | None = Field(default=None, description="How the recording ended, in words; null while it runs.")
+    agent: AgentOfRecording
+    tracker: TrackerInfo | None = None
+    display_area: DisplayArea | None = None
+    frequency_hz: float | None = Field(default=None, description="The tracker's nominal rate.")
+    clock_offset_us: int | None = Field(default=None, description="utc_us - system_time_us when it started.")
+    started_utc: str
+    started_utc_us: int
+    stopped_utc: str | None = None
+    stopped_utc_us: int | None = None
+    updated_utc: str
+    first_seq: int | None = Field(default=None, description="seq of its first sample (null: none yet).")
+    last_seq: int | None = None
+    samples: int = 0
+    samples_invalid: int = 0
+    markers: int = 0
+    samples_in_file: int = 0
+    markers_in_file: int = 0
+    csv_bytes: int = Field(0, description="The CSV's size when these counts were taken (rows after it are newer).")
+    losses: dict[str, int] = Field(
+        default_factory=dict,
+        description="Every loss counter of the agent, counted while the recording ran "
+        "(see docs/agent.md#recordings for which are exactly this recording's).",
+    )
 
 
 def missing_columns(header: Sequence[str]) -> list[str]:

@@ -10,20 +10,27 @@ Threads, and what each one does:
 - the batch sender sends the durable outbox in order;
 - paho's network thread talks to the broker and only enqueues.
 
-Every sample either reaches a batch in the outbox or is counted as dropped.
+Every sample either reaches a batch in the outbox or is counted as dropped
+(or, between recordings with ``keep_unrecorded = false``, as live only).
 A failing disk stops neither: batches go out without the outbox (counted, and
-published once acknowledged), the recording counts what it misses, and both
+published once acknowledged), the local files count what they miss, and both
 resume when the disk takes writes again.
+
+Recordings (:mod:`gazewire.agent.recordings`): ``start`` ends the batch, and
+from the next sample every batch, live message and marker carries the new
+recording's id, its rows go to its own CSV; ``stop`` ends the batch again.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from gazewire.agent.config import AgentSettings
@@ -31,8 +38,8 @@ from gazewire.agent.inputs.base import TrackerSource, TrackerState
 from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.agent.outputs.link import AgentLink
 from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
-from gazewire.agent.outputs.recording import Recording
-from gazewire.agent.recording_format import gaze_row, recording_path
+from gazewire.agent.recording_format import gaze_row
+from gazewire.agent.recordings import AgentFacts, Recordings
 from gazewire.agent.outputs.sender import BatchSender
 from gazewire.agent.commands import handle_command
 from gazewire.agent.pipeline.batch import BatchBuilder
@@ -51,7 +58,7 @@ from gazewire.wire.messages import (
 )
 from gazewire.logs import RateLimitedLog
 from gazewire.mqtt import default_client_id
-from gazewire.wire.timeutil import iso_from_utc_us
+from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 from gazewire.wire.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -118,9 +125,12 @@ class Agent:
         if self.outbox_error:
             log.error("%s; sending batches without the durable outbox until it opens", self.outbox_error)
         self._carried_over: tuple[str, int] | None = self._take_over_backlog()
-        self.recording = (
-            Recording(recording_path(settings.data_dir, self.session)) if settings.record else None
+        self.recordings = Recordings(
+            Path(settings.data_dir).expanduser(), self.session,
+            write_files=settings.record, keep_unrecorded=settings.keep_unrecorded,
+            facts=self._facts, losses=self._loss_counters,
         )
+        self.recordings.recover()
 
         self.link = AgentLink(
             settings.mqtt,
@@ -146,13 +156,16 @@ class Agent:
         self._tracker_state: TrackerState | None = None
         self._tracker_detail: str | None = None
         self._stopped_by = "waiting for a start command (autostart is off)"
+        self._writer = self.recordings.writer  # the CSV the rows go to now (None: none)
         self.streaming = False
         self.clock: ClockOffset | None = None
         self._clock_due = True
         self._status_due = True
         self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
         self._gaps = SampleGaps()
-        self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze]] = LiveThrottle(settings.publish_hz)
+        self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze, str | None]] = LiveThrottle(
+            settings.publish_hz
+        )
         self._live_seq = 0
         self.loop_errors = 0
         self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
@@ -237,20 +250,59 @@ class Agent:
             self.source.start(self)
             self._status_due = True
 
-    def stop_streaming(self) -> None:
-        if self.streaming:
-            log.info("stopping %s tracker", self.source.name)
-            self._stopped_by = "stopped by a stop command; a start command resumes"
-            self.source.stop()
-            self.streaming = False
-            self._take_samples()
-            self._flush_batch()
-            self._status_due = True
+    def start_recording(
+        self, name: str | None = None, participant: str | None = None, metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """``start``: a new recording from the next sample on (the tracker stream too, if
+        it was not running). Raises CommandRefused while a recording runs."""
+        self.recordings.check_not_running()
+        if not self.streaming:
+            self.start_streaming()
+        self._recording_boundary()
+        recording = self.recordings.start(
+            name=name, participant=participant, metadata=metadata, utc_us=utc_now_us()
+        )
+        self._recording_changed()
+        return recording.result()
+
+    def stop_recording(self, recording: str | None = None) -> dict[str, Any]:
+        """``stop``: end the running recording (``recording``, if given, must be it); the
+        stream goes on. Raises CommandRefused when it cannot."""
+        self.recordings.check_running(recording)
+        self._recording_boundary()
+        running, ended = self.recordings.stop(recording, utc_us=utc_now_us())
+        self._recording_changed()
+        return {
+            **running.result(), "stopped_utc": iso_from_utc_us(ended.ended_utc_us), "samples": running.samples,
+        }
+
+    def annotate_recording(self, metadata: dict[str, str], recording: str | None = None) -> dict[str, Any]:
+        running = self.recordings.annotate(metadata, recording)
+        self._status_due = True
+        return {"recording": running.id, "metadata": dict(running.metadata)}
+
+    def _recording_boundary(self) -> None:
+        """Samples already queued belong before a start or stop: take them, end the batch."""
+        self._take_samples()
+        self._flush_batch()
+        writer = self._writer
+        if writer is not None:
+            writer.flush()
+
+    def _recording_changed(self) -> None:
+        running = self.recordings.running
+        self._builder.recording = running.id if running is not None else None
+        self._writer = self.recordings.writer
+        self._check_disks()
+        self._status_due = True
 
     def add_marker(self, name: str, utc_ns: int | None, source: str = "command") -> Marker:
         if utc_ns is None:
             utc_ns = time.time_ns()
         system_time_us = self.clock.to_system_us(utc_ns // 1000) if self.clock else None
+        # Samples already queued belong before the marker in the recording.
+        self._take_samples()
+        running = self.recordings.running
         marker = Marker(
             session=self.session,
             device=self.tracker.serial if self.tracker else None,
@@ -259,16 +311,18 @@ class Agent:
             utc_ns=utc_ns,
             system_time_us=system_time_us,
             source=source,  # type: ignore[arg-type]
+            recording=running.id if running is not None else None,
         )
-        # Samples already queued belong before the marker in the recording.
-        self._take_samples()
-        if self.recording is not None:
-            self.recording.write_marker(name, utc_ns // 1000, system_time_us)
-            self.recording.flush()
+        writer = self._writer
+        if writer is not None:
+            writer.write_marker(name, utc_ns // 1000, system_time_us)
+            writer.flush()
             self._check_disks()
+        if running is not None:
+            running.markers += 1
         self.link.publish(self.topics.events(self.session), marker.to_json(), qos=1)
         self.counters.markers += 1
-        log.info("marker %r at %s", name, marker.utc)
+        log.info("marker %r at %s%s", name, marker.utc, f" (recording {running.id})" if running else "")
         return marker
 
     def ping_result(self) -> dict[str, Any]:
@@ -279,6 +333,28 @@ class Agent:
             "outbox_depth": self.outbox.depth,
             "clock_offset_us": self.clock.offset_us if self.clock else None,
             "tracker": self.tracker.serial if self.tracker else None,
+            "recording": self.recordings.running.id if self.recordings.running is not None else None,
+        }
+
+    def _facts(self) -> AgentFacts:
+        return AgentFacts(
+            version=_version(), run=self.run_id, host=socket.gethostname(), tracker=self.tracker,
+            display_area=self.display_area, clock_offset_us=self.clock.offset_us if self.clock else None,
+        )
+
+    def _loss_counters(self) -> dict[str, int]:
+        """Every loss counter the agent keeps (a recording's sidecar has what they
+        counted while it ran)."""
+        c = self.counters
+        return {
+            "samples_dropped_queue": c.samples_dropped_queue,
+            "samples_malformed": c.samples_malformed,
+            "samples_dropped_sdk": c.samples_dropped_sdk,
+            "sdk_buffer_overflows": self.source.buffer_overflows,
+            "tracker_connection_losses": self.source.connection_losses,
+            "samples_dropped_outbox": self.outbox.evicted_samples,
+            "samples_unsaved": c.samples_unsaved,
+            "samples_dropped_unsaved": c.samples_dropped_unsaved,
         }
 
     # ================================================================== lifecycle
@@ -372,6 +448,10 @@ class Agent:
         clock = self.clock
         offset = clock.offset_us if clock else 0
         builder, throttle, counters, gaps = self._builder, self._throttle, self.counters, self._gaps
+        running = self.recordings.running
+        recording = running.id if running is not None else None
+        writer = self._writer
+        keep = running is not None or self.settings.keep_unrecorded
         get = self.samples.get_nowait
         while True:
             try:
@@ -391,24 +471,31 @@ class Agent:
                 gaze = combine_eyes(item)
                 utc_us = int(item["system_time_stamp"]) + offset
                 batch_row = builder.row(seq, utc_us, item, gaze)
-                csv_row = gaze_row(seq, utc_us, item, gaze) if self.recording is not None else None
+                csv_row = gaze_row(seq, utc_us, item, gaze) if writer is not None else None
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 counters.samples_malformed += 1
                 if counters.samples_malformed == 1:
                     log.error("malformed sample from the %s source dropped (counted): %r", self.source.name, error)
                 continue
-            self.next_seq = seq + 1
             counters.samples_in += 1
             missing = gaps.missing_before(batch_row[1])  # device_time_us
+            if not gaze.valid:
+                counters.samples_invalid += 1
+            if not keep:  # between recordings, kept for the live view only: no seq, no batch, no row
+                counters.samples_live_only += 1
+                counters.samples_dropped_sdk += missing
+                throttle.offer((seq, utc_us, item, gaze, None), valid=gaze.valid)
+                continue
+            self.next_seq = seq + 1
             if missing:
                 counters.samples_dropped_sdk += missing
                 builder.note_sdk_gap(seq, missing)
-            if not gaze.valid:
-                counters.samples_invalid += 1
             if csv_row is not None:
-                self.recording.write_row(csv_row)  # type: ignore[union-attr]
+                writer.write_row(csv_row)  # type: ignore[union-attr]
+            if running is not None:
+                running.note_sample(seq, gaze.valid)
             builder.append(batch_row)
-            throttle.offer((seq, utc_us, item, gaze), valid=gaze.valid)
+            throttle.offer((seq, utc_us, item, gaze, recording), valid=gaze.valid)
 
     def _flush_batch(self) -> None:
         if len(self._builder) == 0:
@@ -419,8 +506,8 @@ class Agent:
             clock_offset_us=self.clock.offset_us if self.clock else 0,
             sample_rate_hz=self.tracker.frequency_hz if self.tracker else None,
         )
-        if self.recording is not None:
-            self.recording.flush()
+        if self._writer is not None:
+            self._writer.flush()
         batch = OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count)
         self.next_batch_seq = batch_seq + 1
         try:
@@ -492,8 +579,10 @@ class Agent:
         self._note_evictions(self.outbox.evict_expired())
         if not self.outbox.is_open and self.outbox.reopen():
             self._outbox_opened()
-        if self.recording is not None and self.recording.error is not None:
-            self.recording.resume()
+        writer = self._writer
+        if writer is not None and writer.error is not None:
+            writer.resume()
+        self.recordings.checkpoint()
         self._settle_acknowledged()
         self._check_disks()
 
@@ -514,9 +603,9 @@ class Agent:
         self.sender.wake()
 
     def _check_disks(self) -> None:
-        """A status refresh whenever the outbox or the recording fails or recovers."""
-        recording = self.recording
-        state = (self.outbox_error, recording.error if recording is not None else None)
+        """A status refresh whenever the outbox or the local files fail or recover."""
+        writer = self._writer
+        state = (self.outbox_error, writer.error if writer is not None else None, self.recordings.sidecar_error)
         if state != self._disk_state:
             self._disk_state = state
             self._status_due = True
@@ -527,10 +616,10 @@ class Agent:
         taken = self._throttle.take(now)
         if taken is None:
             return
-        (seq, utc_us, sample, gaze), count = taken
+        (seq, utc_us, sample, gaze, recording), count = taken
         payload = live_gaze_payload(
             session=self.session, device=self._builder.device, live_seq=self._live_seq,
-            sample_seq=seq, utc_us=utc_us, sample=sample, gaze=gaze, samples=count,
+            sample_seq=seq, utc_us=utc_us, sample=sample, gaze=gaze, samples=count, recording=recording,
         )
         self.link.publish(self.topics.gaze(self.session), payload, qos=0)
         self._live_seq += 1
@@ -541,10 +630,10 @@ class Agent:
     def _run_commands(self) -> None:
         while True:
             try:
-                payload = self.link.commands.get_nowait()
+                received_utc_ns, payload = self.link.commands.get_nowait()
             except queue.Empty:
                 return
-            reply = handle_command(payload, self)
+            reply = handle_command(payload, self, received_utc_ns)
             if not reply.ok:
                 self.counters.commands_refused += 1
                 self._refusals.log(
@@ -585,11 +674,12 @@ class Agent:
             markers=c.markers,
             samples_unsaved=c.samples_unsaved,
             samples_dropped_unsaved=c.samples_dropped_unsaved,
-            samples_not_recorded=self.recording.samples_lost if self.recording is not None else 0,
+            samples_not_recorded=self.recordings.samples_not_recorded(),
             samples_dropped_sdk=c.samples_dropped_sdk,
             sdk_buffer_overflows=self.source.buffer_overflows,
             tracker_connection_losses=self.source.connection_losses,
             commands_refused=c.commands_refused,
+            samples_live_only=c.samples_live_only,
         )
 
     def warnings(self) -> list[str]:
@@ -626,6 +716,7 @@ class Agent:
         found.extend(self.source.warnings())
         if self._carried_over is not None:
             found.append(self._carried_over[0])
+        found.extend(self.recordings.warnings())
         if self.clock is None:
             found.append("clock offset not measured yet")
         return found
@@ -648,16 +739,17 @@ class Agent:
             )
         if self._counters_unknown:
             found.append("seq and batch_seq restarted at 0: the outbox's counters could not be read")
-        recording = self.recording
-        if recording is not None and recording.error:
+        writer, recordings = self._writer, self.recordings
+        lost, markers_lost = recordings.samples_not_recorded(), recordings.markers_not_recorded()
+        if writer is not None and writer.error:
             found.append(
-                f"local recording stopped ({recording.error}): {recording.samples_lost} samples not recorded "
-                f"so far; retrying every {recording.retry_s:g} s"
+                f"local recording stopped ({writer.error}): {lost} samples not recorded "
+                f"so far; retrying every {writer.retry_s:g} s"
             )
-        elif recording is not None and (recording.samples_lost or recording.markers_lost):
+        elif lost or markers_lost:
             found.append(
-                f"local recording misses {recording.samples_lost} samples and {recording.markers_lost} markers "
-                f"(its disk failed: {recording.last_error})"
+                f"local recording misses {lost} samples and {markers_lost} markers "
+                f"(its disk failed: {recordings.last_disk_error()})"
             )
         return found
 
@@ -680,6 +772,7 @@ class Agent:
             clock=clock,
             counters=self.status_counters(),
             warnings=self.warnings(),
+            recording=self.recordings.running.info() if self.recordings.running is not None else None,
             custody=self.sender.custody,
             status_interval_s=self.settings.status_interval_s,
         )
@@ -721,8 +814,10 @@ class Agent:
         link = "connected" if self.link.connected.is_set() else "broker unreachable"
         c = self.status_counters()
         dropped = c.samples_dropped_queue + c.samples_dropped_outbox + c.samples_dropped_unsaved
+        running = self.recordings.running
+        recording = f", recording {running.describe()}" if running is not None else ""
         return (
-            f"{self.state}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
+            f"{self.state}{recording}, {link}; {c.samples_in} samples in, {c.samples_published} published, "
             f"{dropped} dropped, outbox {c.outbox_depth}"
         )
 
@@ -737,14 +832,19 @@ class Agent:
                 log.exception("stopping the tracker source failed")
         self._take_samples()
         self._flush_batch()
-        if self.recording is not None:
-            self.recording.close()
         connected = self.link.connected.is_set()
         if connected and not self.sender.drain(timeout_s=5.0):
             log.warning("%d batches still unacknowledged; they stay in the outbox for the next start", self.outbox.depth)
         elif not connected:
             log.warning("broker unreachable at shutdown: %d batches stay in the outbox", self.outbox.depth)
         self._settle_unsaved()
+        if self.recordings.running is not None:
+            self.recordings.interrupt(
+                f"interrupted: the agent was shut down at {iso_from_utc_us(utc_now_us())} while recording "
+                "(a service stop or restart); its next run does not resume it", utc_now_us(),
+            )
+            self._builder.recording, self._writer = None, None
+        self.recordings.close()
         if self.link.connected.is_set():
             info = self.publish_status(state="offline", reason="agent stopped")
             if info is not None:

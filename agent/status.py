@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 
 from gazewire import __version__
-from gazewire.wire.messages import AgentCounters, AgentStatus, ClockInfo, DisplayArea, TrackerInfo
+from gazewire.wire.messages import AgentCounters, AgentStatus, ClockInfo, DisplayArea, RecordingInfo, TrackerInfo
 from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 
 
@@ -26,6 +26,7 @@ class Counters:
     live_published: int = 0
     markers: int = 0
     commands_refused: int = 0  # answered ok: false (invalid, or failed)
+    samples_live_only: int = 0  # between recordings with keep_unrecorded = false: not numbered, batched or written
 
 
 def build_status(
@@ -40,6 +41,7 @@ def build_status(
     clock: ClockInfo | None,
     counters: AgentCounters,
     warnings: list[str],
+    recording: RecordingInfo | None = None,
     custody: str | None = None,
     status_interval_s: float | None = None,
 ) -> AgentStatus:
@@ -57,6 +59,7 @@ def build_status(
         clock=clock,
         counters=counters,
         warnings=warnings,
+        recording=recording,
         custody=custody,  # type: ignore[arg-type]
         status_interval_s=status_interval_s,
     )

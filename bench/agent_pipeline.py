@@ -6,7 +6,9 @@ but never connected; batches go to a real SQLite outbox in a temp dir):
 - the SDK callback (``Agent.gaze``): what the tracker's thread pays per sample;
 - the pipeline per sample: number, combine, UTC, CSV recording, batch, throttle;
 - one batch: JSON build + durable outbox append (synchronous=full and normal);
-- memory: tracemalloc peak while streaming one minute of 1200 Hz data.
+- memory: tracemalloc peak while streaming one minute of 1200 Hz data;
+- the pipeline during a recording (its own CSV, the samples counted for its
+  sidecar) against between recordings (the session's CSV), alternating rounds.
 
     .venv/bin/python bench/agent_pipeline.py [--seconds 60] [--frequency 1200]
 """
@@ -28,6 +30,8 @@ from gazewire.settings import load_settings
 
 class _NoSource:
     name = "none"
+    buffer_overflows = 0
+    connection_losses = 0
 
     def start(self, events):
         pass
@@ -75,7 +79,7 @@ def run(seconds: float, frequency: float) -> None:
                 agent._flush_batch()
                 batch_ns.append(time.perf_counter_ns() - start)
             agent.outbox.close()
-            agent.recording.close()
+            agent.recordings.close()
         print(
             f"outbox synchronous={sync:6}: SDK callback {callback_ns / total:5.0f} ns/sample | "
             f"pipeline {pipeline_ns / total / 1000:5.2f} µs/sample "
@@ -95,8 +99,37 @@ def run(seconds: float, frequency: float) -> None:
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         agent.outbox.close()
-        agent.recording.close()
+        agent.recordings.close()
     print(f"memory while streaming (batches drained at once): current {current / 1e6:.2f} MB, peak {peak / 1e6:.2f} MB")
+
+
+def compare_recording(seconds: float, frequency: float, rounds: int = 6) -> None:
+    """Pipeline per sample in a recording vs between recordings, alternating (best of ``rounds`` each)."""
+    samples = GazeSimulator(frequency_hz=frequency, seed=2).next_samples(int(seconds * frequency))
+    per_batch = int(frequency / 20)
+    best: dict[bool, float] = {}
+    for index in range(2 * rounds):
+        recording = index % 2 == 1
+        with tempfile.TemporaryDirectory() as directory:
+            agent = make_agent(Path(directory), "normal")
+            if recording:
+                agent.start_recording(name="bench", participant="P01")
+            spent = 0
+            for i in range(0, len(samples), per_batch):
+                for sample in samples[i : i + per_batch]:
+                    agent.gaze(sample)
+                start = time.perf_counter_ns()
+                agent._take_samples()
+                spent += time.perf_counter_ns() - start
+                agent._flush_batch()
+            agent.outbox.close()
+            agent.recordings.close()
+        per_sample = spent / len(samples) / 1000
+        best[recording] = min(best.get(recording, per_sample), per_sample)
+    print(
+        f"pipeline per sample, best of {rounds} alternating rounds: between recordings {best[False]:5.2f} µs, "
+        f"in a recording {best[True]:5.2f} µs ({best[True] / best[False]:.2f} x)"
+    )
 
 
 def main() -> None:
@@ -105,6 +138,7 @@ def main() -> None:
     parser.add_argument("--frequency", type=float, default=1200)
     args = parser.parse_args()
     run(args.seconds, args.frequency)
+    compare_recording(min(args.seconds, 20), args.frequency)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ class AgentLink(MqttLink):
         if custody_topics is None:
             self.custody_ready.set()
         self._custody_mid: int | None = None
-        self.commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.commands: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()  # (arrived, UTC ns; payload)
         self.acknowledgements: queue.SimpleQueue[Acknowledgement] = queue.SimpleQueue()
         self._on_connected: list[Callable[[], None]] = []
         self._on_change: list[Callable[[], None]] = []
@@ -99,7 +100,7 @@ class AgentLink(MqttLink):
 
     def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         if message.topic == self.command_topic:
-            self.commands.put(bytes(message.payload))
+            self.commands.put((time.time_ns(), bytes(message.payload)))
             for callback in self._on_command:
                 callback()
             return

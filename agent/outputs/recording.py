@@ -1,8 +1,14 @@
-"""The local recording: every sample at full rate, one CSV per session.
+"""The local recording's files: every sample at full rate in CSV, and each
+recording's JSON sidecar.
 
-Appends to ``<data_dir>/recordings/<session>.csv`` across agent restarts; the
-columns and rows are defined in :mod:`gazewire.agent.recording_format`, which
-the replay source reads with.
+:class:`Recording` writes one CSV: a recording's own
+(``<data_dir>/recordings/<session>/<recording>[_<name>].csv``) or the session's
+file of the samples between recordings (``<data_dir>/recordings/<session>.csv``,
+appended across agent restarts). Where the files are, their columns and the
+sidecar's fields are defined in :mod:`gazewire.agent.recording_format`, which
+the replay source reads with. :func:`write_sidecar` replaces a sidecar
+atomically; :func:`count_rows` counts a CSV's rows after a crash and finds a
+torn last row.
 """
 
 from __future__ import annotations
@@ -11,18 +17,23 @@ import csv
 import logging
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.agent.pipeline.combine import CombinedGaze
-from gazewire.agent.recording_format import RECORDING_COLUMNS, gaze_row, marker_row
+from gazewire.agent.recording_format import GAZE, MARKER, RECORDING_COLUMNS, RecordingSidecar, gaze_row, marker_row
 
 log = logging.getLogger(__name__)
 
 
 class Recording:
-    """Appends rows to the session's CSV; :meth:`flush` once per batch.
+    """Appends rows to one CSV; :meth:`flush` once per batch.
+
+    ``samples_in_file`` and ``markers_in_file`` count the rows this object has
+    flushed to the file (whole rows only, see below).
 
     A failing disk (full, read-only, gone) never raises out of here: the
     recording stops (``error`` says why), counts every sample it could not
@@ -38,6 +49,8 @@ class Recording:
         self.retry_s = retry_s
         self._clock = clock
         self.rows = 0
+        self.samples_in_file = 0
+        self.markers_in_file = 0
         self.samples_lost = 0
         self.markers_lost = 0
         self.error: str | None = None  # why the recording is stopped; None while it writes
@@ -136,6 +149,8 @@ class Recording:
         except OSError as error:
             self._stopped(error)
             return
+        self.samples_in_file += self._unflushed_samples
+        self.markers_in_file += self._unflushed_markers
         self._unflushed_samples = self._unflushed_markers = 0
         if self.error is not None:  # the first flush after a failure: the disk takes writes again
             self.error = None
@@ -144,11 +159,34 @@ class Recording:
                 self.path, self.samples_lost, self.markers_lost,
             )
 
+    @property
+    def size(self) -> int:
+        """The file's size after the last successful flush (whole rows only)."""
+        return self._good_size or 0
+
+    def sync(self) -> None:
+        """Flush, and ask the system to put the file on the disk (``fsync``): what
+        :attr:`size` counts then survives a power loss too."""
+        self.flush()
+        file = self._file
+        if file is None:
+            return
+        try:
+            os.fsync(file.fileno())
+        except OSError as error:
+            log.warning("cannot sync %s to the disk: %s", self.path, error.strerror or error)
+
     def close(self) -> None:
         self.flush()
         file, self._file, self._writer = self._file, None, None
         if file is not None:
             _close_quietly(file)
+        if self.error is not None and self._good_size is not None:
+            try:  # a failed write may have left part of a row: cut the file back to whole rows
+                if self.path.stat().st_size > self._good_size:
+                    os.truncate(self.path, self._good_size)
+            except OSError:
+                pass  # the disk refuses even that: counted already, the reader's count_rows skips it
 
 
 def _close_quietly(file: TextIO) -> None:
@@ -156,3 +194,88 @@ def _close_quietly(file: TextIO) -> None:
         file.close()
     except OSError:  # the flush inside close failed: what it held is counted already
         pass
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def write_sidecar(path: Path, sidecar: RecordingSidecar) -> None:
+    """Replace the sidecar at ``path`` atomically (a reader sees the old or the new
+    one, never half of one; a crash leaves one of the two), synced to the disk.
+    Raises OSError."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    data = sidecar.model_dump_json(indent=2).encode() + b"\n"
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_sidecar(path: Path) -> RecordingSidecar:
+    """Raises OSError, or ValueError (pydantic's) for a file that is no sidecar."""
+    return RecordingSidecar.model_validate_json(Path(path).read_bytes())
+
+
+# --------------------------------------------------------------------------- counting rows
+
+
+@dataclass(frozen=True, slots=True)
+class RowCount:
+    """What :func:`count_rows` found from its start offset on."""
+
+    samples: int
+    markers: int
+    samples_invalid: int
+    last_seq: int | None
+    last_utc_us: int | None
+    end: int  # the offset after the last whole row
+    torn: bool  # something after ``end`` is not a whole row (a write cut off by a crash)
+
+
+def count_rows(path: Path, offset: int = 0) -> RowCount:
+    """Count the sample and marker rows of a recording's CSV from ``offset`` (a row
+    boundary; 0: the start, whose header is skipped). A row is whole when it has
+    every column and its line ends; the first one that is not, and anything after
+    it, is torn. Reads row by row: any size of file."""
+    samples = markers = invalid = 0
+    last_seq = last_utc = None
+    with Path(path).open("rb") as handle:
+        handle.seek(offset)
+        position = offset
+        line_ended = True
+
+        def lines() -> Iterator[str]:
+            nonlocal position, line_ended
+            for raw in handle:
+                position += len(raw)
+                line_ended = raw.endswith(b"\n")
+                yield raw.decode("utf-8", errors="replace")
+
+        end, torn = offset, False
+        reader = csv.reader(lines(), strict=True)  # strict: a quoted field open at the end is an error
+        width = len(RECORDING_COLUMNS)
+        try:
+            for row in reader:
+                if not line_ended or len(row) != width:
+                    torn = True
+                    break
+                kind = row[0]
+                if kind == GAZE:
+                    samples += 1
+                    last_seq = int(row[1])
+                    last_utc = int(row[2])
+                    invalid += row[-2] == "none"
+                elif kind == MARKER:
+                    markers += 1
+                    last_utc = int(row[2])
+                elif kind != "kind":  # the header
+                    torn = True
+                    break
+                end = position
+        except (csv.Error, ValueError):
+            torn = True
+        if not torn and position > end:
+            torn = True  # bytes after the last whole row that csv did not make into a row
+    return RowCount(samples, markers, invalid, last_seq, last_utc, end, torn)

@@ -23,12 +23,15 @@ def _number(value: Any) -> float | None:
 
 
 class BatchBuilder:
-    """Collects samples column by column until :meth:`build` empties it."""
+    """Collects samples column by column until :meth:`build` empties it.
+    ``recording`` is the recording of every sample added (the agent builds the
+    batch before it changes)."""
 
     def __init__(self, session: str, device: str, run: str) -> None:
         self.session = session
         self.device = device
         self.run = run
+        self.recording: str | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -95,6 +98,7 @@ class BatchBuilder:
             "count": count,
             "clock_offset_us": clock_offset_us,
             "sample_rate_hz": sample_rate_hz,
+            "recording": self.recording,
             "columns": columns,
         }
         if self._sdk_gaps:

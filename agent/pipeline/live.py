@@ -24,6 +24,7 @@ def live_gaze_payload(
     sample: GazeDict,
     gaze: CombinedGaze,
     samples: int,
+    recording: str | None = None,
 ) -> bytes:
     message = {
         "v": PROTOCOL_VERSION,
@@ -42,5 +43,6 @@ def live_gaze_payload(
         "right_pupil": gaze.right_pupil,
         "pupil": gaze.pupil,
         "samples": samples,
+        "recording": recording,
     }
     return json.dumps(message, allow_nan=False).encode()

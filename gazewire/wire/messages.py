@@ -35,6 +35,33 @@ MARKER_UTC_NS_MIN = 946_684_800_000_000_000  # 2000-01-01T00:00:00Z
 MARKER_UTC_NS_END = 4_102_444_800_000_000_000  # 2100-01-01T00:00:00Z
 
 SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+# Recordings (one run of one participant on a session). The agent makes the id at ``start``:
+# its UTC start and four hex digits, e.g. ``20261130T101500Z-3f9a`` (unique, sorts by time).
+ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # recording and participant ids: safe as file names and tags
+RecordingId = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=64, pattern=ID_PATTERN,
+        description="Recording id made by the agent at start, e.g. 20261130T101500Z-3f9a.",
+    ),
+]
+MAX_METADATA_KEYS = 32
+MAX_METADATA_KEY_LENGTH = 64
+MAX_METADATA_VALUE_LENGTH = 1024
+MAX_METADATA_BYTES = 8192  # the metadata as compact UTF-8 JSON
+Metadata = Annotated[
+    dict[
+        Annotated[str, Field(min_length=1, max_length=MAX_METADATA_KEY_LENGTH)],
+        Annotated[str, Field(max_length=MAX_METADATA_VALUE_LENGTH)],
+    ],
+    Field(
+        max_length=MAX_METADATA_KEYS,
+        description=f"Free text about a recording: up to {MAX_METADATA_KEYS} keys of 1-{MAX_METADATA_KEY_LENGTH} "
+        f"characters, text values of at most {MAX_METADATA_VALUE_LENGTH} characters, "
+        f"{MAX_METADATA_BYTES} bytes as compact UTF-8 JSON.",
+    ),
+]
 Eye = Literal["both", "left", "right"]
 EyeOrNone = Literal["both", "left", "right", "none"]
 
@@ -74,6 +101,9 @@ class LiveGaze(WireModel):
     right_pupil: float | None = Field(description="Right pupil diameter in mm, null when invalid.")
     pupil: float | None = Field(description="Mean of the valid pupil diameters in mm.")
     samples: int = Field(ge=0, description="Samples received since the previous live message.")
+    recording: RecordingId | None = Field(
+        default=None, description="The recording this sample belongs to; null between recordings."
+    )
 
 
 BATCH_COLUMNS: tuple[str, ...] = (
@@ -177,6 +207,11 @@ class GazeBatch(WireModel):
         description="Holes in the tracker's stream within this batch: seq runs on without a gap, "
         "but the SDK lost these samples before they reached the agent.",
     )
+    recording: RecordingId | None = Field(
+        default=None,
+        description="The recording all samples of this batch belong to (a batch never spans two); "
+        "null between recordings.",
+    )
 
     @model_validator(mode="after")
     def _columns_have_count_rows(self) -> GazeBatch:
@@ -223,6 +258,19 @@ class ClockInfo(BaseModel):
     measured_utc: str
 
 
+class RecordingInfo(BaseModel):
+    """The recording an agent is making (``AgentStatus.recording``)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    id: RecordingId
+    name: str | None = None
+    participant: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    started_utc: str
+    samples: int = Field(0, ge=0, description="Samples recorded so far.")
+
+
 class AgentCounters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -263,6 +311,11 @@ class AgentCounters(BaseModel):
     sdk_buffer_overflows: int = Field(0, description="Stream buffer overflows the SDK reported.")
     tracker_connection_losses: int = Field(0, description="Times the connection to the tracker was lost.")
     commands_refused: int = Field(0, description="Commands answered with ok: false (invalid, or failed).")
+    samples_live_only: int = Field(
+        0,
+        description="Taken between recordings with keep_unrecorded = false: shown live only, never numbered, "
+        "batched or written (by choice, not a loss).",
+    )
 
 
 class AgentStatus(WireModel):
@@ -282,6 +335,9 @@ class AgentStatus(WireModel):
     clock: ClockInfo | None = None
     counters: AgentCounters = Field(default_factory=AgentCounters)
     warnings: list[str] = Field(default_factory=list)
+    recording: RecordingInfo | None = Field(
+        default=None, description="The recording running now; null when the agent is not recording."
+    )
     custody: Literal["processor", "broker"] | None = Field(
         default=None,
         description="What lets a batch leave the outbox: a processor's custody confirmation "
@@ -303,16 +359,35 @@ class AgentStatus(WireModel):
 
 # --------------------------------------------------------------------------- commands
 
-CommandName = Literal["start", "stop", "marker", "ping"]
+CommandName = Literal["start", "stop", "marker", "ping", "annotate"]
+
+# Which optional fields each command takes (``id`` and ``command`` aside).
+COMMAND_FIELDS: dict[str, tuple[str, ...]] = {
+    "start": ("name", "participant", "metadata"),
+    "stop": ("recording",),
+    "annotate": ("metadata", "recording"),
+    "marker": ("name", "utc_ns"),
+    "ping": (),
+}
 
 
 class Command(BaseModel):
     """``<prefix>/<session>/cmd``: ``{"command": "marker", "name": "stimulus_on"}``.
 
     ``id`` is echoed in the reply so the sender can match them.
-    ``utc_ns`` (marker only) is the moment of the marker in UTC nanoseconds
-    (e.g. ``time.time_ns()`` in PsychoPy), an integer from 2000 to 2099;
-    without it the agent uses the time the command arrived.
+
+    * ``start`` begins a recording (and the tracker stream, if it was not running):
+      optional ``name`` (the recording's name), ``participant`` and ``metadata``;
+      refused while a recording runs. The reply's ``result`` has the recording's id.
+    * ``stop`` ends the recording; the stream goes on (a live view for set-up).
+      ``recording``, if given, must be the running one.
+    * ``annotate`` merges ``metadata`` into the running recording's
+      (``recording``, if given, must be the running one).
+    * ``marker``: ``name``, and ``utc_ns`` the moment of the marker in UTC
+      nanoseconds (e.g. ``time.time_ns()`` in PsychoPy), an integer from 2000
+      to 2099; without it the agent uses the time the command arrived.
+    * ``ping``: the reply carries the agent's clock (``received_utc_ns``,
+      ``sent_utc_ns``) for a clock offset, and a few counters.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -320,12 +395,23 @@ class Command(BaseModel):
     v: Literal[1] = PROTOCOL_VERSION
     id: str | None = Field(default=None, max_length=64)
     command: CommandName
-    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=MAX_NAME_LENGTH,
+        description="marker: the marker's name; start: the recording's name (optional).",
+    )
     utc_ns: StrictInt | None = Field(
         default=None,
         ge=MARKER_UTC_NS_MIN,
         lt=MARKER_UTC_NS_END,
         description="Moment of the marker in UTC nanoseconds (an integer: time.time_ns()), 2000 to 2099.",
+    )
+    participant: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=ID_PATTERN,
+        description="start: the participant's id, 1-64 letters, digits, '.', '_', '-' (e.g. a BIDS label).",
+    )
+    metadata: Metadata | None = Field(default=None, description="start, annotate: free text about the recording.")
+    recording: RecordingId | None = Field(
+        default=None, description="stop, annotate: the recording meant; refused if it is not the running one."
     )
 
     @field_validator("utc_ns", mode="wrap")
@@ -340,26 +426,104 @@ class Command(BaseModel):
                 f"must be an integer of UTC nanoseconds from 2000 to 2099 (e.g. time.time_ns()), not {value!r}"
             ) from None
 
+    @field_validator("participant", "recording", mode="before")
+    @classmethod
+    def _is_an_id(cls, value: Any) -> Any:
+        if value is not None:
+            problem = id_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_fits(cls, value: Any) -> Any:
+        if value is not None:
+            problem = metadata_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
-    def _marker_needs_a_name(self) -> Command:
+    def _fields_fit_the_command(self) -> Command:
         if self.command == "marker" and not self.name:
             raise ValueError("marker needs a 'name'")
-        if self.command != "marker" and (self.name is not None or self.utc_ns is not None):
-            raise ValueError(f"'{self.command}' takes no 'name' or 'utc_ns'")
+        if self.command == "annotate" and not self.metadata:
+            raise ValueError("annotate needs 'metadata' with at least one key")
+        allowed = COMMAND_FIELDS[self.command]
+        extra = [name for name in _OPTIONAL_COMMAND_FIELDS if name not in allowed and getattr(self, name) is not None]
+        if extra:
+            listed = " or ".join(repr(name) for name in extra)
+            takes = ", ".join(repr(name) for name in ("id", *allowed))
+            raise ValueError(f"'{self.command}' takes no {listed} (only {takes})")
         return self
 
 
+_OPTIONAL_COMMAND_FIELDS = ("name", "utc_ns", "participant", "metadata", "recording")
+
+
+def id_problem(value: Any) -> str | None:
+    """What makes ``value`` no recording or participant id (None: it is one)."""
+    if not isinstance(value, str):
+        return f"must be text, not {type(value).__name__}"
+    if not value:
+        return "must not be empty"
+    if len(value) > 64:
+        return f"is {len(value)} characters long; at most 64 allowed"
+    bad = next((ch for ch in value if not (ch.isascii() and (ch.isalnum() or ch in "._-"))), None)
+    if bad is not None:
+        return f"{value!r} contains {bad!r}; allowed are letters, digits, '.', '_' and '-' (1 to 64 characters)"
+    return None
+
+
+def metadata_problem(value: Any) -> str | None:
+    """What makes ``value`` unfit as a recording's metadata (None: it fits)."""
+    if not isinstance(value, dict):
+        return f"must be an object of text keys and text values, not {type(value).__name__}"
+    if len(value) > MAX_METADATA_KEYS:
+        return f"has {len(value)} keys; at most {MAX_METADATA_KEYS} allowed"
+    for key, item in value.items():
+        if not key:
+            return "keys must not be empty"
+        if len(key) > MAX_METADATA_KEY_LENGTH:
+            return f"key {key[:20]!r}... is {len(key)} characters long; at most {MAX_METADATA_KEY_LENGTH} allowed"
+        if not isinstance(item, str):
+            return f"value of {key!r} must be text (a JSON string), not {type(item).__name__} {item!r:.40}"
+        if len(item) > MAX_METADATA_VALUE_LENGTH:
+            return f"value of {key!r} is {len(item)} characters long; at most {MAX_METADATA_VALUE_LENGTH} allowed"
+    size = metadata_size(value)
+    if size > MAX_METADATA_BYTES:
+        return f"is {size} bytes as JSON; at most {MAX_METADATA_BYTES} allowed"
+    return None
+
+
+def metadata_size(metadata: dict[str, str]) -> int:
+    """Bytes of ``metadata`` as compact UTF-8 JSON (the measure of its size limit)."""
+    import json
+
+    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 class CommandReply(WireModel):
-    """``<prefix>/<session>/cmd/reply``: one per command, good or bad."""
+    """``<prefix>/<session>/cmd/reply``: one per command, good or bad.
+
+    ``received_utc_ns`` and ``sent_utc_ns`` are the agent's clock when the
+    command arrived and when the reply was made: with the sender's own send
+    and receive times they give the clock offset and the round trip, as in NTP.
+    """
 
     session: SessionId
     id: str | None = None
-    command: str | None = None
+    command: str | None = Field(default=None, description="The command answered, whenever it could be read.")
     ok: bool
     error: str | None = None
     state: AgentState | None = None
     result: dict[str, Any] | None = None
     utc: str
+    received_utc_ns: int | None = Field(
+        default=None, description="The agent's UTC (ns) when the command arrived at the agent."
+    )
+    sent_utc_ns: int | None = Field(default=None, description="The agent's UTC (ns) when it made this reply.")
 
 
 class Marker(WireModel):
@@ -375,6 +539,9 @@ class Marker(WireModel):
     utc_ns: int
     system_time_us: int | None = None
     source: Literal["command", "local"] = "command"
+    recording: RecordingId | None = Field(
+        default=None, description="The recording running when the marker arrived; null between recordings."
+    )
 
 
 # --------------------------------------------------------------------------- processor → lab
@@ -417,6 +584,9 @@ class FixationEvent(WireModel):
         default=None,
         description="Time of the newest sample the processor had when it emitted the event; "
         "minus confirmed_utc_us (start) or end_utc_us (end) it is the detector's look-ahead.",
+    )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the fixation's first sample; null between recordings."
     )
     tentative: bool | None = Field(
         default=None,
@@ -478,6 +648,9 @@ class SaccadeEvent(WireModel):
     detected_utc_us: int | None = Field(
         default=None, description="Time of the newest sample the processor had when it emitted the event."
     )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
 
 
 class PursuitEvent(WireModel):
@@ -509,6 +682,9 @@ class PursuitEvent(WireModel):
     detected_utc_us: int | None = Field(
         default=None, description="Time of the newest sample the processor had when it emitted the event."
     )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
 
 
 class BlinkEvent(WireModel):
@@ -532,6 +708,9 @@ class BlinkEvent(WireModel):
     detected_utc_us: int | None = Field(
         default=None, description="Time of the newest sample the processor had when it emitted the event."
     )
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the event's first sample; null between recordings."
+    )
 
 
 AlertType = Literal[
@@ -552,6 +731,9 @@ class Alert(WireModel):
     utc: str
     utc_us: int
     details: dict[str, Any] = Field(default_factory=dict)
+    recording: RecordingId | None = Field(
+        default=None, description="The recording at utc_us; null between recordings."
+    )
 
 
 class AoiEvent(WireModel):
@@ -563,6 +745,9 @@ class AoiEvent(WireModel):
     utc: str
     utc_us: int
     dwell_ms: float | None = Field(default=None, description="Time spent inside, on exit.")
+    recording: RecordingId | None = Field(
+        default=None, description="The recording of the visit's first fixation; null between recordings."
+    )
 
 
 class ProcessorStatus(WireModel):
@@ -687,7 +872,7 @@ def describe_validation_error(error: Any) -> str:
     """The first problem of a pydantic ValidationError as one line: ``field: message``."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
-    message = first.get("msg", "invalid")
+    message = first.get("msg", "invalid").removeprefix("Value error, ")
     more = error.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
     return f"{where}: {message}{suffix}"
@@ -712,6 +897,7 @@ __all__ = [
     "TrackerInfo",
     "DisplayArea",
     "ClockInfo",
+    "RecordingInfo",
     "Command",
     "CommandReply",
     "Marker",

@@ -41,20 +41,21 @@ def records_of(outcome: Outcome, *, received_utc_us: int, payloads: dict[int, by
             session=batch.session, kind=RecordKind.BATCH, body=body, received_utc_us=received_utc_us,
             first_utc_us=times[0] if times else None, last_utc_us=times[-1] if times else None,
             run=batch.run, batch_seq=batch.batch_seq, first_seq=batch.first_seq, samples=batch.count,
-            value=batch,
+            recording=batch.recording, value=batch,
         ))
     for received in outcome.statuses:
         status = received.status
         records.append(Record(
             session=status.session, kind=RecordKind.STATUS, body=status.to_json(),
             received_utc_us=received.received_utc_us, first_utc_us=_status_time(status, received.received_utc_us),
-            value=received,
+            recording=status.recording.id if status.recording is not None else None, value=received,
         ))
     for marker in outcome.markers:
         time_us = marker.utc_ns // 1000
         records.append(Record(
             session=marker.session, kind=RecordKind.MARKER, body=marker.to_json(),
-            received_utc_us=received_utc_us, first_utc_us=time_us, last_utc_us=time_us, value=marker,
+            received_utc_us=received_utc_us, first_utc_us=time_us, last_utc_us=time_us,
+            recording=marker.recording, value=marker,
         ))
     for event in outcome.fixation_events:
         # a retracted tentative start's end is no fixation: like a start, it makes no point
@@ -62,24 +63,26 @@ def records_of(outcome: Outcome, *, received_utc_us: int, payloads: dict[int, by
         records.append(Record(
             session=event.session, kind=RecordKind.FIXATION, body=event.to_json(),
             received_utc_us=received_utc_us, first_utc_us=event.start_utc_us, last_utc_us=last,
-            value=event,
+            recording=event.recording, value=event,
         ))
     for kind, events in _movements(outcome):
         for movement in events:
             records.append(Record(
                 session=movement.session, kind=kind, body=movement.to_json(), received_utc_us=received_utc_us,
-                first_utc_us=movement.start_utc_us, last_utc_us=movement.end_utc_us, value=movement,
+                first_utc_us=movement.start_utc_us, last_utc_us=movement.end_utc_us,
+                recording=movement.recording, value=movement,
             ))
     for visit in outcome.aoi_visits:
         records.append(Record(
             session=visit.session, kind=RecordKind.VISIT, body=json.dumps(asdict(visit)).encode(),
             received_utc_us=received_utc_us, first_utc_us=visit.start_utc_us, last_utc_us=visit.end_utc_us,
-            value=visit,
+            recording=visit.recording, value=visit,
         ))
     for alert in outcome.alerts:
         records.append(Record(
             session=alert.session, kind=RecordKind.ALERT, body=alert.to_json(),
-            received_utc_us=received_utc_us, first_utc_us=alert.utc_us, last_utc_us=alert.utc_us, value=alert,
+            received_utc_us=received_utc_us, first_utc_us=alert.utc_us, last_utc_us=alert.utc_us,
+            recording=alert.recording, value=alert,
         ))
     return records
 

@@ -72,7 +72,7 @@ class Record:
     batch_seq: int | None = None
     first_seq: int | None = None
     samples: int = 0
-    recording: str | None = None  # the recording (issue 10); null until recordings exist
+    recording: str | None = None  # the recording of the batch, marker or event (null between recordings)
     position: int = 0  # the journal's order: assigned when stored, never reused
     # The parsed message the body was made from, when at hand (never stored): spares a sink
     # that is caught up parsing the JSON again.

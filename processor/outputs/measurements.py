@@ -80,13 +80,17 @@ class Measurement:
 
 SESSION = Tag("session", "Session id (the topic level lab/<session>/...).")
 DEVICE = Tag("device", "Serial number of the eye tracker.")
+RECORDING = Tag(
+    "recording",
+    "Recording id (one participant's run, from a start to a stop); absent between recordings.",
+)
 ALGORITHM = Tag("algorithm", "The detector: ivt, idt or ivd.")
 
 GAZE = Measurement(
     name="gaze",
     description="Every sample of every batch, valid or not.",
     time="the sample's utc_us",
-    tags=(SESSION, DEVICE),
+    tags=(SESSION, DEVICE, RECORDING),
     fields=(
         Field("seq", "integer", "", "Sample number in the agent's lossless stream."),
         Field("x", "float", "normalised", "Combined gaze x (0 left, 1 right edge of the display area)."),
@@ -111,7 +115,7 @@ FIXATION = Measurement(
     name="fixation",
     description="One point per fixation, written when it ends.",
     time="the fixation's first sample (start_utc_us)",
-    tags=(SESSION, DEVICE, ALGORITHM),
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
     fields=(
         Field("number", "integer", "", "Fixation number within the session (goes on across processor restarts)."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample."),
@@ -138,7 +142,7 @@ SACCADE = Measurement(
     name="saccade",
     description="One point per saccade (algorithm ivd), written when it is over.",
     time="the saccade's first sample (start_utc_us)",
-    tags=(SESSION, DEVICE, ALGORITHM),
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
     fields=(
         Field("number", "integer", "", "Saccade number within the session."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample (the PSO after it not included)."),
@@ -155,7 +159,7 @@ PURSUIT = Measurement(
     name="pursuit",
     description="One point per smooth-pursuit segment (algorithm ivd), written when it is over.",
     time="the segment's first sample (start_utc_us)",
-    tags=(SESSION, DEVICE, ALGORITHM),
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
     fields=(
         Field("number", "integer", "", "Pursuit number within the session."),
         Field("duration_ms", "float", "ms", "Last sample minus first sample."),
@@ -172,7 +176,7 @@ BLINK = Measurement(
     name="blink",
     description="One point per blink or loss of the eye longer than the gap fill-in (algorithm ivd), written when it is over.",
     time="the blink's first invalid sample (start_utc_us)",
-    tags=(SESSION, DEVICE, ALGORITHM),
+    tags=(SESSION, DEVICE, ALGORITHM, RECORDING),
     fields=(
         Field("number", "integer", "", "Blink number within the session."),
         Field("duration_ms", "float", "ms", "Last valid sample before to first valid sample after."),
@@ -189,6 +193,7 @@ ALERT = Measurement(
         SESSION,
         Tag("type", "long_fixation, aoi_dwell, gaze_lost, agent_offline, sample_rate_low or drowsiness."),
         Tag("state", "raised or cleared."),
+        RECORDING,
     ),
     fields=(
         Field("active", "integer", "0/1", "1 when raised, 0 when cleared."),
@@ -201,7 +206,7 @@ AOI_VISIT = Measurement(
     name="aoi_visit",
     description="One point per visit of an area of interest, written when the visit ends.",
     time="the visit's first fixation start",
-    tags=(SESSION, Tag("aoi", "AOI name from the AOI file.")),
+    tags=(SESSION, Tag("aoi", "AOI name from the AOI file."), RECORDING),
     fields=(
         Field("dwell_ms", "float", "ms", "First fixation start to last fixation end inside the AOI."),
         Field("fixations", "integer", "", "Fixations in the visit."),
@@ -229,7 +234,7 @@ MARKER = Measurement(
     name="marker",
     description="Event markers (lab/<session>/events), for annotations.",
     time="the marker's utc_ns, truncated to µs",
-    tags=(SESSION, Tag("source", "command or local.")),
+    tags=(SESSION, Tag("source", "command or local."), RECORDING),
     fields=(Field("name", "string", "", "Marker name."),),
 )
 

@@ -33,6 +33,7 @@ from gazewire.processor.outputs.measurements import (
     MARKER,
     PURSUIT,
     SACCADE,
+    RECORDING,
 )
 
 
@@ -83,7 +84,7 @@ def gaze_rows(batch: GazeBatch, gaze_hz: float) -> list[int] | None:
 
 def gaze_tags(batch: GazeBatch) -> dict[str, str]:
     """The tags of every ``gaze`` point of ``batch``."""
-    return {"session": batch.session, "device": batch.device}
+    return with_recording({"session": batch.session, "device": batch.device}, batch.recording)
 
 
 def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Point]:
@@ -178,7 +179,9 @@ def fixation_point(event: FixationEvent) -> Point:
     """The ``fixation`` point of an ended fixation."""
     return FIXATION.point(
         event.start_utc_us,
-        {"session": event.session, "device": event.device or "", "algorithm": event.algorithm},
+        with_recording(
+            {"session": event.session, "device": event.device or "", "algorithm": event.algorithm}, event.recording
+        ),
         {
             "number": event.fixation,
             "duration_ms": event.duration_ms,
@@ -195,7 +198,9 @@ def fixation_point(event: FixationEvent) -> Point:
 
 
 def _event_tags(event: SaccadeEvent | PursuitEvent | BlinkEvent) -> dict[str, str]:
-    return {"session": event.session, "device": event.device or "", "algorithm": event.algorithm}
+    return with_recording(
+        {"session": event.session, "device": event.device or "", "algorithm": event.algorithm}, event.recording
+    )
 
 
 def saccade_point(event: SaccadeEvent) -> Point:
@@ -254,7 +259,7 @@ def blink_point(event: BlinkEvent) -> Point:
 def alert_point(alert: Alert) -> Point:
     return ALERT.point(
         alert.utc_us,
-        {"session": alert.session, "type": alert.type, "state": alert.state},
+        with_recording({"session": alert.session, "type": alert.type, "state": alert.state}, alert.recording),
         {
             "active": int(alert.state == "raised"),
             "severity": alert.severity,
@@ -266,7 +271,7 @@ def alert_point(alert: Alert) -> Point:
 def visit_point(visit: AoiVisit) -> Point:
     return AOI_VISIT.point(
         visit.start_utc_us,
-        {"session": visit.session, "aoi": visit.aoi},
+        with_recording({"session": visit.session, "aoi": visit.aoi}, visit.recording),
         {
             "dwell_ms": (visit.end_utc_us - visit.start_utc_us) / 1000.0,
             "fixations": visit.fixations,
@@ -300,5 +305,14 @@ def agent_status_point(status: AgentStatus, received_utc_us: int) -> Point:
 
 def marker_point(marker: Marker) -> Point:
     return MARKER.point(
-        marker.utc_ns // 1000, {"session": marker.session, "source": marker.source}, {"name": marker.name}
+        marker.utc_ns // 1000,
+        with_recording({"session": marker.session, "source": marker.source}, marker.recording),
+        {"name": marker.name},
     )
+
+
+def with_recording(tags: dict[str, str], recording: str | None) -> dict[str, str]:
+    """``tags`` with the ``recording`` tag when there is one (between recordings: none)."""
+    if recording is not None:
+        tags[RECORDING.name] = recording
+    return tags

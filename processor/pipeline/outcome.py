@@ -44,6 +44,7 @@ class AoiVisit:
     start_utc_us: int
     end_utc_us: int
     fixations: int
+    recording: str | None = None  # the recording of its first fixation
 
 
 @dataclass

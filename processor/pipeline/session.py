@@ -57,6 +57,7 @@ from gazewire.processor.pipeline.eye_movements import (
 )
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
 from gazewire.processor.pipeline.rates import RecentRate
+from gazewire.processor.pipeline.recordings import RecordingTimeline
 from gazewire.processor.pipeline.resume import SessionState, alert_key, interrupted_clear, interrupted_end
 from gazewire.processor.pipeline.sequence import BatchNumbers, Classification, SequenceTracker, Verdict
 from gazewire.processor.pipeline.timebase import Timebase
@@ -135,6 +136,7 @@ class Session:
         self.display_mm: tuple[float, float] | None = None  # from the agent's status
         self.nominal_hz: float | None = None
         self.last_sample_utc_us: int | None = None
+        self.recordings = RecordingTimeline()
         self._stream: _Stream | None = None
         self._deferred: list[GazeBatch] = []  # batches taken, their samples not yet detected (settle)
         self._deferred_last_us = 0  # system_time_us and utc_us of the last deferred sample
@@ -331,6 +333,7 @@ class Session:
         if batch.count == 0:
             return outcome
         outcome.batches.append(batch)
+        self.recordings.note(batch.columns.utc_us[0], batch.recording)
         if defer and continues:
             self._deferred.append(batch)
             self._deferred_last_us = batch.columns.system_time_us[-1]
@@ -671,6 +674,7 @@ class Session:
         return alerts
 
     def _finish(self, outcome: Outcome) -> Outcome:
+        self.recordings.tag(outcome)
         for alert in outcome.alerts:
             if alert.state == "raised":
                 self.counters.alerts_raised += 1
@@ -739,6 +743,7 @@ class Session:
             "agent_state": self.agent_state,
             "device": self.device,
             "run": self.run,
+            "recording": self.recordings.current,
             **asdict(self.counters),
             "bad_input": bad_input,
             "active_alerts": self.active_alerts(),

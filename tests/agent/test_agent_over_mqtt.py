@@ -229,10 +229,14 @@ def test_markers_and_commands_round_trip(broker, start_agent, lab_devices, tmp_p
     assert marker.system_time_us is not None
 
     operator.publish(f"lab/{session}/cmd", {"id": "s1", "command": "stop"})
-    assert operator.wait_for(reply_to("s1")).state == "stopped"
-    operator.wait_for(state_is(session, "stopped"), what="status stopped")
+    refused = operator.wait_for(reply_to("s1"))
+    assert (refused.ok, refused.error, refused.state) == (False, "stop: no recording is running", "tracking")
     operator.publish(f"lab/{session}/cmd", {"id": "s2", "command": "start"})
-    assert operator.wait_for(reply_to("s2")).state in ("tracking", "online")
+    started = operator.wait_for(reply_to("s2"))
+    assert started.ok and started.state == "tracking" and started.result["recording"]
+    operator.publish(f"lab/{session}/cmd", {"id": "s3", "command": "stop"})
+    stopped = operator.wait_for(reply_to("s3"))
+    assert stopped.ok and stopped.state == "tracking", "a stop ends the recording, not the stream"
 
     for request_id, bad in [("b1", {"id": "b1", "command": "explode"}), ("b2", {"id": "b2", "command": "marker"})]:
         operator.publish(f"lab/{session}/cmd", bad)

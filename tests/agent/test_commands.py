@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from gazewire.agent.commands import handle_command
+from gazewire.agent.recordings import CommandRefused
 from gazewire.logs import RateLimitedLog
 from gazewire.wire.messages import AgentStatus, CommandReply, Marker
+from gazewire.wire.timeutil import iso_from_utc_us
 from tests.support.lab_device import LabDevice
 
 
@@ -24,11 +26,14 @@ class Controller:
     def __init__(self) -> None:
         self.markers: list[tuple[str, int | None]] = []
 
-    def start_streaming(self) -> None:
+    def start_recording(self, name=None, participant=None, metadata=None) -> dict[str, Any]:
         raise RuntimeError("the tracker source cannot start")
 
-    def stop_streaming(self) -> None:
-        pass
+    def stop_recording(self, recording=None) -> dict[str, Any]:
+        raise CommandRefused("no recording is running")
+
+    def annotate_recording(self, metadata, recording=None) -> dict[str, Any]:
+        return {"recording": recording, "metadata": metadata}
 
     def add_marker(self, name: str, utc_ns: int | None, source: str = "command") -> Marker:
         self.markers.append((name, utc_ns))
@@ -63,6 +68,19 @@ def test_a_failing_command_is_answered_with_its_name():
     reply = handle_command(b'{"id": "s1", "command": "start"}', Controller())
     assert (reply.ok, reply.command, reply.id) == (False, "start", "s1")
     assert reply.error == "start failed: the tracker source cannot start"
+
+
+def test_a_refused_command_says_why_after_its_name():
+    reply = handle_command(b'{"id": "s2", "command": "stop"}', Controller())
+    assert (reply.ok, reply.command, reply.id, reply.error) == (False, "stop", "s2", "stop: no recording is running")
+
+
+@pytest.mark.parametrize("payload", [b'{"command": "ping"}', b'{"command": "stop"}', b"garbage", b'{"command": "x"}'])
+def test_every_reply_carries_the_agents_clock_when_the_command_arrived_and_when_it_was_answered(payload):
+    reply = handle_command(payload, Controller(), received_utc_ns=1_795_342_530_000_000_000)
+    assert reply.received_utc_ns == 1_795_342_530_000_000_000
+    assert reply.sent_utc_ns is not None and reply.sent_utc_ns > reply.received_utc_ns
+    assert reply.utc == iso_from_utc_us(reply.sent_utc_ns // 1000), "utc is the send time too"
 
 
 def test_refusals_are_logged_at_most_once_a_minute_saying_how_many_were_left_out(caplog):

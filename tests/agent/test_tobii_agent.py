@@ -155,7 +155,10 @@ def test_status_reason_and_warnings_follow_the_tracker_and_never_go_stale(networ
     status = run.status(lambda s: s.state == "tracking" and s.utc > status.utc, "restored")
     assert status.reason is None, "no 'connection restored' forever"
 
-    run.watcher.publish(f"lab/{run.session}/cmd", {"command": "stop", "id": "s1"})
-    status = run.status(lambda s: s.state == "stopped", "stopped")
-    assert status.reason == "stopped by a stop command; a start command resumes"
+    run.watcher.publish(f"lab/{run.session}/cmd", {"command": "start", "id": "s1", "participant": "P01"})
+    status = run.status(lambda s: s.recording is not None, "recording")
+    assert (status.state, status.reason, status.recording.participant) == ("tracking", None, "P01")
+    run.watcher.publish(f"lab/{run.session}/cmd", {"command": "stop", "id": "s2"})
+    status = run.status(lambda s: s.recording is None and s.utc > status.utc, "recording stopped")
+    assert (status.state, status.reason) == ("tracking", None), "a stop ends the recording; the stream goes on"
     run.stop()

@@ -42,6 +42,7 @@ def batches(draw) -> GazeBatch:
         session=draw(st.sampled_from(["s1", "P-07", "a.b_c"])),
         device=draw(st.sampled_from(["SIM-1", "TPSP1 0001", "a,b=c"])),
         batch_seq=0, first_seq=first, count=n, clock_offset_us=0, columns=column,
+        recording=draw(st.sampled_from([None, "r-01"])),
     )
 
 
