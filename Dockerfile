@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 #
 # The gazewire processor for the lab server; docker-compose.yml builds it as
-# service "processor". On its own:
+# service "processor", and runs the HTTP API from the same image as service
+# "api" (entrypoint gazewire api run; the image has the api extra). On its own:
 #
 #   docker build -t gazewire-processor .
 #   docker run --env-file processor.env gazewire-processor
@@ -25,8 +26,9 @@ COPY pyproject.toml setup.py README.md ./
 COPY gazewire ./gazewire
 COPY agent ./agent
 COPY processor ./processor
-# gazewire itself and every dependency as wheels (numpy, paho-mqtt, influxdb-client, ...)
-RUN pip wheel --wheel-dir /wheels .
+# gazewire itself and every dependency as wheels (numpy, paho-mqtt, influxdb-client, ...),
+# with the HTTP API's (fastapi, uvicorn)
+RUN pip wheel --wheel-dir /wheels ".[api]"
 
 # --------------------------------------------------------------------------- run
 FROM python:3.12.11-slim-bookworm
@@ -44,8 +46,9 @@ RUN groupadd --system --gid 10001 gazewire \
 
 # pip install the package (from the wheels of the build stage, no network).
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels gazewire \
- && gazewire processor sample-config >/dev/null
+    pip install --no-index --find-links=/wheels "gazewire[api]" \
+ && gazewire processor sample-config >/dev/null \
+ && gazewire api sample-config >/dev/null
 
 
 USER gazewire

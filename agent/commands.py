@@ -75,7 +75,7 @@ def handle_command(payload: bytes, controller: Controller, received_utc_ns: int 
         command = parse_command(payload)
     except InvalidCommand as error:
         request_id, name = _request_fields(payload)
-        return reply(id=request_id, command=name, ok=False, error=f"invalid command: {error}")
+        return reply(id=request_id, command=name, ok=False, code="invalid_command", error=f"invalid command: {error}")
     result: dict[str, Any] | None = None
     try:
         if command.command == "start":
@@ -93,8 +93,11 @@ def handle_command(payload: bytes, controller: Controller, received_utc_ns: int 
         elif command.command == "ping":
             result = controller.ping_result()
     except CommandRefused as refusal:  # valid, but not now: say why
-        return reply(id=command.id, command=command.command, ok=False, error=f"{command.command}: {refusal}")
+        return reply(
+            id=command.id, command=command.command, ok=False, code=refusal.code, error=f"{command.command}: {refusal}",
+            result={"recording": refusal.recording} if refusal.recording else None,
+        )
     except Exception as error:  # the controller failed: report it (the agent logs it), keep running
         log.debug("command %s failed", command.command, exc_info=True)
-        return reply(id=command.id, command=command.command, ok=False, error=f"{command.command} failed: {error}")
+        return reply(id=command.id, command=command.command, ok=False, code="failed", error=f"{command.command} failed: {error}")
     return reply(id=command.id, command=command.command, ok=True, result=result)

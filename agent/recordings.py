@@ -45,7 +45,14 @@ CHECKPOINT_S = 10.0  # how often a running recording's sidecar is brought up to 
 
 class CommandRefused(GazewireError):
     """A valid command the agent will not carry out now (``start`` while a
-    recording runs, ``stop`` while none does, ...). The message says why."""
+    recording runs, ``stop`` while none does, ...). The message says why; the
+    ``code`` is the reply's code for programs, ``recording`` the running one
+    that stands in the way, when there is one."""
+
+    def __init__(self, message: str, *, code: str = "refused", recording: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.recording = recording
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +249,10 @@ class Recordings:
     def check_not_running(self) -> None:
         running = self.running
         if running is not None:
-            raise CommandRefused(f"recording {running.describe()} is running; stop it first")
+            raise CommandRefused(
+                f"recording {running.describe()} is running; stop it first",
+                code="already_recording", recording=running.id,
+            )
 
     def check_running(self, recording: str | None) -> RunningRecording:
         """The running recording, if it is the one meant; raises CommandRefused saying why not."""
@@ -250,14 +260,16 @@ class Recordings:
         if running is None:
             last = self.last_ended
             if recording is not None and last is not None and last.id == recording:
-                raise CommandRefused(f"recording {recording} is not running: it was {last.how}")
+                raise CommandRefused(f"recording {recording} is not running: it was {last.how}", code="not_recording")
             if recording is not None:
-                raise CommandRefused(f"recording {recording} is not running (no recording is)")
+                raise CommandRefused(f"recording {recording} is not running (no recording is)", code="not_recording")
             if last is not None:
-                raise CommandRefused(f"no recording is running (the last one, {last.describe()}, was {last.how})")
-            raise CommandRefused("no recording is running")
+                raise CommandRefused(f"no recording is running (the last one, {last.describe()}, was {last.how})", code="not_recording")
+            raise CommandRefused("no recording is running", code="not_recording")
         if recording is not None and recording != running.id:
-            raise CommandRefused(f"recording {recording} is not running ({running.id} is)")
+            raise CommandRefused(
+                f"recording {recording} is not running ({running.id} is)", code="not_recording", recording=running.id
+            )
         return running
 
     # ------------------------------------------------------------------ the agent's lifecycle

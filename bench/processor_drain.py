@@ -9,7 +9,9 @@ same backlog is drained twice, one after the other on this machine:
 2. by ``gazewire processor run`` (a separate process, as deployed), with the
    sink given by ``--sink``.
 
-The ratio processor / bare is the figure that matters (the machine is shared
+The ratio processor / bare is the figure that matters (and "sink": the gaze points the
+sink wrote per second, from the first status to the one showing them all, against the same
+bare rate - storage catching up behind the drain) (the machine is shared
 and noisy; absolute rates are not comparable between runs). The processor's
 rate is read from its own retained status (``counters.batches``) published
 every ``--status-interval`` seconds, between the first status that shows
@@ -147,7 +149,8 @@ class ProcessorRun:
         self.port = port
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
-        self.statuses: list[tuple[float, int, float]] = []  # (t, batches, cpu_s)
+        self.profiler: subprocess.Popen | None = None
+        self.statuses: list[tuple[float, int, float, int]] = []  # (t, batches, cpu_s, points written)
         self.cond = threading.Condition()
         self.watcher = client("bench-watcher", port, persistent=False)
         self.watcher.on_message = self._status
@@ -166,10 +169,11 @@ class ProcessorRun:
         except (OSError, IndexError):
             cpu = float("nan")
         with self.cond:
-            self.statuses.append((now, int(status.get("counters", {}).get("batches", 0)), cpu))
+            counters = status.get("counters", {})
+            self.statuses.append((now, int(counters.get("batches", 0)), cpu, int(counters.get("points_written", 0))))
             self.cond.notify_all()
 
-    def start(self, data_dir: Path | None = None, algorithm: str | None = None) -> None:
+    def start(self, data_dir: Path | None = None, algorithm: str | None = None, profile: Path | None = None) -> None:
         self.statuses.clear()
         if data_dir is not None:
             self.env["GAZEWIRE_DATA_DIR"] = str(data_dir)
@@ -180,6 +184,14 @@ class ProcessorRun:
                 [sys.executable, "-m", "gazewire", "processor", "run"], env=self.env, cwd=self.workdir,
                 stdout=log, stderr=subprocess.STDOUT,
             )
+        self.profiler = None
+        if profile is not None:  # py-spy samples every thread of the processor: collapsed stacks
+            py_spy = Path(sys.executable).with_name("py-spy")
+            self.profiler = subprocess.Popen(
+                [str(py_spy), "record", "--format", "raw", "--threads", "--idle", "--rate", "250",
+                 "--pid", str(self.process.pid), "-o", str(profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
 
     def wait_batches(self, expected: int, timeout_s: float) -> None:
         with self.cond:
@@ -188,7 +200,16 @@ class ProcessorRun:
                 log = (self.workdir / "processor.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"processor handled {got} of {expected} batches; its log ends:\n{log}")
 
+    def wait_stored(self, points: int, timeout_s: float) -> bool:
+        """Until the sink has written ``points`` (the gaze points of the backlog): storage caught up."""
+        with self.cond:
+            return self.cond.wait_for(lambda: self.statuses and self.statuses[-1][3] >= points, timeout_s)
+
     def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its profile and ends
+            self.profiler.wait(60)
+            self.profiler = None
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
@@ -208,10 +229,13 @@ class ProcessorRun:
         batches = done[1] - first[1]
         seconds = done[0] - first[0]
         samples = batches * samples_per_batch
+        stored = next((s for s in working if s[3] >= expected * samples_per_batch), None)
         return {
             "seconds": seconds,
             "samples_per_s": samples / seconds,
             "cpu_us_per_sample": (done[2] - first[2]) * 1e6 / samples,
+            # the sink's rate: every gaze point written (it catches up from the journal behind the drain)
+            "stored_per_s": (stored[3] - first[3]) / (stored[0] - first[0]) if stored else float("nan"),
         }
 
 
@@ -226,6 +250,12 @@ def main() -> None:
     parser.add_argument("--journal", choices=("on", "off", "both"), default="on",
                         help="the processor's journal (both: each round drains with and without it)")
     parser.add_argument("--algorithms", default="", help="the processor's detectors, comma-separated (e.g. ivt,ivd)")
+    parser.add_argument("--baseline-code", type=Path, default=None, metavar="DIR",
+                        help="also drain, in every round, with the processor imported from DIR (a directory "
+                             "holding an older gazewire package laid out as installed: gazewire/, "
+                             "gazewire/agent, gazewire/processor) - before/after in one run")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record each processor run with py-spy (pip install py-spy) into DIR, collapsed stacks")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra GAZEWIRE_* setting for the processor (repeatable)")
     args = parser.parse_args()
@@ -272,23 +302,35 @@ def main() -> None:
             processor.stop()
             journals = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.journal]
             algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] or [None]
-            variants = [(journal, algorithm) for algorithm in algorithms for journal in journals]
+            codes = [None] + ([args.baseline_code.resolve()] if args.baseline_code else [])
+            variants = [(journal, algorithm, code) for code in codes for algorithm in algorithms for journal in journals]
             rows_by: dict[str, list] = {}
             for round_ in range(1, args.repeat + 1):
-                for journal, algorithm in variants:
+                for journal, algorithm, code in variants:
                     variant = journal if algorithm is None else f"{journal}, {algorithm}"
+                    if code is not None:
+                        variant += ", baseline code"
+                        processor.env["PYTHONPATH"] = str(code)
+                    else:
+                        processor.env.pop("PYTHONPATH", None)
                     publish_backlog(broker.port, payloads)  # queued for both persistent sessions
                     bare = drain_bare(broker.port, expected, samples)
                     processor.env["GAZEWIRE_JOURNAL__ENABLED"] = "true" if journal == "on" else "false"
-                    processor.start(workdir / f"data-{round_}-{journal}-{algorithm}", algorithm)
+                    profile = None
+                    if args.profile is not None:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        profile = args.profile / f"processor-{round_}-{journal}-{algorithm or 'default'}-{bool(code)}.txt"
+                    processor.start(workdir / f"data-{round_}-{journal}-{algorithm}-{bool(code)}", algorithm, profile)
                     processor.wait_batches(expected, 600)  # its counters start at 0 with each process
+                    processor.wait_stored(samples, 300)
                     processor.stop()
                     proc = processor.rate(expected, samples_per_batch)
                     rows_by.setdefault(variant, []).append((bare, proc))
                     print(f"round {round_} journal {variant:>3}: bare {bare['samples_per_s']:>9,.0f} samples/s   "
                           f"processor {proc['samples_per_s']:>9,.0f} samples/s "
                           f"({proc['cpu_us_per_sample']:.1f} µs CPU/sample)   "
-                          f"ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}")
+                          f"ratio {proc['samples_per_s'] / bare['samples_per_s']:.2f}   "
+                          f"sink {proc['stored_per_s'] / bare['samples_per_s']:.2f}")
         finally:
             processor.close()
             broker.stop()
@@ -299,6 +341,8 @@ def main() -> None:
         print(f"journal {variant}: ratio processor/bare: median {statistics.median(ratios):.2f} "
               f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} rounds; "
               f"CPU {statistics.median(p['cpu_us_per_sample'] for _, p in rows):.1f} µs/sample; "
+              f"sink (points written) / bare: median "
+              f"{statistics.median(p['stored_per_s'] / b['samples_per_s'] for b, p in rows):.2f}; "
               f"trackers at {args.frequency:.0f} Hz per processor: "
               f"~{statistics.median(p['samples_per_s'] for _, p in rows) / args.frequency:.0f}")
     names = list(rows_by)

@@ -13,6 +13,11 @@ to one part live with it and derive from the same root:
 ``BadInput``, ``AoiFileError``, ``WriteRefused``, ``EmptyPointError``,
 ``UnknownNameError``; the command line: ``UserError`` (cli.users).
 tests/test_errors.py checks that no other exception class is defined.
+
+The client library (``gazewire.client``) raises the broker errors below and
+the :class:`ClientError` family: one class per way a call to an agent can
+end other than as asked. Bad arguments are refused before anything is sent,
+as :class:`InvalidSessionId` or :class:`InvalidCommand` (both ValueErrors).
 """
 
 
@@ -43,6 +48,10 @@ class InvalidPayload(GazewireError, ValueError):
 
 class InvalidCommand(GazewireError, ValueError):
     """A remote command is unknown or has bad arguments."""
+
+
+class InvalidArgument(GazewireError, ValueError):
+    """An argument of a client call is out of range; refused before anything is sent."""
 
 
 class SettingsError(GazewireError):
@@ -94,14 +103,135 @@ class BrokerRefused(BrokerError):
         return self.reason in CREDENTIAL_REFUSALS
 
 
+class NotAuthorized(BrokerError):
+    """The broker refused to let this user publish or subscribe on a topic (its ACL role)."""
+
+    def __init__(self, username: str | None, action: str, topic: str, reason: str) -> None:
+        who = f"user {username!r}" if username else "an anonymous client"
+        super().__init__(f"the broker does not let {who} {action} {topic}: {reason}")
+        self.username, self.action, self.topic, self.reason = username, action, topic, reason
+
+
+# --------------------------------------------------------------------------- the client library
+
+
+class ClientError(GazewireError):
+    """A call of the client library did not get what it asked an agent for."""
+
+
+class ClientClosed(ClientError):
+    """The :class:`~gazewire.client.Lab` was closed; it cannot be used any more."""
+
+    def __init__(self) -> None:
+        super().__init__("this Lab connection is closed")
+
+
+class AgentNotResponding(ClientError, TimeoutError):
+    """The agent of a session sent no reply to a command within the time allowed."""
+
+    def __init__(self, session: str, command: str, timeout_s: float) -> None:
+        super().__init__(
+            f"no reply from session {session!r} to {command!r} within {timeout_s:g} s "
+            "(is its agent running, and is the session id right?)"
+        )
+        self.session, self.command, self.timeout_s = session, command, timeout_s
+
+
+class CommandRefused(ClientError):
+    """The agent answered a command with ``ok: false``; ``reason`` is its error
+    text, ``code`` its machine-readable kind (``invalid_command``, ``failed``, ...)."""
+
+    def __init__(self, session: str, command: str, reason: str, code: str | None = None) -> None:
+        super().__init__(f"session {session!r} refused {command!r}: {reason}")
+        self.session, self.command, self.reason, self.code = session, command, reason, code
+
+
+class AlreadyRecording(CommandRefused):
+    """``start`` while a recording runs; ``recording`` is the running one's id (if the agent said)."""
+
+    def __init__(self, session: str, command: str, reason: str, code: str | None = None,
+                 recording: str | None = None) -> None:
+        super().__init__(session, command, reason, code)
+        self.recording = recording
+
+
+class NotRecording(CommandRefused):
+    """``stop`` (or ``annotate``) when no recording runs, or not the one named."""
+
+
+class UnknownSession(ClientError):
+    """The broker holds no status for this session: no agent has used the id (under this prefix)."""
+
+    def __init__(self, session: str, prefix: str) -> None:
+        super().__init__(
+            f"no agent status for session {session!r} under prefix {prefix!r} "
+            "(no agent has used this session id, or it runs under another topic prefix)"
+        )
+        self.session, self.prefix = session, prefix
+
+
+class WaitTimeout(ClientError, TimeoutError):
+    """What a call waited for (a state, a message on a live stream) did not come in time."""
+
+    def __init__(self, what: str, timeout_s: float, last: str | None = None) -> None:
+        suffix = f" ({last})" if last else ""
+        super().__init__(f"{what}: not within {timeout_s:g} s{suffix}")
+        self.what, self.timeout_s, self.last = what, timeout_s, last
+
+
+class UnsupportedByAgent(ClientError):
+    """The agent of a session is older than the client: its replies lack what
+    the call needs (recording ids, the clock times of ``ping``)."""
+
+    def __init__(self, session: str, what: str, version: str | None = None) -> None:
+        agent = f"gazewire {version}" if version else "an older gazewire"
+        super().__init__(f"the agent of session {session!r} ({agent}) does not support {what}: update it")
+        self.session, self.what, self.version = session, what, version
+
+
+class ApiRefused(ClientError):
+    """The lab server's HTTP API answered with an error (``status``; ``detail``: its one line)."""
+
+    def __init__(self, status: int, detail: str, request: str) -> None:
+        super().__init__(f"the lab server's API refused {request} (HTTP {status}): {detail}")
+        self.status, self.detail, self.request = status, detail, request
+
+
+class ApiUnreachable(ClientError):
+    """The lab server's HTTP API did not answer (wrong URL, server down, network)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"no answer from the lab server's API at {url}: {reason}")
+        self.url, self.reason = url, reason
+
+
+class ClockSyncFailed(ClientError):
+    """No clock offset could be measured: every probe was spoilt (a clock was
+    stepped while it ran)."""
+
+
 __all__ = [
+    "ApiRefused",
+    "ApiUnreachable",
     "GazewireError",
     "InvalidSessionId",
     "InvalidTopic",
     "InvalidPayload",
     "InvalidCommand",
+    "InvalidArgument",
     "SettingsError",
     "BrokerError",
     "BrokerUnreachable",
     "BrokerRefused",
+    "NotAuthorized",
+    "ClientError",
+    "ClientClosed",
+    "AgentNotResponding",
+    "CommandRefused",
+    "AlreadyRecording",
+    "NotRecording",
+    "UnknownSession",
+    "WaitTimeout",
+    "UnsupportedByAgent",
+    "ClockSyncFailed",
 ]

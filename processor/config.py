@@ -28,7 +28,7 @@ from pydantic import (
 
 from gazewire.wire.messages import AlertType
 from gazewire.mqtt import MqttSettings
-from gazewire.wire.sessions import validate_session_id
+from gazewire.wire.sessions import parse_shard, validate_session_id
 from gazewire.settings import (
     DataDirSetting,
     GazewireSettings,
@@ -304,6 +304,17 @@ class InfluxSettings(_Section):
         description="Longest time a point waits before being written while InfluxDB is up: the "
         "delay until Grafana shows it.",
     )
+    gaze_hz: float = Field(
+        0.0,
+        ge=0,
+        le=100_000,
+        description="Most gaze points per second and session the sink writes (InfluxDB, or the "
+        "line-protocol files): every k-th sample by seq, k = ceil(tracker rate / gaze_hz), so a "
+        "replay writes the same ones. 0: every sample. The journal keeps every sample either way, "
+        "and fixations, saccades, pursuits, blinks, alerts, AOI visits, markers and agent statuses "
+        "are always all written. At 1200 Hz the gaze points are most of the sink's work "
+        "(docs/performance.md): 120 is a tenth of it, and Grafana's panels average per pixel anyway.",
+    )
     buffer_points: int = Field(
         500_000,
         ge=100,
@@ -348,6 +359,21 @@ class ProcessorSettings(GazewireSettings):
         [],
         description="Sessions to process; messages of any other session are counted as bad input "
         "(unknown_session). Empty: every session that appears.",
+    )
+    shard: str | None = Field(
+        None,
+        description="k/n: run n processors side by side on one broker, this one taking the sessions "
+        "whose stable hash (CRC-32 of the session id) modulo n is k - 1; each gets every message "
+        "and acknowledges the other shards' at once without handling them (counted in "
+        "other_shard_messages). Every session stays on one processor (per-session state) and each "
+        "processor keeps its own journal (give each its own data_dir). Empty: every session.",
+    )
+    shared_group: str | None = Field(
+        None,
+        description="Read through MQTT 5 shared subscriptions $share/<group>/... with the other "
+        "processors of the group: only for a broker that keeps each session on one member (EMQX "
+        "with shared_subscription_strategy hash_clientid). Mosquitto shares round-robin, which "
+        "would split a session's batches between processors: use shard there. Empty: no sharing.",
     )
     algorithm: Literal["ivt", "idt", "ivd"] = Field(
         "ivd",
@@ -436,6 +462,29 @@ class ProcessorSettings(GazewireSettings):
     @classmethod
     def _valid_id(cls, value: str) -> str:
         return validate_session_id(value)
+
+    @field_validator("shard")
+    @classmethod
+    def _valid_shard(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        k, n = parse_shard(value)
+        return f"{k}/{n}"
+
+    @field_validator("shared_group")
+    @classmethod
+    def _valid_group(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+            raise ValueError("must be 1 to 64 letters, digits, '.', '_' or '-' (it is a topic level)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_share(self) -> ProcessorSettings:
+        if self.shard is not None and self.shared_group is not None:
+            raise ValueError("set shard or shared_group, not both (two ways of dividing the sessions)")
+        return self
 
     @field_validator("aoi_file")
     @classmethod

@@ -70,7 +70,7 @@ def replay(
     end = journal.last_position
     influx = settings.influx
     feed = SinkFeed(sink, journal, batch_points=influx.batch_points, flush_interval_s=0.05,
-                    retry_min_s=influx.retry_min_s, retry_max_s=influx.retry_max_s)
+                    retry_min_s=influx.retry_min_s, retry_max_s=influx.retry_max_s, gaze_hz=influx.gaze_hz)
     feed.start(from_position=start)
     try:
         while True:

@@ -60,7 +60,7 @@ from gazewire.processor.outputs.influx import InfluxSink
 from gazewire.processor.outputs.publisher import Publisher
 from gazewire.processor.outputs.sink import Sink
 from gazewire.processor.pipeline.session import SessionConfig
-from gazewire.processor.status import build_status, last_will, warnings_from
+from gazewire.processor.status import build_status, last_will, serving, warnings_from
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,13 @@ def open_feed(settings: ProcessorSettings, sink: Sink, journal: Journal | None) 
     return SinkFeed(
         sink, journal, batch_points=influx.batch_points, flush_interval_s=influx.flush_interval_s,
         retry_min_s=influx.retry_min_s, retry_max_s=influx.retry_max_s, buffer_points=influx.buffer_points,
+        gaze_hz=influx.gaze_hz,
     )
+
+
+def shared(topic_filter: str, group: str | None) -> str:
+    """``topic_filter`` as an MQTT 5 shared subscription of ``group`` (``$share/<group>/...``)."""
+    return f"$share/{group}/{topic_filter}" if group else topic_filter
 
 
 def load_aois(settings: ProcessorSettings) -> AoiSet:
@@ -130,7 +136,8 @@ class Processor:
                 held=self._held if self.journal is not None else None,
             ),
             PayloadParser(
-                self.topics, max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions
+                self.topics, max_bytes=settings.max_payload_bytes, allowed_sessions=settings.sessions,
+                shard=settings.shard,
             ),
             max_sessions=settings.max_sessions,
             idle_session_s=settings.idle_session_s,
@@ -143,12 +150,12 @@ class Processor:
             settings.mqtt,
             client_id=settings.mqtt.client_id or default_client_id("processor", settings.processor_id),
             subscriptions=[
-                self.topics.every_session(Channel.GAZE_BATCH),
-                self.topics.every_session(Channel.STATUS),
-                self.topics.every_session(Channel.EVENTS),
+                shared(self.topics.every_session(Channel.GAZE_BATCH), settings.shared_group),
+                shared(self.topics.every_session(Channel.STATUS), settings.shared_group),
+                shared(self.topics.every_session(Channel.EVENTS), settings.shared_group),
             ],
             will_topic=self.topics.processor_status(settings.processor_id),
-            will_payload=last_will(settings.processor_id, settings.algorithm).to_json(),
+            will_payload=last_will(settings.processor_id, settings.algorithm, serving(settings)).to_json(),
         )
         self.publisher = Publisher(self.link, self.topics, settings.processor_id)
         self._observers: list[Observer] = []
@@ -191,6 +198,11 @@ class Processor:
             self._close()
 
     @property
+    def serving(self) -> dict[str, Any]:
+        """Which sessions this processor takes, for its status (agents read it for custody)."""
+        return serving(self.settings)
+
+    @property
     def sink_description(self) -> str:
         """Where the points go, for people: ``line-protocol files in <dir>`` or ``InfluxDB <url> ...``."""
         if self.sink.kind == "lineprotocol":
@@ -204,6 +216,7 @@ class Processor:
         return build_status(
             processor_id=self.settings.processor_id,
             algorithm=self.settings.algorithm,
+            serving=self.serving,
             status_interval_s=self.settings.status_interval_s,
             counters=counters,
             sessions=self.dispatcher.session_summaries(),
@@ -265,7 +278,7 @@ class Processor:
     def _loop(self) -> None:
         interval = self.settings.status_interval_s
         retry_s = self.settings.journal.retry_s
-        max_group = self.settings.journal.max_group_messages if self.journal is not None else 1
+        max_group = self.settings.journal.max_group_messages  # a group: one commit, one detector call per session
         now = time.monotonic()
         next_status = now
         next_housekeeping = now + HOUSEKEEPING_INTERVAL_S
@@ -315,8 +328,11 @@ class Processor:
         group = Group(deliveries=deliveries)
         received_us = utc_now_us()
         for delivery in deliveries:
-            outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained)
+            outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained, defer=True)
             self._add(group, outcome, received_us, payload=delivery.payload)
+        # The group's batches of each session go through the detector in one call (the same
+        # events as one call per batch, for a fraction of the fixed cost per call).
+        self._add(group, self.dispatcher.settle(), received_us)
         self._commit(group)
 
     def _add(self, group: Group, outcome: Outcome, received_us: int, *, payload: bytes | None = None) -> None:

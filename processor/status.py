@@ -11,10 +11,20 @@ from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
 from gazewire.processor.outputs.sink import SinkReport
 
 
+def serving(settings: Any) -> dict[str, Any]:
+    """The status fields that say which sessions a processor takes (ProcessorSettings in)."""
+    return {
+        "shard": settings.shard,
+        "serves_sessions": list(settings.sessions) or None,
+        "shared_group": settings.shared_group,
+    }
+
+
 def build_status(
     *,
     processor_id: str,
     algorithm: str,
+    serving: dict[str, Any] | None = None,
     counters: dict[str, int],
     sessions: dict[str, dict[str, Any]],
     sink: SinkReport,
@@ -36,12 +46,14 @@ def build_status(
         journal=journal,
         warnings=warnings,
         status_interval_s=status_interval_s,
+        **(serving or {}),
     )
 
 
-def last_will(processor_id: str, algorithm: str) -> ProcessorStatus:
+def last_will(processor_id: str, algorithm: str, serving: dict[str, Any] | None = None) -> ProcessorStatus:
     """The retained ``offline`` status the broker publishes if the processor vanishes."""
     return ProcessorStatus(
+        **(serving or {}),
         processor=processor_id,
         state="offline",
         utc=None,

@@ -37,6 +37,21 @@ def test_the_error_classes_share_one_root() -> None:
             assert issubclass(value, gazewire.GazewireError), name
 
 
+def test_the_client_classes_are_the_client_librarys_own() -> None:
+    from gazewire.client import AsyncLab, ClockOffset, Lab, Recording, Session
+
+    assert (gazewire.Lab, gazewire.Session, gazewire.AsyncLab, gazewire.Recording, gazewire.ClockOffset) == (
+        Lab, Session, AsyncLab, Recording, ClockOffset)
+
+
+def test_the_client_package_names_what_it_loads_lazily() -> None:
+    import gazewire.client
+
+    assert sorted(gazewire.client.__all__) == sorted(gazewire.client._LAZY)
+    for name in gazewire.client.__all__:
+        assert getattr(gazewire.client, name) is not None, name
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'AgentSetings'"):
         gazewire.AgentSetings  # noqa: B018

@@ -270,10 +270,13 @@ class BatchSender:
             log.info("a processor with a journal is online: batches leave the outbox on its custody confirmation")
 
     def _note_processor(self, status: ProcessorStatus) -> None:
-        # Only online statuses count; a processor that stops (or vanishes) ages out after
-        # custody_fallback_s, so a restart of the processor does not hand custody to the broker.
+        # Only online statuses of a processor that takes this session count; a processor that
+        # stops (or vanishes) ages out after custody_fallback_s, so a restart of the processor
+        # does not hand custody to the broker.
         if status.state != "online" or status.journal is None or not status.utc:
             return
+        if self.session is None or not status.serves(self.session):
+            return  # another shard's processor (or one for other sessions) never confirms ours
         seen = utc_us_from_iso(status.utc) / 1e6
         self._processor_seen[status.processor] = max(seen, self._processor_seen.get(status.processor, 0.0))
 

@@ -7,8 +7,9 @@
   flag and the setting it sets, in one place) and how to build the running
   program; :func:`add_program_commands` gives both the same ``run``,
   ``config`` and ``sample-config`` actions.
-* :func:`load_client_settings`: the settings of the lab-client commands
-  (``send``, ``status``).
+* :func:`add_client_arguments`, :func:`load_client_settings`,
+  :func:`open_lab`: the lab-client commands (``send``, ``status``,
+  ``recording``), built on :class:`gazewire.client.Lab`.
 """
 
 from __future__ import annotations
@@ -80,12 +81,54 @@ def seconds(text: str) -> float:
     return value
 
 
+def add_client_arguments(parser: argparse.ArgumentParser, *, timeout_help: str) -> None:
+    """The flags of the lab-client commands (``send``, ``status``, ``recording``):
+    the settings flags, the password, the time to wait."""
+    add_common_settings_arguments(parser)
+    group = parser.add_argument_group("lab client")
+    group.add_argument(
+        "--password-file", metavar="FILE",
+        help="read the broker password from the first line of FILE ('-': standard input); without it, "
+             "GAZEWIRE_MQTT__PASSWORD, or a prompt when --username is given at a terminal",
+    )
+    group.add_argument("--timeout", type=seconds, default=5.0, help=timeout_help)
+
+
 def load_client_settings(args: argparse.Namespace) -> Any:  # -> ClientSettings
-    """The settings of ``send`` and ``status``: flags, environment, .env, config file."""
+    """The settings of the lab-client commands: flags, environment, .env,
+    config file; the password from ``--password-file``, or asked for at a
+    terminal when a user has none. It is never printed or logged."""
     from gazewire.client.settings import ClientSettings
     from gazewire.settings import load_settings
 
-    return load_settings(ClientSettings, config_file=args.config, overrides=common_overrides(args))
+    from gazewire.client.script import read_password_file
+
+    overrides = common_overrides(args)
+    password_file = getattr(args, "password_file", None)
+    if password_file:
+        overrides.give("mqtt.password", read_password_file(password_file), "--password-file")
+    settings = load_settings(ClientSettings, config_file=args.config, overrides=overrides)
+    if settings.mqtt.username and settings.mqtt.password is None and _at_a_terminal():
+        import getpass
+
+        from pydantic import SecretStr
+
+        password = getpass.getpass(f"broker password for {settings.mqtt.username}: ")
+        mqtt = settings.mqtt.model_copy(update={"password": SecretStr(password) if password else None})
+        settings = settings.model_copy(update={"mqtt": mqtt})
+    return settings
+
+
+def _at_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def open_lab(args: argparse.Namespace) -> Any:  # -> gazewire.client.Lab
+    """A :class:`~gazewire.client.Lab` from the command's settings and ``--timeout``."""
+    from gazewire.client.lab import Lab
+
+    settings = load_client_settings(args)
+    return Lab.from_settings(settings, timeout=args.timeout)
 
 
 # --------------------------------------------------------------------------- agent and processor

@@ -1,23 +1,29 @@
 """The demo's live console view: rates, status, fixations and alerts per
-session, computed from what any MQTT subscriber sees under ``<prefix>/#``
-(a lab client's connection, :mod:`gazewire.client`; statuses parsed by
-:func:`gazewire.client.statuses.parse_status`)."""
+session, as any lab client sees them: a :class:`gazewire.client.Lab` with a
+callback stream per channel, every session at once, and the statuses the
+broker keeps (:meth:`~gazewire.client.Lab.statuses`)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from gazewire.client.connection import BrokerConnection, Received
-from gazewire.client.statuses import parse_status
-from gazewire.errors import InvalidPayload, InvalidTopic
+from gazewire.client.lab import Lab
 from gazewire.mqtt import MqttSettings
-from gazewire.wire.messages import AgentStatus, ProcessorStatus
-from gazewire.wire.topics import Channel, Topics
+from gazewire.wire.messages import (
+    Alert,
+    AgentStatus,
+    AoiEvent,
+    FixationEvent,
+    GazeBatch,
+    LiveGaze,
+    Marker,
+    ProcessorStatus,
+)
+from gazewire.wire.topics import Channel
 
 WINDOW_S = 2.0
 
@@ -60,7 +66,8 @@ class SessionView:
 
 class ConsoleView:
     def __init__(self, mqtt: MqttSettings, prefix: str, *, plain: bool) -> None:
-        self.topics = Topics(prefix)
+        self.mqtt = mqtt
+        self.prefix = prefix
         self.plain = plain
         self.sessions: dict[str, SessionView] = {}
         self.processor: ProcessorStatus | None = None
@@ -68,12 +75,15 @@ class ConsoleView:
         self._last_message = time.monotonic()
         self._last_plain = 0.0
         self._live_display: Any = None
-        self._broker = BrokerConnection(
-            mqtt, client_id=f"gazewire-demo-view-{int(time.time())}", on_message=self._on_message
-        )
+        self._lab: Lab | None = None
 
     def start(self) -> None:
-        self._broker.start([f"{self.topics.prefix}/#"], qos=0)
+        self._lab = lab = Lab(self.mqtt.host, mqtt=self.mqtt, prefix=self.prefix,
+                              client_id=f"gazewire-demo-view-{int(time.time())}")
+        for channel, model in ((Channel.GAZE, LiveGaze), (Channel.GAZE_BATCH, GazeBatch),
+                               (Channel.FIXATIONS, FixationEvent), (Channel.ALERTS, Alert),
+                               (Channel.AOI, AoiEvent), (Channel.EVENTS, Marker)):
+            lab.stream(channel, model, callback=self._on_message)
         if not self.plain:
             try:
                 from rich.live import Live
@@ -86,7 +96,9 @@ class ConsoleView:
     def stop(self) -> None:
         if self._live_display is not None:
             self._live_display.stop()
-        self._broker.close()
+        if self._lab is not None:
+            self._show_statuses()
+            self._lab.close()
 
     def wait_quiet(self, seconds: float) -> None:
         """Wait (at most ``seconds``) until nothing has arrived for a quarter of a second."""
@@ -99,68 +111,53 @@ class ConsoleView:
 
     # ------------------------------------------------------------------ messages
 
-    def _on_message(self, message: Received) -> None:
+    def _show_statuses(self) -> None:
+        """The statuses the broker keeps, onto the views (they change every few seconds)."""
+        if self._lab is None or self._lab.closed:
+            return
+        statuses = self._lab.statuses()
+        with self._lock:
+            for session, status in statuses.agents.items():
+                self.sessions.setdefault(session, SessionView()).show_status(status)
+            if statuses.processors:
+                self.processor = sorted(statuses.processors.items())[0][1]
+
+    def _on_message(self, message: Any) -> None:
         now = time.monotonic()
         with self._lock:
             self._last_message = now
-        try:
-            source, status = parse_status(self.topics, message.topic, message.payload)
-        except InvalidPayload:
-            return
-        except InvalidTopic:
-            pass  # not a status: a session's gaze, events, fixations, ...
-        else:
-            with self._lock:
-                if isinstance(status, ProcessorStatus):
-                    self.processor = status
-                elif isinstance(status, AgentStatus):
-                    self.sessions.setdefault(source.name, SessionView()).show_status(status)
-                self._lock.notify_all()
-            return
-        try:
-            session, channel = self.topics.parse(message.topic)
-            data = json.loads(message.payload)
-        except ValueError:  # InvalidTopic is one too
-            return
-        if not isinstance(data, dict):
-            return
-        with self._lock:
-            view = self.sessions.setdefault(session, SessionView())
-            self._apply(view, channel, data, now)
+            self._apply(self.sessions.setdefault(message.session, SessionView()), message, now)
             self._lock.notify_all()
 
-    def _apply(self, view: SessionView, channel: Channel, data: dict[str, Any], now: float) -> None:
-        if channel is Channel.GAZE:
+    def _apply(self, view: SessionView, message: Any, now: float) -> None:
+        if isinstance(message, LiveGaze):
             view.live.append(now)
-            view.x, view.y = data.get("x"), data.get("y")
-        elif channel is Channel.GAZE_BATCH:
-            count = int(data.get("count", 0))
-            view.samples.append((now, count))
+            view.x, view.y = message.x, message.y
+        elif isinstance(message, GazeBatch):
+            view.samples.append((now, message.count))
             view.batches += 1
-            view.samples_total += count
-        elif channel is Channel.FIXATIONS:
-            if data.get("event") == "end" and not data.get("retracted"):  # a retracted start was none
+            view.samples_total += message.count
+        elif isinstance(message, FixationEvent):
+            if message.event == "end" and not message.retracted:  # a retracted start was none
                 view.fixations += 1
-                view.last_fixation = (
-                    f"{data.get('duration_ms', 0):.0f} ms @ {_fmt(data.get('x'))},{_fmt(data.get('y'))}"
-                )
-        elif channel is Channel.ALERTS:
-            kind = str(data.get("type"))
-            if data.get("state") == "raised":
+                view.last_fixation = f"{message.duration_ms:.0f} ms @ {_fmt(message.x)},{_fmt(message.y)}"
+        elif isinstance(message, Alert):
+            if message.state == "raised":
                 view.alerts_total += 1
-                view.active_alerts[kind] = str(data.get("severity", ""))
-                view.last_alert = f"{kind} raised"
+                view.active_alerts[message.type] = message.severity
+                view.last_alert = f"{message.type} raised"
             else:
-                view.active_alerts.pop(kind, None)
-                view.last_alert = f"{kind} cleared"
-        elif channel is Channel.AOI:
-            view.aoi = f"{data.get('event')} {data.get('aoi')}"
-        elif channel is Channel.EVENTS:
+                view.active_alerts.pop(message.type, None)
+                view.last_alert = f"{message.type} cleared"
+        elif isinstance(message, AoiEvent):
+            view.aoi = f"{message.event} {message.aoi}"
+        elif isinstance(message, Marker):
             view.markers += 1
 
     # ------------------------------------------------------------------ rendering
 
     def render(self, final: bool = False) -> None:
+        self._show_statuses()
         now = time.monotonic()
         if self._live_display is not None:
             self._live_display.update(self._table())

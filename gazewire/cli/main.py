@@ -3,10 +3,14 @@
     gazewire schema                     JSON Schema of every message
     gazewire agent run|config|sample-config|list-trackers|service
     gazewire processor run|config|sample-config|health
+    gazewire api run|config|sample-config|health   the lab server's HTTP API
     gazewire send SESSION COMMAND       send a command (start, stop, marker, ping)
+    gazewire recording start|stop|annotate SESSION   a participant's recording
     gazewire status                     the agents and processors on the broker
     gazewire users add|passwd|remove|list   broker users and roles (deploy/mosquitto)
     gazewire demo                       broker + simulated agents + processor, live view
+    gazewire recordings                 the recordings in the journal (or the agent's files)
+    gazewire export ...                 recordings as CSV, Parquet or a BIDS dataset
 
 Exit codes: 0 success, 1 runtime failure, 2 bad settings or arguments.
 """
@@ -22,6 +26,7 @@ from gazewire import __version__
 from gazewire.errors import (
     BrokerRefused,
     GazewireError,
+    InvalidArgument,
     InvalidCommand,
     InvalidSessionId,
     InvalidTopic,
@@ -30,7 +35,7 @@ from gazewire.errors import (
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # Errors in what the user typed (refused before anything was sent): exit 2, like bad settings.
-BAD_INPUT = (InvalidCommand, InvalidSessionId, InvalidTopic)
+BAD_INPUT = (InvalidArgument, InvalidCommand, InvalidSessionId, InvalidTopic)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -79,15 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_processor_commands(commands)
+    from gazewire.cli.api import add_api_commands
+
+    add_api_commands(commands)
     from gazewire.cli.send import add_send_command
 
     add_send_command(commands)
+    from gazewire.cli.recording import add_recording_command
+
+    add_recording_command(commands)
     from gazewire.cli.status import add_status_command
 
     add_status_command(commands)
     from gazewire.cli.users import add_users_command
 
     add_users_command(commands)
+    from gazewire.cli.export import add_export_commands
+
+    add_export_commands(commands)
     try:
         from gazewire.cli.demo import add_demo_command
     except ImportError:

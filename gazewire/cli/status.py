@@ -7,9 +7,10 @@
     processor main: online, 2 sessions, sink influxdb ok
 
 Reads what the broker keeps retained (``<prefix>/+/status`` and the
-processors' status, through :mod:`gazewire.client.statuses`), prints, and
-exits: 0 when every agent listed is there, 1 when any is offline or stale (its
-status says it is there, but nobody refreshes it) or none is found.
+processors' status) through the client library (:meth:`gazewire.client.Lab.sessions`),
+prints, and exits: 0 when every agent listed is there, 1 when any is offline
+or stale (its status says it is there, but nobody refreshes it: marked
+``(stale)``) or none is found. A running recording gets a line of its own.
 
 ``--prune`` clears the retained statuses of offline and stale agents and
 processors (:mod:`gazewire.client.pruning`), after a confirmation (``--yes``
@@ -20,39 +21,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
 
-from gazewire.cli.common import add_common_settings_arguments, load_client_settings, seconds
-from gazewire.client.pruning import is_stale
-from gazewire.client.statuses import Statuses, read_statuses
-from gazewire.wire.messages import AgentStatus
-from gazewire.wire.timeutil import utc_now_us, utc_us_from_iso
-from gazewire.wire.topics import Topics
+from gazewire.cli.common import add_client_arguments, load_client_settings
+from gazewire.client.info import SessionInfo
+from gazewire.client.statuses import Statuses
 
 
-def _age(status: AgentStatus) -> str:
-    if not status.utc:
+def _age(info: SessionInfo) -> str:
+    if info.age_s is None:
         return "(last will)"
-    seconds = (utc_now_us() - utc_us_from_iso(status.utc)) / 1e6
+    seconds = info.age_s
     age = f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
-    return f"{age} (stale)" if is_stale(status, utc_now_us()) else age
+    return f"{age} (stale)" if info.stale else age
 
 
-def format_table(statuses: Statuses) -> str:
+def format_table(statuses: Statuses, sessions: list[SessionInfo]) -> str:
     rows = [("SESSION", "STATE", "TRACKER", "RATE", "SAMPLES", "DROPPED", "OUTBOX", "SINCE")]
-    for session, status in sorted(statuses.agents.items()):
-        tracker, counters = status.tracker, status.counters
+    for info in sessions:
+        tracker, counters = info.tracker, info.status.counters
         rate = tracker.frequency_hz if tracker else None
         rows.append((
-            session,
-            status.state,
-            " ".join(x for x in (tracker.model, tracker.serial) if x) if tracker else "-",
+            info.session,
+            info.state,
+            info.tracker_name,
             f"{rate:g} Hz" if rate is not None else "-",
             str(counters.samples_in),
             str(counters.samples_dropped_queue + counters.samples_dropped_outbox),
             str(counters.outbox_depth),
-            _age(status),
+            _age(info),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -64,9 +60,16 @@ def format_table(statuses: Statuses) -> str:
             f"processor {processor_id}: {processor.state}, {len(processor.sessions)} sessions, "
             f"sink {sink.get('kind', '-')} {sink.get('state', '-')}"
         )
-    for session, status in sorted(statuses.agents.items()):
-        for warning in status.warnings:
-            lines.append(f"warning {session}: {warning}")
+    for info in sessions:
+        if info.recording is not None:
+            recording = info.recording
+            who = f", participant {recording.participant}" if recording.participant else ""
+            name = f" ({recording.name})" if recording.name else ""
+            lines.append(f"recording {info.session}: {recording.id}{name}{who}, since {recording.started_utc}, "
+                         f"{recording.samples} samples")
+    for info in sessions:
+        for warning in info.status.warnings:
+            lines.append(f"warning {info.session}: {warning}")
     for topic, problem in sorted(statuses.unreadable.items()):
         lines.append(f"unreadable status on {topic}: {problem}")
     return "\n".join(lines)
@@ -80,20 +83,17 @@ def as_json(statuses: Statuses) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from gazewire.client.lab import Lab
+
     settings = load_client_settings(args)
-    statuses = read_statuses(
-        settings.mqtt, Topics(settings.topic_prefix), timeout_s=args.timeout,
-        client_id=f"gazewire-status-{os.getpid()}-{int(time.time() * 1000) % 10**9}",
-    )
+    with Lab.from_settings(settings, timeout=args.timeout) as lab:
+        statuses, sessions = lab.statuses(), lab.sessions()
     if args.prune:
         from gazewire.cli.prune import prune
 
         return prune(settings, statuses, yes=args.yes, timeout_s=args.timeout)
-    print(as_json(statuses) if args.json else format_table(statuses))
-    now = utc_now_us()
-    there = statuses.agents and all(
-        status.state != "offline" and not is_stale(status, now) for status in statuses.agents.values()
-    )
+    print(as_json(statuses) if args.json else format_table(statuses, sessions))
+    there = sessions and all(info.state != "offline" and not info.stale for info in sessions)
     return 0 if there else 1
 
 
@@ -105,6 +105,5 @@ def add_status_command(commands: argparse._SubParsersAction) -> None:
         help="clear the retained statuses of offline and stale agents and processors (operator role)",
     )
     status.add_argument("--yes", action="store_true", help="with --prune: do not ask for confirmation")
-    status.add_argument("--timeout", type=seconds, default=5.0, help="seconds to wait for the broker")
-    add_common_settings_arguments(status)
+    add_client_arguments(status, timeout_help="seconds to wait for the broker")
     status.set_defaults(handler=_status)

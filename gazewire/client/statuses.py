@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from gazewire.client.connection import BrokerConnection, Received
 from gazewire.errors import InvalidPayload, InvalidTopic
@@ -25,6 +26,7 @@ from gazewire.wire.messages import AgentStatus, ProcessorStatus, parse_message
 from gazewire.wire.topics import Channel, StatusTopic, Topics
 
 RETAINED_GRACE_S = 0.5  # the broker sends retained messages right after the SUBACK
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +45,102 @@ def parse_status(topics: Topics, topic: str, payload: bytes | str) -> tuple[Stat
     source = topics.parse_status(topic)
     model = AgentStatus if source.publisher == "agent" else ProcessorStatus
     return source, parse_message(model, payload)
+
+
+class StatusBoard:
+    """The statuses a connection has seen, kept current as agents refresh
+    them, and whether the retained burst after the subscription is over.
+
+    Fed by the connection's message handler (:meth:`take`, on paho's thread);
+    read by any thread (:meth:`snapshot`, :meth:`wait_until`).
+    """
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.changed = threading.Condition()
+        self._statuses = Statuses()
+        self._last_retained = 0.0
+        self._subscribed_at: float | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribed(self, at: float) -> None:
+        """The broker acknowledged the status subscriptions at ``at`` (``time.monotonic()``)."""
+        with self.changed:
+            self._subscribed_at = at if self._subscribed_at is None else self._subscribed_at
+            self.changed.notify_all()
+
+    def take(self, message: Received) -> bool:
+        """Keep ``message`` if it is a status; True when it was one (valid or not)."""
+        with self.changed:
+            if message.retained:
+                self._last_retained = time.monotonic()
+            taken = _take(self._statuses, self.topics, message)
+            if taken:
+                self.changed.notify_all()
+                for listener in self._listeners:
+                    listener()
+            return taken
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` (on paho's thread, briefly) after every change;
+        returns the function that stops it."""
+        with self.changed:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self.changed:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def snapshot(self) -> Statuses:
+        with self.changed:
+            return Statuses(dict(self._statuses.agents), dict(self._statuses.processors),
+                            dict(self._statuses.unreadable))
+
+    def wait_settled(self, *, grace_s: float, limit_s: float, done: Callable[[Statuses], bool] | None = None) -> None:
+        """Wait until the retained burst is over: nothing retained arrived for
+        ``grace_s`` after the SUBACK, or ``done(statuses)``; at most ``limit_s``
+        after the SUBACK (a burst always ends; never wait forever)."""
+        with self.changed:
+            if self._subscribed_at is None:
+                raise RuntimeError("StatusBoard.wait_settled() before subscribed()")
+            limit = self._subscribed_at + limit_s
+            while not (done is not None and done(self._statuses)):
+                quiet_until = max(self._subscribed_at, self._last_retained) + grace_s
+                now = time.monotonic()
+                if now >= quiet_until or now >= limit:
+                    return
+                self.changed.wait(min(quiet_until, limit) - now)
+
+    def wait_until(self, reached: Callable[[Statuses], T | None], timeout_s: float | None) -> T | None:
+        """Wait until ``reached(statuses)`` returns something other than None
+        and return it; None when ``timeout_s`` passed first."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self.changed:
+            while True:
+                value = reached(self._statuses)
+                if value is not None:
+                    return value
+                if deadline is None:
+                    self.changed.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self.changed.wait(remaining)
+
+
+def status_subscriptions(topics: Topics, *, agents: bool = True,
+                         processor_ids: Sequence[str] | None = None) -> list[str]:
+    """The topics that carry the statuses asked for (see :func:`read_statuses`)."""
+    subscriptions = [topics.every_session(Channel.STATUS)] if agents else []
+    if processor_ids is None:
+        subscriptions.append(topics.every_processor_status())
+    else:
+        subscriptions.extend(sorted({topics.processor_status(processor_id) for processor_id in processor_ids}))
+    return subscriptions
 
 
 def read_statuses(
@@ -64,61 +162,42 @@ def read_statuses(
     ``grace_s``, or as soon as every exact topic asked for has answered.
     Publishes nothing; the broker forgets the client when it leaves.
     """
-    exact: set[str] = set()
-    subscriptions = [topics.every_session(Channel.STATUS)] if agents else []
-    if processor_ids is None:
-        subscriptions.append(topics.every_processor_status())
-    else:
-        exact = {topics.processor_status(processor_id) for processor_id in processor_ids}
-        subscriptions.extend(sorted(exact))
-    statuses = Statuses()
+    subscriptions = status_subscriptions(topics, agents=agents, processor_ids=processor_ids)
     if not subscriptions:  # nothing asked for
-        return statuses
-    changed = threading.Condition()
-    last_retained = [0.0]
+        return Statuses()
+    exact = set() if processor_ids is None else {topics.processor_status(p) for p in processor_ids}
+    board = StatusBoard(topics)
 
-    def on_message(message: Received) -> None:
-        with changed:
-            if message.retained:
-                last_retained[0] = time.monotonic()
-            _take(statuses, topics, message)
-            changed.notify_all()
-
-    def answered() -> bool:
+    def answered(statuses: Statuses) -> bool:
         seen = set(statuses.unreadable) | {topics.processor_status(p) for p in statuses.processors}
         return not agents and processor_ids is not None and exact <= seen
 
     connection = BrokerConnection(
         mqtt, client_id=client_id or f"gazewire-statuses-{os.getpid()}-{time.monotonic_ns() % 10**9}",
-        on_message=on_message,
+        on_message=board.take,
     )
     with connection:
         connection.start(subscriptions)
-        subscribed_at = connection.wait_subscribed(timeout_s)
-        limit = time.monotonic() + max(timeout_s, grace_s)  # a burst always ends; never wait forever
-        with changed:
-            while not answered():
-                quiet_until = max(subscribed_at, last_retained[0]) + grace_s
-                now = time.monotonic()
-                if now >= quiet_until or now >= limit:
-                    break
-                changed.wait(min(quiet_until, limit) - now)
-        with changed:
-            return Statuses(dict(statuses.agents), dict(statuses.processors), dict(statuses.unreadable))
+        board.subscribed(connection.wait_subscribed(timeout_s))
+        board.wait_settled(grace_s=grace_s, limit_s=max(timeout_s, grace_s), done=answered)
+        return board.snapshot()
 
 
-def _take(statuses: Statuses, topics: Topics, message: Received) -> None:
-    if not message.payload:  # a retained status deleted: nobody there
-        return
+def _take(statuses: Statuses, topics: Topics, message: Received) -> bool:
     try:
-        source, status = parse_status(topics, message.topic, message.payload)
-    except InvalidTopic:  # matched the filter but is not a gazewire status topic (e.g. lab/_sys/status)
-        return
+        source = topics.parse_status(message.topic)
+    except InvalidTopic:  # not a status (a session's gaze, ...), or not a gazewire one (e.g. lab/_sys/status)
+        return False
+    board = statuses.agents if source.publisher == "agent" else statuses.processors
+    if not message.payload:  # a retained status deleted: nobody there
+        board.pop(source.name, None)
+        statuses.unreadable.pop(message.topic, None)
+        return True
+    try:
+        _, status = parse_status(topics, message.topic, message.payload)
     except InvalidPayload as error:
         statuses.unreadable[message.topic] = str(error)
-        return
+        return True
     statuses.unreadable.pop(message.topic, None)
-    if isinstance(status, AgentStatus):
-        statuses.agents[source.name] = status
-    else:
-        statuses.processors[source.name] = status
+    board[source.name] = status  # type: ignore[index]
+    return True

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from gazewire.errors import InvalidCommand, InvalidPayload
-from gazewire.wire.sessions import validate_session_id
+from gazewire.wire.sessions import shard_takes, validate_session_id
 
 PROTOCOL_VERSION = 1
 MAX_BATCH_SAMPLES = 20_000  # ~16 s at 1200 Hz; a larger batch is refused as bad input
@@ -215,10 +215,11 @@ class GazeBatch(WireModel):
 
     @model_validator(mode="after")
     def _columns_have_count_rows(self) -> GazeBatch:
-        for name in BATCH_COLUMNS:
-            column = getattr(self.columns, name)
-            if len(column) != self.count:
-                raise ValueError(f"column {name!r} has {len(column)} values, count is {self.count}")
+        count = self.count
+        columns = self.columns.__dict__
+        if any(len(columns[name]) != count for name in BATCH_COLUMNS):  # the first one is named
+            name = next(name for name in BATCH_COLUMNS if len(columns[name]) != count)
+            raise ValueError(f"column {name!r} has {len(columns[name])} values, count is {count}")
         seqs = self.columns.seq
         if seqs and (seqs[0] != self.first_seq or seqs[-1] != self.first_seq + self.count - 1):
             raise ValueError("seq column does not run from first_seq to first_seq + count - 1")
@@ -504,8 +505,19 @@ def metadata_size(metadata: dict[str, str]) -> int:
     return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+ReplyCode = Literal["invalid_command", "already_recording", "not_recording", "refused", "failed"]
+
+
 class CommandReply(WireModel):
     """``<prefix>/<session>/cmd/reply``: one per command, good or bad.
+
+    A refused or failed command has ``ok`` false, one line for people in
+    ``error`` and, for programs, ``code``: ``invalid_command`` (the payload is
+    not a valid command), ``already_recording`` (``start`` while a recording
+    runs; ``result.recording`` names it), ``not_recording`` (``stop`` or
+    ``annotate`` while the recording meant is not running), ``refused`` (valid,
+    but not now, for another reason) or ``failed`` (the agent could not carry
+    it out).
 
     ``received_utc_ns`` and ``sent_utc_ns`` are the agent's clock when the
     command arrived and when the reply was made: with the sender's own send
@@ -517,6 +529,9 @@ class CommandReply(WireModel):
     command: str | None = Field(default=None, description="The command answered, whenever it could be read.")
     ok: bool
     error: str | None = None
+    code: ReplyCode | None = Field(
+        default=None, description="Why a command was not carried out, for programs (null when ok)."
+    )
     state: AgentState | None = None
     result: dict[str, Any] | None = None
     utc: str
@@ -768,6 +783,19 @@ class ProcessorStatus(WireModel):
         description="The journal: path, bytes, sessions, oldest_utc, retention, state and what "
         "retention evicted; null when the processor runs without one.",
     )
+    shard: str | None = Field(
+        default=None,
+        description="k/n: this processor takes only the sessions whose stable hash puts them in "
+        "shard k of n (gazewire.wire.sessions.session_shard); null: every session.",
+    )
+    serves_sessions: list[str] | None = Field(
+        default=None, description="The only sessions this processor takes (its sessions setting); null: any."
+    )
+    shared_group: str | None = Field(
+        default=None,
+        description="The MQTT 5 shared-subscription group this processor reads in ($share/<group>/...): "
+        "the broker chooses which member takes which session; null: none.",
+    )
     status_interval_s: float | None = Field(
         default=None, gt=0, description="How often the processor refreshes this status while connected (s)."
     )
@@ -776,6 +804,17 @@ class ProcessorStatus(WireModel):
     def gazewire_version(self) -> str:
         """The publisher's gazewire version under one name for both statuses (on the wire: ``version``)."""
         return self.version
+
+    def serves(self, session: str) -> bool:
+        """Could this processor take ``session``'s batches (and so confirm their custody)? Not when
+        its shard or its session list leaves the session to another processor. A member of a
+        shared-subscription group may: the broker decides."""
+        if self.serves_sessions is not None and session not in self.serves_sessions:
+            return False
+        try:
+            return shard_takes(self.shard, session)
+        except ValueError:  # an unreadable shard: not a processor to rely on
+            return False
 
 
 class Custody(WireModel):

@@ -7,6 +7,7 @@ A session id becomes a topic level (``lab/<session>/gaze``), a file name
 from __future__ import annotations
 
 import re
+import zlib
 
 from gazewire.errors import InvalidSessionId
 
@@ -48,3 +49,34 @@ def is_valid_session_id(session: object) -> bool:
     except InvalidSessionId:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- shards
+
+
+SHARD_PATTERN = re.compile(r"([1-9][0-9]{0,3})/([1-9][0-9]{0,3})")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"k/n"`` (1 <= k <= n <= 9999) as ``(k, n)``; raises ValueError naming the problem."""
+    match = SHARD_PATTERN.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"shard {text!r} is not k/n (e.g. 1/2: the first of two processors)")
+    k, n = int(match.group(1)), int(match.group(2))
+    if k > n:
+        raise ValueError(f"shard {text!r}: k must be at most n")
+    return k, n
+
+
+def session_shard(session: str, shards: int) -> int:
+    """Which of ``shards`` processors (1 to n) takes ``session``: a stable hash of the id (CRC-32
+    of its UTF-8 bytes, the same on every host and Python version) modulo ``shards``, plus one."""
+    return zlib.crc32(session.encode()) % shards + 1
+
+
+def shard_takes(shard: str | None, session: str) -> bool:
+    """Does the processor of ``shard`` (``"k/n"``; None: it takes every session) take ``session``?"""
+    if shard is None:
+        return True
+    k, n = parse_shard(shard)
+    return session_shard(session, n) == k

@@ -23,11 +23,12 @@ from gazewire.wire.messages import (
     WireModel,
     describe_validation_error,
 )
+from gazewire.wire.sessions import parse_shard, session_shard
 from gazewire.wire.timeutil import utc_now_us
 from gazewire.wire.topics import Channel, Topics
 from gazewire.processor.inputs.checks import check_message
 from gazewire.processor.pipeline.bad_input import BadInput, BadInputKind
-from gazewire.processor.pipeline.dispatch import Inbound
+from gazewire.processor.pipeline.dispatch import Inbound, OtherShard
 
 MODELS: dict[Channel, type[WireModel]] = {
     Channel.GAZE_BATCH: GazeBatch,
@@ -47,11 +48,13 @@ class PayloadParser:
         max_bytes: int,
         allowed_sessions: Collection[str] = (),
         utc_us: Callable[[], int] = utc_now_us,
+        shard: str | None = None,
     ) -> None:
         self.topics = topics
         self.max_bytes = max_bytes
         self.allowed_sessions = frozenset(allowed_sessions)
         self._utc_us = utc_us  # the processor's clock: no time may be far ahead of it
+        self.shard = parse_shard(shard) if shard else None  # (k, n): only the sessions of shard k
 
     def __call__(self, topic: str, payload: bytes) -> Inbound:
         """Parse one message; raise BadInput (with its kind and, when known, its session)."""
@@ -59,6 +62,8 @@ class PayloadParser:
             session, channel = self.topics.parse(topic)
         except InvalidTopic as error:
             raise BadInput(BadInputKind.TOPIC, str(error)) from None
+        if self.shard is not None and session_shard(session, self.shard[1]) != self.shard[0]:
+            raise OtherShard(session)
         model = MODELS.get(channel)
         if model is None:
             raise BadInput(BadInputKind.TOPIC, f"the processor does not read channel {channel.value!r}", session)

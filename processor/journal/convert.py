@@ -145,10 +145,13 @@ def _add(outcome: Outcome, kind: RecordKind, value: object) -> None:
     target.append(value)  # type: ignore[arg-type]
 
 
-def point_count(record: Record) -> int:
-    """How many points a record becomes: a batch one per sample, a fixation only its end (not a
-    retracted one: its record has no ``last_utc_us``)."""
+def point_count(record: Record, gaze_hz: float = 0.0) -> int:
+    """How many points a record becomes (about, for a batch with ``gaze_hz``): a batch one per
+    sample, a fixation only its end (not a retracted one: its record has no ``last_utc_us``)."""
     if record.kind is RecordKind.BATCH:
+        rate = getattr(record.value, "sample_rate_hz", None)
+        if gaze_hz and rate and rate > gaze_hz:
+            return max(1, round(record.samples * gaze_hz / rate))
         return record.samples
     if record.kind is RecordKind.FIXATION:
         return 1 if record.last_utc_us is not None else 0

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from gazewire.processor.journal.convert import outcome_of, point_count
 from gazewire.processor.journal.records import CorruptRecord, JournalError, Record
 from gazewire.processor.journal.store import Journal
-from gazewire.processor.outputs.points import points_of
+from gazewire.processor.outputs.points import entries_of as outcome_entries
 from gazewire.processor.outputs.sink import Entry, Sink, SinkRejected, SinkReport, SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,10 @@ class Chunk:
         return self.records[-1].position
 
 
-def entries_of(records: Sequence[Record]) -> list[tuple[int, list[Entry]]]:
-    """Each record's position and its points as line-protocol entries."""
-    out = []
-    for record in records:
-        points = points_of(outcome_of([record]))
-        out.append((record.position, [(p.line(), p.session, p.time_us) for p in points]))
-    return out
+def entries_of(records: Sequence[Record], *, gaze_hz: float = 0.0) -> list[tuple[int, list[Entry]]]:
+    """Each record's position and its points as line-protocol entries (``gaze_hz``: see
+    :func:`gazewire.processor.outputs.points.gaze_rows`)."""
+    return [(record.position, outcome_entries(outcome_of([record]), gaze_hz=gaze_hz)) for record in records]
 
 
 class SinkFeed:
@@ -73,9 +70,11 @@ class SinkFeed:
         retry_min_s: float = 0.5,
         retry_max_s: float = 30.0,
         buffer_points: int = 500_000,
+        gaze_hz: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sink = sink
+        self.gaze_hz = gaze_hz
         self.journal = journal
         self.batch_points = batch_points
         self.flush_interval_s = flush_interval_s
@@ -122,7 +121,7 @@ class SinkFeed:
         """Records just stored (journal positions ``after``..), for the sink to write."""
         if not records:
             return
-        chunk = Chunk(after, list(records), sum(point_count(r) for r in records))
+        chunk = Chunk(after, list(records), sum(point_count(r, self.gaze_hz) for r in records))
         with self._condition:
             self._inbox.append(chunk)
             self._inbox_points += chunk.points
@@ -246,7 +245,7 @@ class SinkFeed:
 
     def _write(self, records: list[Record]) -> bool:
         """Write the records' points in slices, moving the checkpoint after each; False if stopped."""
-        pending = entries_of(records)
+        pending = entries_of(records, gaze_hz=self.gaze_hz)
         while pending:
             slice_entries: list[Entry] = []
             last = self._position

@@ -29,6 +29,7 @@ from gazewire.processor.outputs.sink import Entry, SinkUnavailable
 log = logging.getLogger(__name__)
 
 SUFFIX = ".lp"
+_DAY_US = 86_400_000_000
 NO_SESSION_DIR = "_processor"
 
 
@@ -54,10 +55,16 @@ class LineProtocolFiles:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _by_file(self, entries: Sequence[Entry]) -> dict[Path, list[str]]:
-        by_file: dict[Path, list[str]] = {}
+        """The lines of each file, in order. The file is the session's and the UTC day's: paths
+        are made once per (session, day), not once per line."""
+        by_day: dict[tuple[str | None, int], list[str]] = {}
         for line, session, time_us in entries:
-            by_file.setdefault(file_for(self.directory, session, time_us), []).append(line)
-        return by_file
+            key = (session, time_us // _DAY_US)
+            lines = by_day.get(key)
+            if lines is None:
+                lines = by_day[key] = []
+            lines.append(line)
+        return {file_for(self.directory, session, day * _DAY_US): lines for (session, day), lines in by_day.items()}
 
     def intent(self, entries: Sequence[Entry]) -> str | None:
         """The size of every file the write will append to, before it does."""

@@ -85,6 +85,16 @@ def encode_line(
 _INFINITIES = (math.inf, -math.inf)
 
 
+def line_head(measurement: str, tags: Mapping[str, str]) -> str:
+    """``measurement,tag=value,...`` as :func:`encode_line` writes it (tags sorted by key)."""
+    return _head(measurement, tuple(sorted(tags.items())))
+
+
+def field_key(key: str) -> str:
+    """A field key as :func:`encode_line` writes it (escaped)."""
+    return _key(key)
+
+
 @lru_cache(maxsize=4096)
 def _key(key: str) -> str:
     _refuse_control(key, "a field key")

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from itertools import repeat
 
 from gazewire.wire.messages import (
     AgentStatus,
@@ -19,7 +21,7 @@ from gazewire.wire.messages import (
 )
 from gazewire.wire.timeutil import utc_us_from_iso
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome
-from gazewire.processor.outputs.lineprotocol import Point
+from gazewire.processor.outputs.lineprotocol import Point, field_key, line_head
 from gazewire.processor.outputs.measurements import (
     AGENT_STATE_CODES,
     AGENT_STATUS,
@@ -35,13 +37,13 @@ from gazewire.processor.outputs.measurements import (
 )
 
 
-def points_of(outcome: Outcome) -> list[Point]:
+def points_of(outcome: Outcome, *, gaze: bool = True) -> list[Point]:
     """Every point to store for ``outcome``: agent statuses, markers, one ``gaze`` point per
-    sample of the batches taken, ended fixations, saccades, pursuits, blinks, ended AOI visits,
-    alerts."""
+    sample of the batches taken (unless ``gaze`` is false), ended fixations, saccades, pursuits,
+    blinks, ended AOI visits, alerts."""
     points = [agent_status_point(s.status, s.received_utc_us) for s in outcome.statuses]
     points += [marker_point(marker) for marker in outcome.markers]
-    for batch in outcome.batches:
+    for batch in outcome.batches if gaze else ():
         points += gaze_points(batch)
     points += [
         fixation_point(event) for event in outcome.fixation_events if event.event == "end" and not event.retracted
@@ -54,10 +56,41 @@ def points_of(outcome: Outcome) -> list[Point]:
     return points
 
 
+def entries_of(outcome: Outcome, *, gaze_hz: float = 0.0) -> list[tuple[str, str | None, int]]:
+    """Every point of ``outcome`` as ``(line, session, time_us)``: the lines of
+    :func:`points_of`, the gaze samples encoded a batch at a time (:func:`gaze_lines`) - or,
+    with ``gaze_hz``, only the samples :func:`gaze_rows` picks."""
+    entries = [(point.line(), point.session, point.time_us) for point in points_of(outcome, gaze=False)]
+    for batch in outcome.batches:
+        rows = gaze_rows(batch, gaze_hz)
+        if rows is None:
+            entries += zip(gaze_lines(batch), repeat(batch.session), batch.columns.utc_us)
+        else:
+            entries += [(p.line(), p.session, p.time_us) for p in gaze_points(batch, rows)]
+    return entries
+
+
+def gaze_rows(batch: GazeBatch, gaze_hz: float) -> list[int] | None:
+    """The samples of ``batch`` the sink writes at most ``gaze_hz`` of per second: those whose
+    ``seq`` is a multiple of ceil(the tracker's rate / gaze_hz) - chosen by the data alone, so
+    the same batch always gives the same points. None: every sample (no limit, the limit at or
+    above the tracker's rate, or a batch without its rate)."""
+    rate = batch.sample_rate_hz
+    if not gaze_hz or not rate or rate <= gaze_hz:
+        return None
+    every = math.ceil(rate / gaze_hz)
+    return [i for i, seq in enumerate(batch.columns.seq) if seq % every == 0]
+
+
+def gaze_tags(batch: GazeBatch) -> dict[str, str]:
+    """The tags of every ``gaze`` point of ``batch``."""
+    return with_recording({"session": batch.session, "device": batch.device}, batch.recording)
+
+
 def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Point]:
     """One ``gaze`` point per sample of ``batch`` (or of the given row indices)."""
     c = batch.columns
-    tags = with_recording({"session": batch.session, "device": batch.device}, batch.recording)
+    tags = gaze_tags(batch)
     make = GAZE.point
     points = []
     for i in range(batch.count) if rows is None else rows:
@@ -90,6 +123,56 @@ def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Poi
             )
         )
     return points
+
+
+_GAZE_FIELDS = (  # (field, how the line writes it) in the order of gaze_points
+    ("seq", "%di"), ("x", "%r"), ("y", "%r"), ("valid", "%di"), ("eye", '"%s"'),
+    ("left_x", "%r"), ("left_y", "%r"), ("left_valid", "%di"),
+    ("right_x", "%r"), ("right_y", "%r"), ("right_valid", "%di"),
+    ("pupil", "%r"), ("left_pupil", "%r"), ("left_pupil_valid", "%di"),
+    ("right_pupil", "%r"), ("right_pupil_valid", "%di"),
+)
+_GAZE_TEMPLATE = ",".join(f"{field_key(name)}={form}" for name, form in _GAZE_FIELDS)
+_EYES = frozenset(("both", "left", "right", "none"))  # written as they are: nothing to escape
+_INFINITE = (math.inf, -math.inf)
+
+
+def gaze_lines(batch: GazeBatch) -> list[str]:
+    """The line protocol of the ``gaze`` points of ``batch``: exactly
+    ``[point.line() for point in gaze_points(batch)]``, built a column at a time - one string
+    format per sample with every value present (most of them), the point-by-point encoder for
+    the others (an invalid eye leaves fields out)."""
+    c = batch.columns
+    n = batch.count
+    if not n:
+        return []
+    left_pupil, right_pupil = c.left_pupil, c.right_pupil
+    pupil = [
+        (lp + rp) / 2 if lv and rv and lp is not None and rp is not None
+        else (lp if lv and lp is not None else (rp if rv and rp is not None else None))
+        for lp, rp, lv, rv in zip(left_pupil, right_pupil, c.left_pupil_valid, c.right_pupil_valid)
+    ]
+    nullable = (c.x, c.y, c.left_x, c.left_y, c.right_x, c.right_y, pupil, left_pupil, right_pupil)
+    complete = not any(None in column for column in nullable) and _EYES.issuperset(c.eye)
+    if complete and _INFINITE[0] not in pupil and _INFINITE[1] not in pupil:
+        slow: set[int] = set()
+    else:
+        slow = {
+            i for i, values in enumerate(zip(*nullable))
+            if None in values or values[6] in _INFINITE or c.eye[i] not in _EYES
+        }
+    valid = [int(x is not None and y is not None) for x, y in zip(c.x, c.y)]
+    template = f"{line_head(GAZE.name, gaze_tags(batch))} {_GAZE_TEMPLATE} %d"
+    rows = zip(
+        c.seq, c.x, c.y, valid, c.eye, c.left_x, c.left_y, c.left_valid, c.right_x, c.right_y, c.right_valid,
+        pupil, left_pupil, c.left_pupil_valid, right_pupil, c.right_pupil_valid, c.utc_us,
+    )
+    if not slow:
+        return [template % row for row in rows]
+    lines = [template % row if i not in slow else "" for i, row in enumerate(rows)]
+    for i, point in zip(sorted(slow), gaze_points(batch, sorted(slow))):
+        lines[i] = point.line()
+    return lines
 
 
 def fixation_point(event: FixationEvent) -> Point:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gazewire.errors import GazewireError
 from gazewire.wire.messages import AgentStatus, GazeBatch, Marker
 from gazewire.wire.timeutil import utc_now_us
 from gazewire.wire.topics import Channel
@@ -38,6 +39,11 @@ class Inbound:
     session: str
     channel: Channel
     message: GazeBatch | AgentStatus | Marker | None  # None: the session's retained status was deleted
+
+
+class OtherShard(GazewireError):  # noqa: N818 - a signal, not an error
+    """Raised by the parser for a message of a session another processor takes (``shard``):
+    not handled, not bad input; acknowledged so the broker lets it go (its owner has its own copy)."""
 
 
 Parse = Callable[[str, bytes], Inbound]
@@ -76,23 +82,48 @@ class Dispatcher:
         self.retired = SessionCounters()  # counters of forgotten sessions
         self.forgotten_sessions = 0
         self.messages = 0
+        self.other_shard_messages = 0  # messages of sessions another processor takes (shard)
         self.statuses_cleared = 0  # retained agent statuses deleted (empty payloads)
         self._internal_error_logged = -INTERNAL_ERROR_LOG_INTERVAL_S
         self._made_room = Outcome()  # what ending a session forgotten to make room produced (or resuming one)
         self._saved: dict[str, SessionState] = {}  # sessions not in memory: from the journal, or forgotten
         self._touched: set[str] = set()  # sessions whose state changed since the last snapshots()
+        self._deferring: set[str] = set()  # sessions with deferred batches (settle)
 
     # ------------------------------------------------------------------ the entry point
 
-    def handle(self, topic: str, payload: bytes, *, retained: bool = False) -> Outcome:
-        """Handle one message; never raises."""
-        outcome = self._handle(topic, payload, retained)
+    def handle(self, topic: str, payload: bytes, *, retained: bool = False, defer: bool = False) -> Outcome:
+        """Handle one message; never raises.
+
+        ``defer``: a gaze batch that continues its session's stream is taken (numbered,
+        counted, in the outcome's ``batches``) but its samples are detected by the next
+        :meth:`settle`, together with the other batches of the session waiting then - one
+        detector call for many batches (the processor settles once per group of messages).
+        The events are the same; they come with the settle's outcome instead."""
+        outcome = self._handle(topic, payload, retained, defer)
         if self._made_room:
             outcome = self._made_room.merge(outcome)
             self._made_room = Outcome()
         return outcome
 
-    def _handle(self, topic: str, payload: bytes, retained: bool) -> Outcome:
+    def settle(self) -> Outcome:
+        """Detect what deferred batches wait for, in every session; never raises."""
+        outcome = Outcome()
+        if not self._deferring:
+            return outcome
+        now = self._utc_us()
+        for name in self._deferring:
+            session = self.sessions.get(name)
+            if session is None:
+                continue
+            try:
+                outcome.merge(session.settle(now))
+            except Exception as error:  # a processor bug: count it, keep going, keep other sessions
+                self._internal_error("(settle)", name, error)
+        self._deferring.clear()
+        return outcome
+
+    def _handle(self, topic: str, payload: bytes, retained: bool, defer: bool = False) -> Outcome:
         self.messages += 1
         session_name: str | None = None
         try:
@@ -116,12 +147,17 @@ class Dispatcher:
             if self._listening_since is None:  # a message came: connected (again) since now at the latest
                 self._listening_since = now
             if isinstance(message, GazeBatch):
-                return session.handle_batch(message, now)
+                outcome = session.handle_batch(message, now, defer=defer)
+                if session.deferred_batches:
+                    self._deferring.add(inbound.session)
+                return outcome
             if isinstance(message, AgentStatus):
                 return session.handle_status(message, retained=retained, received_utc_us=now, now_utc_us=now)
             if isinstance(message, Marker):
                 return session.handle_marker(message)
             raise AssertionError(f"unhandled message {type(message).__name__}")  # pragma: no cover
+        except OtherShard:
+            self.other_shard_messages += 1
         except BadInput as problem:
             self.bad_input.record(problem, topic)
             self._note_refused(problem)
@@ -132,7 +168,7 @@ class Dispatcher:
     def housekeeping(self) -> Outcome:
         """Forget sessions idle for ``idle_session_s`` (their open fixations end); raise
         agent_silent for agents whose status stopped being refreshed."""
-        outcome = Outcome()
+        outcome = self.settle()
         now = self._monotonic()
         for name in list(self.sessions):
             if now - self._last_active[name] < self.idle_session_s:
@@ -160,7 +196,7 @@ class Dispatcher:
 
     def end_all(self, reason: str) -> Outcome:
         """End every session's stream (clean shutdown); the sessions are kept."""
-        outcome = Outcome()
+        outcome = self.settle()
         now = self._utc_us()
         self._touched.update(self.sessions)
         for session in self.sessions.values():
@@ -191,7 +227,10 @@ class Dispatcher:
         return bool(self._touched)
 
     def snapshots(self) -> dict[str, SessionState]:
-        """The state of every session that changed since the last call (to store with the journal)."""
+        """The state of every session that changed since the last call (to store with the journal);
+        call :meth:`settle` first (a deferred batch's fixations are part of the state)."""
+        if self._deferring:
+            raise RuntimeError("snapshots() with deferred batches: settle() first")
         states = {}
         for name in self._touched:
             session = self.sessions.get(name)
@@ -296,6 +335,7 @@ class Dispatcher:
             total.add(session.counters)
         counters = asdict(total)
         counters["messages"] = self.messages
+        counters["other_shard_messages"] = self.other_shard_messages
         counters["statuses_cleared"] = self.statuses_cleared
         counters["sessions"] = len(self.sessions)
         counters["sessions_established"] = len(self.sessions) - len(self._unestablished)

@@ -138,6 +138,9 @@ class Session:
         self.last_sample_utc_us: int | None = None
         self.recordings = RecordingTimeline()
         self._stream: _Stream | None = None
+        self._deferred: list[GazeBatch] = []  # batches taken, their samples not yet detected (settle)
+        self._deferred_last_us = 0  # system_time_us and utc_us of the last deferred sample
+        self._deferred_last_utc_us = 0
         self._fixation_base = 0  # fixations numbered before the current detector
         self._last_number = 0
         # saccades, pursuits, blinks numbered before the current detector, and the last numbers
@@ -174,14 +177,44 @@ class Session:
 
     # ================================================================== messages
 
-    def handle_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
-        """Take one gaze batch; raise BadInput (state unchanged) if it cannot be used."""
+    def handle_batch(self, batch: GazeBatch, now_utc_us: int, *, defer: bool = False) -> Outcome:
+        """Take one gaze batch; raise BadInput (state unchanged) if it cannot be used.
+
+        ``defer``: a batch that continues the stream as it is (same device, run and rate, no
+        gap, no restart) is only taken - numbered, counted, returned in ``batches`` - and its
+        samples wait for :meth:`settle`, which feeds every waiting batch to the detector in one
+        call. The events are the same as batch by batch (the detectors and alerts do not depend
+        on how the samples are cut: property tests); only numpy's fixed cost per feed is
+        paid once per group instead of once per batch. Anything that is no plain continuation
+        settles what waits first, so the order of everything the session does is kept."""
         try:
-            outcome = self._take_batch(batch, now_utc_us)
+            outcome = self._take_batch(batch, now_utc_us, defer)
         except BadInput:
             self.refused(batch)
             raise
         return self._finish(outcome)
+
+    def settle(self, now_utc_us: int) -> Outcome:
+        """Detect the samples of the batches :meth:`handle_batch` deferred (nothing if none)."""
+        return self._finish(self._settle(now_utc_us))
+
+    def _settle(self, now_utc_us: int) -> Outcome:
+        if not self._deferred:
+            return Outcome()
+        batches, self._deferred = self._deferred, []
+        arrays = BatchArrays.of_many(batches)
+        if self.gaze_lost is not None and self.gaze_lost.may_raise(arrays.system_us, arrays.valid):
+            # gaze_lost ends the AOI visits when it is raised, between the fixations of the
+            # batch that raised it and those after: batch by batch, as without deferral
+            outcome = Outcome()
+            for batch in batches:
+                outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
+            return outcome
+        return self._detect(arrays, now_utc_us)
+
+    @property
+    def deferred_batches(self) -> int:
+        return len(self._deferred)
 
     def refused(self, batch: GazeBatch) -> None:
         """``batch`` was refused as bad input (here, or by the stateless checks on the way in):
@@ -191,7 +224,8 @@ class Session:
         self.sequence.refused(BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count))
 
     def handle_status(self, status: AgentStatus, *, retained: bool, received_utc_us: int, now_utc_us: int) -> Outcome:
-        outcome = Outcome(statuses=[ReceivedStatus(status, received_utc_us)])
+        outcome = self._settle(now_utc_us)  # the samples before the status see the state before it
+        outcome.statuses.append(ReceivedStatus(status, received_utc_us))
         self.counters.statuses += 1
         previous = self.agent_state
         self.agent_state = status.state
@@ -241,15 +275,17 @@ class Session:
 
     def end(self, reason: str, now_utc_us: int) -> Outcome:
         """The processor stops or forgets this session: end everything open."""
-        return self._finish(self._end_stream(reason, now_utc_us))
+        outcome = self._settle(now_utc_us)
+        return self._finish(outcome.merge(self._end_stream(reason, now_utc_us)))
 
     def drop_stream(self) -> None:
         """After a processor bug while handling this session: start afresh with the next batch."""
         self._stream = None
+        self._deferred = []
 
     # ================================================================== batches
 
-    def _take_batch(self, batch: GazeBatch, now_utc_us: int) -> Outcome:
+    def _take_batch(self, batch: GazeBatch, now_utc_us: int, defer: bool = False) -> Outcome:
         numbers = BatchNumbers(batch.run, batch.batch_seq, batch.first_seq, batch.count)
         classification = self._classify(numbers)
         counters = self.counters
@@ -267,8 +303,18 @@ class Session:
         restart = self._new_stream_reason(batch, classification, now_utc_us)
 
         # From here on the batch is taken: nothing below refuses it.
-        self.sequence.accept(numbers, classification)
         outcome = Outcome()
+        continues = (
+            restart is None
+            and not classification.missing_batches
+            and not classification.missing_samples
+            and batch.device == self.device
+            and batch.run == self.run
+            and (not batch.sample_rate_hz or batch.sample_rate_hz == self.nominal_hz)
+        )
+        if not (defer and continues):
+            outcome = self._settle(now_utc_us)  # what waits is detected first, in order
+        self.sequence.accept(numbers, classification)
         if restart is not None:
             outcome.merge(self._end_stream(restart, now_utc_us))
             self._retire_stream()
@@ -288,7 +334,12 @@ class Session:
             return outcome
         outcome.batches.append(batch)
         self.recordings.note(batch.columns.utc_us[0], batch.recording)
-        outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
+        if defer and continues:
+            self._deferred.append(batch)
+            self._deferred_last_us = batch.columns.system_time_us[-1]
+            self._deferred_last_utc_us = batch.columns.utc_us[-1]
+        else:
+            outcome.merge(self._detect(BatchArrays.of(batch), now_utc_us))
         return outcome
 
     def _classify(self, numbers: BatchNumbers) -> Classification:
@@ -326,21 +377,26 @@ class Session:
         if classification.verdict is Verdict.RESET:
             return "the agent started its numbering over"
         stream = self._stream
-        if stream is None or batch.count == 0:
+        if (stream is None and not self._deferred) or batch.count == 0:
             return None
+        if self._deferred:  # the last sample taken is a deferred batch's, not yet the stream's
+            last_us, last_utc_us = self._deferred_last_us, self._deferred_last_utc_us
+        else:
+            assert stream is not None
+            last_us, last_utc_us = stream.last_system_us, stream.last_utc_us
         first_us = batch.columns.system_time_us[0]
-        if first_us > stream.last_system_us:
+        if first_us > last_us:
             return None
         if classification.new_run:
             return "the agent restarted and its clock started over"
-        if stream.last_utc_us > now_utc_us + FUTURE_TOLERANCE_US:
+        if last_utc_us > now_utc_us + FUTURE_TOLERANCE_US:
             return "the previous samples were dated in the future"
-        if batch.columns.utc_us[0] > stream.last_utc_us:
+        if batch.columns.utc_us[0] > last_utc_us:
             return "the agent's host clock went backwards while UTC went on"
         raise BadInput(
             BadInputKind.TIME_BACKWARDS,
             f"batch {batch.batch_seq} starts at system_time_us {first_us}, "
-            f"not after the previous sample's {stream.last_system_us}",
+            f"not after the previous sample's {last_us}",
             self.name,
         )
 
@@ -631,6 +687,7 @@ class Session:
 
     def snapshot(self) -> SessionState:
         """What a restarted processor needs to go on with this session (see pipeline/resume.py)."""
+        assert not self._deferred, "settle() before snapshot(): open fixations would be missing"
         return SessionState(
             sequence=self.sequence.state(),
             last_fixation=self._last_number,

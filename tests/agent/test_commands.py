@@ -30,7 +30,7 @@ class Controller:
         raise RuntimeError("the tracker source cannot start")
 
     def stop_recording(self, recording=None) -> dict[str, Any]:
-        raise CommandRefused("no recording is running")
+        raise CommandRefused("no recording is running", code="not_recording")
 
     def annotate_recording(self, metadata, recording=None) -> dict[str, Any]:
         return {"recording": recording, "metadata": metadata}
@@ -68,11 +68,23 @@ def test_a_failing_command_is_answered_with_its_name():
     reply = handle_command(b'{"id": "s1", "command": "start"}', Controller())
     assert (reply.ok, reply.command, reply.id) == (False, "start", "s1")
     assert reply.error == "start failed: the tracker source cannot start"
+    assert reply.code == "failed"
 
 
 def test_a_refused_command_says_why_after_its_name():
     reply = handle_command(b'{"id": "s2", "command": "stop"}', Controller())
     assert (reply.ok, reply.command, reply.id, reply.error) == (False, "stop", "s2", "stop: no recording is running")
+    assert reply.code == "not_recording"
+
+
+@pytest.mark.parametrize("payload", [b"garbage", b'{"command": "x"}', b'{"command": "marker"}'])
+def test_an_invalid_command_has_the_code_for_programs(payload):
+    assert handle_command(payload, Controller()).code == "invalid_command"
+
+
+def test_a_command_carried_out_has_no_code():
+    reply = handle_command(b'{"command": "ping"}', Controller())
+    assert reply.ok and reply.code is None
 
 
 @pytest.mark.parametrize("payload", [b'{"command": "ping"}', b'{"command": "stop"}', b"garbage", b'{"command": "x"}'])

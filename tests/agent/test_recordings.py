@@ -142,6 +142,7 @@ def test_two_recordings_in_a_row_each_get_exactly_their_samples_markers_and_file
 
     again = station.command("start", participant="P02")
     assert not again.ok and again.error == f"start: recording {r1} (participant P01) is running; stop it first"
+    assert (again.code, again.result) == ("already_recording", {"recording": r1})
     annotated = station.command("annotate", metadata={"calibration": "good"}, recording=r1)
     assert annotated.result == {"recording": r1, "metadata": {"group": "control", "calibration": "good"}}
 

@@ -39,7 +39,7 @@ COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
-SERVICES = ("mosquitto", "influxdb", "grafana", "processor")
+SERVICES = ("mosquitto", "influxdb", "grafana", "processor", "api")
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 
 
@@ -265,7 +265,7 @@ def image_tag(image: str) -> tuple[str, str]:
     return name, tag
 
 
-def test_the_four_services(compose: dict) -> None:
+def test_the_five_services(compose: dict) -> None:
     assert set(compose["services"]) == set(SERVICES)
 
 
@@ -316,11 +316,13 @@ def test_health_checks_are_the_documented_ones(compose: dict) -> None:
     grafana = services["grafana"]["healthcheck"]["test"]
     assert grafana[0] == "CMD" and grafana[-1] == "http://127.0.0.1:3000/api/health"
     assert services["processor"]["healthcheck"]["test"] == ["CMD", "gazewire", "processor", "health"]
+    assert services["api"]["healthcheck"]["test"] == ["CMD", "gazewire", "api", "health"]
 
 
 def test_dependencies_wait_for_health(compose: dict) -> None:
     services = compose["services"]
-    expected = {"grafana": {"influxdb", "mosquitto"}, "processor": {"influxdb", "mosquitto"}}
+    # the API reads the journal without the processor: it waits for the broker only (its commands)
+    expected = {"grafana": {"influxdb", "mosquitto"}, "processor": {"influxdb", "mosquitto"}, "api": {"mosquitto"}}
     for name, service in services.items():
         depends = service.get("depends_on", {})
         assert isinstance(depends, dict), f"{name}: depends_on must name conditions"
@@ -449,6 +451,7 @@ def test_empty_secrets_stop_compose_and_filled_ones_start_it(compose: dict) -> N
     assert missing == {
         "INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD",
         "GRAFANA_MQTT_PASSWORD", "PROCESSOR_MQTT_PASSWORD", "HEALTHCHECK_MQTT_PASSWORD",
+        "API_VIEWER_TOKENS", "API_MQTT_PASSWORD",
     }
 
 
@@ -535,6 +538,61 @@ def test_the_compose_service_names_are_the_hosts_the_others_use(compose: dict) -
     assert processor["GAZEWIRE_INFLUX__URL"] == "http://influxdb:8086"
     assert "influxdb" in compose["services"]
     # (Grafana's data source URLs are checked in test_grafana_provisioning.py)
+
+
+# --------------------------------------------------------------------------- the HTTP API's settings
+
+
+def test_api_variables_are_real_settings(compose: dict) -> None:
+    from gazewire.api.settings import ApiSettings
+
+    env = environment(compose["services"]["api"])
+    names = [name for name in env if name.startswith("GAZEWIRE_")]
+    assert len(names) == len(env), f"not GAZEWIRE_*: {set(env) - set(names)}"
+    problems = [found for name in names if isinstance(found := setting_path(ApiSettings, name), str)]
+    assert not problems, problems
+
+
+def test_api_runs_the_image_of_the_processor_with_its_own_entrypoint(compose: dict) -> None:
+    api, processor = compose["services"]["api"], compose["services"]["processor"]
+    assert api["image"] == processor["image"] and api["build"] == processor["build"]
+    assert api["entrypoint"] == ["gazewire", "api", "run"]
+
+
+def test_api_environment_loads_and_reads_the_processors_journal(
+    compose: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gazewire.api.settings import ApiSettings
+    from gazewire.api.tokens import Role, load_tokens
+    from gazewire.processor.config import ProcessorSettings
+    from gazewire.settings import load_settings
+
+    env = filled_env(parse_env_file()[0])
+    services = interpolate_all(compose, env)["services"]
+    for name in list(os.environ):
+        if name.startswith("GAZEWIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    for name, value in environment(services["processor"]).items():
+        monkeypatch.setenv(name, value)
+    processor = load_settings(ProcessorSettings)
+    for name in environment(services["processor"]):
+        monkeypatch.delenv(name)
+    for name, value in environment(services["api"]).items():
+        monkeypatch.setenv(name, value)
+    api = load_settings(ApiSettings)
+    assert api.journal_path == processor.journal_path  # the same file, on the same volume
+    volume = {target: source for source, target, _ in _mounts(services["api"])}
+    assert volume[str(api.data_dir)] == {t: s for s, t, _ in _mounts(services["processor"])}[str(processor.data_dir)]
+    # not :ro: SQLite's WAL readers need the -shm file (see the comment in docker-compose.yml)
+    assert not [ro for _, target, ro in _mounts(services["api"]) if target == str(api.data_dir) and ro]
+    assert (api.api.listen, api.api.port) == ("0.0.0.0", 8000)
+    assert services["api"]["ports"] == [f"{env['API_PORT']}:8000"]
+    assert (api.mqtt.host, api.mqtt.username) == ("mosquitto", env["API_MQTT_USER"])
+    assert api.mqtt.password.get_secret_value() == env["API_MQTT_PASSWORD"]
+    tokens = load_tokens(api)
+    assert tokens.count(Role.VIEWER) == 1 and tokens.count(Role.OPERATOR) == 1
+    assert api.topic_prefix == processor.topic_prefix
 
 
 # --------------------------------------------------------------------------- the documentation says what the file does

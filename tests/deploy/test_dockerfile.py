@@ -115,9 +115,10 @@ def test_base_image_is_a_pinned_slim_python(instructions: list[Instruction]) -> 
 def test_package_is_installed_with_pip(instructions: list[Instruction]) -> None:
     build, run = stages(instructions)[0], stages(instructions)[-1]
     build_runs = [i.args for i in build if i.keyword == "RUN"]
-    assert any(re.search(r"\bpip wheel\b.* \.$", args) for args in build_runs), build_runs
+    # the package from the context, with the HTTP API's extra (service "api" runs the same image)
+    assert any(re.search(r"\bpip wheel\b.* \"?\.(\[api\])?\"?$", args) for args in build_runs), build_runs
     run_runs = [i.args for i in run if i.keyword == "RUN"]
-    assert any(re.search(r"\bpip install\b.*--no-index.*\bgazewire\b", args) for args in run_runs), run_runs
+    assert any(re.search(r"\bpip install\b.*--no-index.*\bgazewire\[api\]", args) for args in run_runs), run_runs
 
 
 def test_runs_as_an_unprivileged_user(instructions: list[Instruction]) -> None:
@@ -286,6 +287,9 @@ def test_the_context_alone_builds_a_wheel_that_runs_the_processor(rules, tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert "[influx]" in result.stdout
+    api = subprocess.run([str(python), "-m", "gazewire", "api", "sample-config"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert api.returncode == 0 and "# [api]" in api.stdout, api.stderr
 
 
 # --------------------------------------------------------------------------- the health check, for real

@@ -350,6 +350,94 @@ def test_every_session_panel_uses_the_variable(dashboards: dict) -> None:
             assert re.search(r"\$\{session\}|\$session\b", query.text), f"{name}: {query.where}"
 
 
+# --------------------------------------------------------------------------- the recording picker
+
+ALL_OR_THE_RECORDING = 'filter(fn: (r) => "${recording}" == "*" or r.recording == "${recording}")'
+
+
+def recording_variable(dashboard: dict) -> dict:
+    found = [v for v in dashboard["templating"]["list"] if v["name"] == "recording"]
+    assert len(found) == 1
+    return found[0]
+
+
+def recorded_measurements() -> set[str]:
+    """The measurements the processor tags with the recording (measurements.py)."""
+    return {m.name for m in MEASUREMENTS if processor_measurements.RECORDING in m.tags}
+
+
+def test_history_picks_a_recording_by_the_tag_the_processor_writes(dashboards: dict) -> None:
+    dashboard = dashboards["session-history.json"]
+    variable = recording_variable(dashboard)
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names.index("recording") > names.index("session")  # its query depends on the session
+    assert variable["type"] == "query" and variable["datasource"]["uid"] == "gazewire-influxdb"
+    text = variable["query"]["query"]
+    assert text == variable["definition"]
+    assert flux_names(text).tag_values == {processor_measurements.RECORDING.name} == {"recording"}
+    assert 'predicate: (r) => r.session == "${session}"' in text
+    assert check_flux(text) == []
+    # "All" is the whole session, recorded or not: "*" is no recording id (gazewire.wire.messages.ID_PATTERN)
+    from gazewire.wire.messages import ID_PATTERN
+
+    assert variable["includeAll"] is True and variable["allValue"] == "*" and not re.fullmatch(ID_PATTERN, "*")
+    assert variable["multi"] is False and variable["refresh"] == 2
+
+
+def test_every_history_query_of_a_recorded_measurement_follows_the_picker(dashboards: dict) -> None:
+    tagged = recorded_measurements()
+    assert {"gaze", "fixation", "alert", "aoi_visit", "marker"} <= tagged and "agent_status" not in tagged
+    followed = 0
+    for query in queries(dashboards["session-history.json"], "influxdb", "query"):
+        if query.kind == "variable":
+            continue
+        measurements = flux_names(query.text).measurements
+        if measurements <= tagged:
+            assert ALL_OR_THE_RECORDING in query.text, query.where
+            followed += 1
+        else:  # the agent's statuses have no recording tag: they follow the session only
+            assert "${recording}" not in query.text, query.where
+    assert followed >= 12
+
+
+def test_the_processor_tags_what_the_picker_selects() -> None:
+    """Points built by the processor's own code carry the recording tag inside a
+    recording, and none between recordings (what "All" adds)."""
+    import json as jsonlib
+
+    from gazewire.processor.outputs.points import points_of
+    from gazewire.processor.pipeline.outcome import Outcome
+    from gazewire.wire.messages import GazeBatch, Marker
+
+    columns = {name: [0] for name in ("seq", "device_time_us", "system_time_us", "utc_us", "left_valid",
+                                      "left_pupil_valid", "left_origin_valid", "right_valid", "right_pupil_valid",
+                                      "right_origin_valid")}
+    columns |= {name: [None] for name in ("x", "y", "left_x", "left_y", "left_pupil", "left_origin_x",
+                                          "left_origin_y", "left_origin_z", "right_x", "right_y", "right_pupil",
+                                          "right_origin_x", "right_origin_y", "right_origin_z")}
+    columns["eye"] = ["none"]
+    for recording in ("20261130T101500Z-3f9a", None):
+        batch = GazeBatch.model_validate_json(jsonlib.dumps({
+            "v": 1, "session": "room1", "device": "TPSP1", "batch_seq": 0, "first_seq": 0, "count": 1,
+            "clock_offset_us": 0, "columns": columns, "recording": recording}))
+        marker = Marker.model_validate({"v": 1, "session": "room1", "name": "stim", "utc_ns": 1, "source": "command",
+                                        "utc": "1970-01-01T00:00:00Z",
+                                        "recording": recording})
+        points = points_of(Outcome(batches=[batch], markers=[marker]))
+        assert {p.measurement for p in points} == {"gaze", "marker"}
+        for point in points:
+            assert point.tags.get(processor_measurements.RECORDING.name) == recording
+
+
+def test_the_recording_filter_is_checked_against_the_processor_definitions() -> None:
+    untagged = [Measurement(m.name, m.description, m.time,
+                            tuple(t for t in m.tags if t is not processor_measurements.RECORDING), m.fields)
+                for m in MEASUREMENTS]
+    query = GOOD.replace('r.session == "${session}")\n', f'r.session == "${{session}}")\n  |> {ALL_OR_THE_RECORDING}\n')
+    assert check_flux(query) == []
+    assert check_flux(query, untagged) == ["column r.recording is not a tag or field of gaze"]
+
+
 # --------------------------------------------------------------------------- Flux: the processor's names
 
 

@@ -29,6 +29,9 @@ class GazeLost:
         condition = self.condition
         threshold = self.threshold_s
         lost_since = self._lost_since
+        if lost_since is None and valid.all():  # the usual case: nothing lost, nothing to do
+            self._last_s = float(t_s[-1])
+            return alerts
         for t, ok in zip(t_s.tolist(), valid.tolist()):
             if ok:
                 if lost_since is not None:
@@ -46,6 +49,21 @@ class GazeLost:
         self._lost_since = lost_since
         self._last_s = float(t_s[-1])
         return alerts
+
+    def may_raise(self, system_us: np.ndarray, valid: np.ndarray) -> bool:
+        """Could these samples raise the alert (or is a lost stretch going on)? Conservative: a
+        run of invalid samples at least the threshold long (less 50 ms), or one already open."""
+        if self._lost_since is not None:
+            return True
+        if valid.all():
+            return False
+        invalid = np.flatnonzero(~valid)
+        # the runs of invalid samples: where the index jumps, a new run starts
+        breaks = np.flatnonzero(np.diff(invalid) > 1)
+        firsts = np.concatenate(([invalid[0]], invalid[breaks + 1]))
+        lasts = np.concatenate((invalid[breaks], [invalid[-1]]))
+        longest_us = int((system_us[lasts] - system_us[firsts]).max())
+        return longest_us >= (self.threshold_s - 0.05) * 1e6
 
     def interrupt(self, reason: str, utc_of: UtcOf | None) -> list[Alert]:
         """The stream stopped or has a hole: forget the invalid stretch, clear if raised."""

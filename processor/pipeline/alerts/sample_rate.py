@@ -30,6 +30,16 @@ class SampleRateLow:
         alerts: list[Alert] = []
         window = self.window_s
         start, count, last = self._start, self._count, self._last
+        if (
+            start is not None
+            and last is not None
+            and t_s.size
+            and float(t_s[0]) - last <= window
+            and float(t_s[-1]) < start + window - TIME_TOLERANCE_S
+        ):  # the usual case: the samples only count, inside the window (and no pause in them)
+            self._count = count + int(t_s.size)
+            self._last = float(t_s[-1])
+            return alerts
         for t in t_s.tolist():
             if start is None or (last is not None and t - last > window):
                 start, count = t, 0
