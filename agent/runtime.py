@@ -111,6 +111,9 @@ class Agent:
         self.session = settings.session
         self.source = source
         self.topics = Topics(settings.topic_prefix)
+        # built (and validated) once: the session is fixed for the agent's life
+        self._batch_topic = self.topics.gaze_batch(self.session)
+        self._live_topic = self.topics.gaze(self.session)
         self.run_id = uuid.uuid4().hex[:12]
         self.counters = Counters()
         # The SDK callback's queue: deque.append and popleft are atomic, so the callback takes no lock.
@@ -555,7 +558,7 @@ class Agent:
         )
         if self._writer is not None:
             self._writer.flush()
-        batch = OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count)
+        batch = OutboxBatch(batch_seq, self._batch_topic, payload, count)
         self.next_batch_seq = batch_seq + 1
         try:
             evictions = self.outbox.append(batch, next_seq=self.next_seq)
@@ -657,7 +660,7 @@ class Agent:
             sample_seq=seq, utc_us=utc_us, sample=sample, gaze=combine_eyes(sample), samples=count,
             recording=recording,
         )
-        self.link.publish(self.topics.gaze(self.session), payload, qos=0)
+        self.link.publish(self._live_topic, payload, qos=0)
         self._live_seq += 1
         self.counters.live_published += 1
 
