@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import time
 
 import numpy as np
 import orjson
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gazewire.agent.config import AgentSettings
 from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.agent.inputs.sdk import GAZE_KEYS, GazeDict
 from gazewire.agent.pipeline.batch import BatchBuilder
@@ -27,6 +29,8 @@ from gazewire.agent.pipeline.columns import GazeColumns
 from gazewire.agent.pipeline.combine import EYE_NAMES, combine_columns, combine_eyes
 from gazewire.agent.pipeline.gaps import SampleGaps
 from gazewire.agent.recording_format import _REPR_MAY_DIFFER, gaze_row, gaze_rows_csv
+from gazewire.agent.runtime import Agent
+from gazewire.settings import load_settings
 from gazewire.wire.messages import GazeBatch, parse_message
 
 numbers = st.one_of(
@@ -185,3 +189,48 @@ def test_a_malformed_sample_in_a_run_is_refused_naming_its_key(change, named: st
         GazeColumns.from_samples([good[0], change(good[1]), good[2]])
     assert len(GazeColumns.from_samples(good)) == 3
     assert set(good[0]) == set(GAZE_KEYS)
+
+
+class _QuietSource:
+    """A source that delivers nothing by itself: the test hands the agent its samples and a
+    marker in a known order (the simulated tracker's thread would make the order racy)."""
+
+    name = "test"
+    buffer_overflows = 0
+    connection_losses = 0
+
+    def start(self, events) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def system_time_us(self) -> int:
+        return time.monotonic_ns() // 1000
+
+
+def test_a_marker_from_the_source_lands_between_the_samples_around_it(tmp_path) -> None:
+    """The agent takes a tick's queue as runs of samples split at markers: a marker the
+    source sent between samples 5 and 6 is the row between them in the CSV (before, the
+    marker's handler took the rest of the queue first, so it came after sample 10)."""
+    settings = load_settings(
+        AgentSettings, overrides={"session": "order", "source": "simulated", "data_dir": str(tmp_path), "record": True}
+    )
+    agent = Agent(settings, _QuietSource())
+    try:
+        agent._measure_clock()
+        samples = GazeSimulator(120.0, seed=3).next_samples(10)
+        for sample in samples[:5]:
+            agent.gaze(sample)
+        agent.marker("between", samples[4]["system_time_stamp"] + 1)
+        for sample in samples[5:]:
+            agent.gaze(sample)
+        agent._take_samples()
+        agent._flush_batch()
+        path = agent._writer.path
+    finally:
+        agent.outbox.close()
+        agent.recordings.close()
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert [row["kind"] for row in rows] == ["gaze"] * 5 + ["marker"] + ["gaze"] * 5
+    assert rows[5]["marker"] == "between" and [row["seq"] for row in rows if row["seq"]] == [str(n) for n in range(10)]
