@@ -44,7 +44,7 @@ import pyarrow.csv as pacsv
 
 from gazewire import __version__
 from gazewire.archive.base import Archive, ArchiveError
-from gazewire.archive.export import ExportItem, ExportResult, Progress, write_atomically
+from gazewire.archive.export import CannotWrite, ExportItem, ExportResult, Progress, write_atomically, written
 from gazewire.archive.tables import GAZE_SCHEMA
 
 BIDS_VERSION = "1.11.1"
@@ -142,7 +142,10 @@ def write_bids(
     _write_top(output, runs, result)
     for run in runs:
         folder = output / run.folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CannotWrite(folder, error) from None
         first_utc_us = _write_physio(archive, run, folder, chunk_rows, progress, result)
         _write_physioevents(archive, run, folder, chunk_rows, result)
         _write_events(archive, run, folder, first_utc_us, stimulus[run.item.stem], result)
@@ -231,10 +234,10 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
     ])
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", null_string="n/a")
     paths = {tag: folder / f"{run.prefix}_recording-{tag}_physio.tsv.gz" for tag, _ in EYES}
-    partials = {tag: path.with_name(path.name + ".partial") for tag, path in paths.items()}
     first: int | None = None
     samples = 0
     with ExitStack() as files:
+        partials = {tag: files.enter_context(written(path)) for tag, path in paths.items()}  # renamed last
         # gzip level 1: ten times faster than Arrow's own gzip stream (level 9), files ~15 % larger
         streams = {tag: files.enter_context(gzip.open(partials[tag], "wb", compresslevel=GZIP_LEVEL))
                    for tag, _ in EYES}
@@ -251,7 +254,6 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
             if progress:
                 progress(len(chunk))
     for tag, side in EYES:
-        partials[tag].replace(paths[tag])
         result.files.append(paths[tag])
         sidecar: dict[str, Any] = {
             "TaskName": details.summary.name or run.task,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def _time(text: str) -> int:
@@ -148,10 +148,10 @@ class ProgressBar:
 def _export(args: argparse.Namespace) -> int:
     from gazewire.archive import ArchiveNotFound, BadSelection, UnknownRecording, UnknownSession
     from gazewire.archive.bids import MissingFact
-    from gazewire.archive.export import NothingToExport, OutputExists, check_output, export, plan
+    from gazewire.archive.export import CannotWrite, NothingToExport, OutputExists, check_output, export, plan
 
     user_errors = (UnknownRecording, UnknownSession, BadSelection, NothingToExport, OutputExists, MissingFact,
-                   ArchiveNotFound)
+                   ArchiveNotFound, CannotWrite)
     chosen = [args.recording is not None, args.session is not None, args.since is not None]
     if sum(chosen) != 1:
         return _usage("export: choose one of RECORDING, --session SESSION or --since TIME")
@@ -175,6 +175,10 @@ def _export(args: argparse.Namespace) -> int:
             bar.close()
     except user_errors as error:
         return _usage(f"export: {error}")
+    except KeyboardInterrupt:
+        print(f"gazewire export: interrupted; the file being written was removed, the export in {str(output)!r} "
+              "is incomplete", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"wrote {len(result.files)} files to {output}: {result.samples:,} samples"
           + "".join(f", {rows:,} {table}" for table, rows in result.rows.items() if table != "gaze"))
     return EXIT_OK
