@@ -79,6 +79,10 @@ class MissingFact(ArchiveError):
     """BIDS requires a fact gazewire does not know (the screen's resolution in pixels, ...)."""
 
 
+class LabelClash(ArchiveError):
+    """Two participant ids that BIDS would make one subject (``P-01``, ``P_01``: ``sub-P01``)."""
+
+
 @dataclass(frozen=True)
 class Run:
     item: ExportItem
@@ -107,19 +111,68 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def plan_runs(items: list[ExportItem], task: str | None = None) -> list[Run]:
+def plan_runs(items: list[ExportItem], task: str | None = None, existing: Path | None = None) -> list[Run]:
+    """The BIDS runs of ``items``, numbered by start time per subject and task. Into the
+    dataset at ``existing`` (an export with ``--force``), a recording exported there before
+    keeps its run and a new one takes the next free number, so no run is overwritten by
+    another recording. Two participant ids with one label (``P-01`` and ``P01``) are refused:
+    their data would be one subject's."""
+    taken, owners = _existing_dataset(existing) if existing is not None else ({}, {})
     runs: list[Run] = []
-    counts: dict[tuple[str, str], int] = {}
     ordered = sorted(items, key=lambda i: (i.details.summary.start_utc_us or 0) if i.details else 0)
     for item in ordered:
         details = item.details
         if details is None:
             raise ArchiveError("bids exports recordings: the samples between recordings have no participant")
-        subject = label(details.summary.participant) or "unknown"
+        participant = details.summary.participant
+        subject = label(participant) or "unknown"
+        if participant:
+            owner = owners.setdefault(subject, participant)
+            if owner != participant:
+                raise LabelClash(
+                    f"participants {owner!r} and {participant!r} would both be sub-{subject} (BIDS labels are "
+                    "letters and digits only): export them into separate folders"
+                )
         task_label = label(task) or label(details.summary.name) or "gazewire"
-        counts[(subject, task_label)] = counts.get((subject, task_label), 0) + 1
-        runs.append(Run(item, subject, task_label, counts[(subject, task_label)]))
+        numbers = taken.setdefault((subject, task_label), {})
+        number = numbers.get(item.recording) if item.recording else None
+        if number is None:
+            number = max(numbers.values(), default=0) + 1
+            numbers[item.recording or f"#{number}"] = number
+        runs.append(Run(item, subject, task_label, number))
     return runs
+
+
+_RUN_FILE = re.compile(r"sub-([A-Za-z0-9]+)_task-([A-Za-z0-9]+)_run-(\d+)_")
+
+
+def _existing_dataset(output: Path) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, str]]:
+    """The runs already in the dataset at ``output`` - per (subject, task), the recording
+    each run holds (from its events sidecar; a run without one, e.g. of an interrupted
+    export, is kept under a name of its own) - and the participant id of each subject."""
+    runs: dict[tuple[str, str], dict[int, str]] = {}  # (subject, task) -> run -> its recording
+    for path in output.glob("sub-*/beh/sub-*_task-*_run-*"):
+        found = _RUN_FILE.match(path.name)
+        if not found:
+            continue
+        held = runs.setdefault((found.group(1), found.group(2)), {})
+        number = int(found.group(3))
+        held.setdefault(number, f"#{number}")
+        if path.name.endswith("_events.json"):
+            try:
+                held[number] = json.loads(path.read_text(encoding="utf-8"))["gazewire"]["recording"] or held[number]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+    taken = {key: {recording: number for number, recording in held.items()} for key, held in runs.items()}
+    owners: dict[str, str] = {}
+    listed = output / "participants.tsv"
+    if listed.is_file():
+        with listed.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                participant = row.get("gazewire_participant")
+                if participant and participant != "n/a" and row.get("participant_id", "").startswith("sub-"):
+                    owners[row["participant_id"][4:]] = participant
+    return taken, owners
 
 
 def write_bids(
@@ -134,7 +187,7 @@ def write_bids(
     screen_resolution: tuple[int, int] | None = None,
     screen_distance_m: float | None = None,
 ) -> ExportResult:
-    runs = plan_runs(items, task)
+    runs = plan_runs(items, task, existing=output)
     stimulus = {run.item.stem: _stimulus(run.item, screen_resolution, screen_distance_m) for run in runs}
     for run in runs:  # every fact is there before anything is written
         if not run.item.details or not run.item.details.frequency_hz:

@@ -147,11 +147,11 @@ class ProgressBar:
 
 def _export(args: argparse.Namespace) -> int:
     from gazewire.archive import ArchiveNotFound, BadSelection, UnknownRecording, UnknownSession
-    from gazewire.archive.bids import MissingFact
+    from gazewire.archive.bids import LabelClash, MissingFact
     from gazewire.archive.export import CannotWrite, NothingToExport, OutputExists, check_output, export, plan
 
     user_errors = (UnknownRecording, UnknownSession, BadSelection, NothingToExport, OutputExists, MissingFact,
-                   ArchiveNotFound, CannotWrite)
+                   ArchiveNotFound, CannotWrite, LabelClash)
     chosen = [args.recording is not None, args.session is not None, args.since is not None]
     if sum(chosen) != 1:
         return _usage("export: choose one of RECORDING, --session SESSION or --since TIME")
