@@ -24,15 +24,19 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def _time(text: str) -> int:
-    """An ISO 8601 time with a zone, or a date (its midnight, UTC)."""
+    """An ISO 8601 time with a zone, a date (its midnight, UTC), or UTC microseconds (the
+    data's utc_us; as the HTTP API takes them)."""
     from gazewire.wire.timeutil import utc_us_from_iso
 
+    if text.isdigit() and len(text) > 8:  # not a year or a compact date: microseconds
+        return int(text)
     candidate = text + "T00:00:00Z" if len(text) == 10 and text[4:5] == "-" else text
     try:
         return utc_us_from_iso(candidate)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date (2026-11-30) or an ISO 8601 time with a zone (2026-11-30T09:00:00Z)"
+            f"{text!r} is not a date (2026-11-30), an ISO 8601 time with a zone (2026-11-30T09:00:00Z) or UTC "
+            "microseconds"
         ) from None
 
 
