@@ -292,7 +292,11 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
     with ExitStack() as files:
         partials = {tag: files.enter_context(written(path)) for tag, path in paths.items()}  # renamed last
         # gzip level 1: ten times faster than Arrow's own gzip stream (level 9), files ~15 % larger
-        streams = {tag: files.enter_context(gzip.open(partials[tag], "wb", compresslevel=GZIP_LEVEL))
+        # no file name and no time in the gzip header (bids-validator warns of both; the partial's
+        # name is not the file's): the same recording gives the same bytes
+        streams = {tag: files.enter_context(gzip.GzipFile(
+                       filename="", mode="wb", compresslevel=GZIP_LEVEL, mtime=0,
+                       fileobj=files.enter_context(partials[tag].open("wb"))))
                    for tag, _ in EYES}
         writers = {tag: files.enter_context(pacsv.CSVWriter(streams[tag], schema, write_options=options))
                    for tag, _ in EYES}

@@ -73,3 +73,15 @@ def test_two_participants_with_one_bids_label_are_refused(recorded_lab: Recorded
     assert code == 2, err
     assert "\n" not in err and "'P01'" in err and "'P-01'" in err and "sub-P01" in err
     assert list(runs_of(out, "P01").values()) in ([], [recorded_lab.recordings[0]])
+
+
+def test_the_physio_files_gzip_headers_hold_no_name_and_no_time(recorded_lab: RecordedLab, tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    assert export_bids(recorded_lab.recordings[0], out, recorded_lab.agent_data) == 0
+    files = sorted(out.rglob("*.tsv.gz"))
+    assert len(files) == 4
+    for path in files:
+        header = path.read_bytes()[:10]
+        assert header[:2] == b"\x1f\x8b"
+        assert header[3] & 0x08 == 0, f"{path.name}: a file name in the gzip header"
+        assert header[4:8] == b"\0\0\0\0", f"{path.name}: a modification time in the gzip header"
