@@ -85,6 +85,19 @@ def open_source(args: argparse.Namespace) -> Any:  # -> Archive
     raise ArchiveNotFound(f"no archive at {places}: give --journal PATH or --recordings DIR")
 
 
+def open_named_source(args: argparse.Namespace) -> Any:  # -> Archive
+    """:func:`open_source`; an archive that cannot be opened at all (a file that is no journal,
+    a folder that cannot be read) is a mistake in what was named: ArchiveNotFound (exit 2)."""
+    from gazewire.archive import ArchiveError, ArchiveNotFound
+
+    try:
+        return open_source(args)
+    except ArchiveNotFound:
+        raise
+    except ArchiveError as error:
+        raise ArchiveNotFound(str(error)) from None
+
+
 def _configured_places(config: str | None) -> tuple[Path | None, Path | None]:
     """The processor's journal and the agent's recordings folder, as the settings say."""
     from gazewire.errors import SettingsError
@@ -164,7 +177,7 @@ def _export(args: argparse.Namespace) -> int:
     output = Path(args.output).expanduser()
     try:
         check_output(output, args.force)  # before reading anything
-        archive = open_source(args)
+        archive = open_named_source(args)
         items = plan(archive, recording=args.recording, session=args.session, from_utc_us=args.start,
                      to_utc_us=args.end, since_utc_us=args.since, by_recording=args.format == "bids")
         total = sum(item.samples or 0 for item in items) if all(i.samples for i in items) else None
@@ -193,7 +206,7 @@ def _recordings(args: argparse.Namespace) -> int:
     from gazewire.wire.timeutil import iso_from_utc_us
 
     try:
-        archive = open_source(args)
+        archive = open_named_source(args)
         listed = archive.recordings(args.session, since_utc_us=args.since, participant=args.participant)
     except (UnknownSession, ArchiveNotFound) as error:
         return _usage(f"recordings: {error}")
