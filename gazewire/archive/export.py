@@ -213,10 +213,34 @@ def export(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     check_output(output, force)
+    created = not output.exists()
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CannotWrite(output, error) from None
+    try:
+        return _export(archive, items, output, fmt, chunk_rows=chunk_rows, progress=progress, **bids_options)
+    except BaseException:
+        if created:
+            _remove_empty(output)  # a refused export leaves no folder behind that it made
+        raise
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and the folders below it if no file is left in any of them."""
+    for below in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            below.rmdir()
+        except OSError:
+            return  # a file is left: keep the tree
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _export(archive: Archive, items: list[ExportItem], output: Path, fmt: str, *, chunk_rows: int,
+            progress: Progress | None, **bids_options: Any) -> ExportResult:
     result = ExportResult()
     if fmt == "bids":
         from gazewire.archive.bids import write_bids

@@ -301,8 +301,11 @@ def test_without_flags_the_archive_is_found_where_the_settings_put_the_data(reco
 
     on_the_server = listing(recorded_lab.journal.parent)  # the processor's data dir: its journal
     assert on_the_server.returncode == 0, on_the_server.stderr
-    assert [json.loads(line)["state"] for line in on_the_server.stdout.splitlines()] == [None, None]
+    assert not (recorded_lab.journal.parent / "recordings").exists()  # so the listing is the journal's
+    assert [json.loads(line)["id"] for line in on_the_server.stdout.splitlines()] == recorded_lab.recordings
     on_the_tracker_pc = listing(recorded_lab.agent_data)  # the agent's: its recordings
+    assert not (recorded_lab.agent_data / "journal.sqlite").exists()
+    assert [json.loads(line)["id"] for line in on_the_tracker_pc.stdout.splitlines()] == recorded_lab.recordings
     assert [json.loads(line)["state"] for line in on_the_tracker_pc.stdout.splitlines()] == ["stopped", "stopped"]
     nowhere = listing(tmp_path / "empty")
     assert nowhere.returncode == 2 and "--journal PATH or --recordings DIR" in nowhere.stderr
