@@ -106,7 +106,7 @@ class RunningRecording:
         """The ``result`` of the ``start`` reply (``stop`` adds to it)."""
         return {
             "recording": self.id, "name": self.name, "participant": self.participant,
-            "started_utc": iso_from_utc_us(self.started_utc_us),
+            "metadata": dict(self.metadata), "started_utc": iso_from_utc_us(self.started_utc_us),
         }
 
     def describe(self) -> str:
