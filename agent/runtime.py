@@ -289,7 +289,7 @@ class Agent:
     def annotate_recording(self, metadata: dict[str, str], recording: str | None = None) -> dict[str, Any]:
         running = self.recordings.annotate(metadata, recording)
         self._status_due = True
-        return {"recording": running.id, "metadata": dict(running.metadata)}
+        return running.result()  # as start's reply: id, name, participant, metadata, started_utc
 
     def _recording_boundary(self) -> None:
         """Samples already queued belong before a start or stop: take them, end the batch."""

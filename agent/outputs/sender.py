@@ -117,6 +117,13 @@ class BatchSender:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout_s)
+        if not self._thread.is_alive() and self._undeleted:
+            # acknowledged batches the disk would not let go of: a last try, so the next
+            # run does not send them again (left, they go again and the processor drops them)
+            self._delete_undeleted()
+            if self._undeleted:
+                log.warning("%d acknowledged batches stay in the outbox (its disk refuses deletes): "
+                            "the next run sends them again", len(self._undeleted))
 
     def send_unsaved(self, batch: OutboxBatch) -> None:
         """Publish a batch the outbox could not store (from any thread): it lives only in

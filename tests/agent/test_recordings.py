@@ -144,7 +144,7 @@ def test_two_recordings_in_a_row_each_get_exactly_their_samples_markers_and_file
     assert not again.ok and again.error == f"start: recording {r1} (participant P01) is running; stop it first"
     assert (again.code, again.result) == ("already_recording", {"recording": r1})
     annotated = station.command("annotate", metadata={"calibration": "good"}, recording=r1)
-    assert annotated.result == {"recording": r1, "metadata": {"group": "control", "calibration": "good"}}
+    assert annotated.result == {**first.result, "metadata": {"group": "control", "calibration": "good"}}
 
     stopped_1 = station.command("stop", recording=r1)
     assert stopped_1.ok and stopped_1.result["recording"] == r1 and stopped_1.state == "tracking"

@@ -99,6 +99,7 @@ def test_a_recording_started_annotated_and_stopped_over_http(lab, start_api) -> 
         annotated = operator.patch(f"/api/recordings/{rid}", json={"metadata": {"note": "moved at 0:42"}})
         assert annotated.status_code == 200, annotated.text
         assert annotated.json()["metadata"] == {"condition": "A", "note": "moved at 0:42"}
+        assert annotated.json()["participant"] == "P07" and annotated.json()["started_utc"]  # was null
 
         # the processor's journal has some of it already: readable while it runs
         details = wait_until(lambda: (r := viewer.get(f"/api/recordings/{rid}")).status_code == 200
