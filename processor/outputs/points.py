@@ -9,6 +9,8 @@ import math
 from collections.abc import Sequence
 from itertools import repeat
 
+import orjson
+
 from gazewire.wire.messages import (
     AgentStatus,
     Alert,
@@ -125,12 +127,12 @@ def gaze_points(batch: GazeBatch, rows: Sequence[int] | None = None) -> list[Poi
     return points
 
 
-_GAZE_FIELDS = (  # (field, how the line writes it) in the order of gaze_points
-    ("seq", "%di"), ("x", "%r"), ("y", "%r"), ("valid", "%di"), ("eye", '"%s"'),
-    ("left_x", "%r"), ("left_y", "%r"), ("left_valid", "%di"),
-    ("right_x", "%r"), ("right_y", "%r"), ("right_valid", "%di"),
-    ("pupil", "%r"), ("left_pupil", "%r"), ("left_pupil_valid", "%di"),
-    ("right_pupil", "%r"), ("right_pupil_valid", "%di"),
+_GAZE_FIELDS = (  # (field, how the line writes it) in the order of gaze_points; floats as float_texts
+    ("seq", "%di"), ("x", "%s"), ("y", "%s"), ("valid", "%di"), ("eye", '"%s"'),
+    ("left_x", "%s"), ("left_y", "%s"), ("left_valid", "%di"),
+    ("right_x", "%s"), ("right_y", "%s"), ("right_valid", "%di"),
+    ("pupil", "%s"), ("left_pupil", "%s"), ("left_pupil_valid", "%di"),
+    ("right_pupil", "%s"), ("right_pupil_valid", "%di"),
 )
 _GAZE_TEMPLATE = ",".join(f"{field_key(name)}={form}" for name, form in _GAZE_FIELDS)
 _EYES = frozenset(("both", "left", "right", "none"))  # written as they are: nothing to escape
@@ -163,9 +165,11 @@ def gaze_lines(batch: GazeBatch) -> list[str]:
         }
     valid = [int(x is not None and y is not None) for x, y in zip(c.x, c.y)]
     template = f"{line_head(GAZE.name, gaze_tags(batch))} {_GAZE_TEMPLATE} %d"
+    texts = float_texts
     rows = zip(
-        c.seq, c.x, c.y, valid, c.eye, c.left_x, c.left_y, c.left_valid, c.right_x, c.right_y, c.right_valid,
-        pupil, left_pupil, c.left_pupil_valid, right_pupil, c.right_pupil_valid, c.utc_us,
+        c.seq, texts(c.x), texts(c.y), valid, c.eye, texts(c.left_x), texts(c.left_y), c.left_valid,
+        texts(c.right_x), texts(c.right_y), c.right_valid,
+        texts(pupil), texts(left_pupil), c.left_pupil_valid, texts(right_pupil), c.right_pupil_valid, c.utc_us,
     )
     if not slow:
         return [template % row for row in rows]
@@ -173,6 +177,20 @@ def gaze_lines(batch: GazeBatch) -> list[str]:
     for i, point in zip(sorted(slow), gaze_points(batch, sorted(slow))):
         lines[i] = point.line()
     return lines
+
+
+def float_texts(values: Sequence[float | None]) -> list[str]:
+    """Each value as the line protocol writes a float: ``repr`` (the shortest text that reads back
+    as the same float), a column at a time. orjson formats a list of floats with the same
+    shortest-digits algorithm about ten times faster than ``repr`` one by one, and writes the same
+    text except for magnitudes where ``repr`` uses an exponent and orjson does not, or writes it
+    differently (``1e-05`` against ``0.00001``, ``3e-07`` against ``3e-7``): a column with any of
+    those (``e`` or ``0.0000`` in its text) is written by ``repr`` instead. A value that has no
+    float text (None, infinity: orjson writes ``null``) belongs to a row written point by point."""
+    text = orjson.dumps(values).decode()
+    if "e" in text or "0.0000" in text:
+        return [repr(value) for value in values]
+    return text[1:-1].split(",")
 
 
 def fixation_point(event: FixationEvent) -> Point:
