@@ -193,9 +193,18 @@ def _check_columns(batch: GazeBatch, session: str) -> None:
     columns = batch.columns
     for name, allowed in COLUMN_RANGES.items():
         values = getattr(columns, name)
-        if None in values:
+        if not values:
+            continue
+        try:  # most columns hold no None: no scan for one before min and max
+            low, high = min(values), max(values)
+            if low is None:  # [None]: nothing compared
+                continue
+        except TypeError:  # None among the numbers
             values = [v for v in values if v is not None]
-        if values and not (allowed.contains(min(values)) and allowed.contains(max(values))):
+            if not values:
+                continue
+            low, high = min(values), max(values)
+        if not (allowed.contains(low) and allowed.contains(high)):
             raise BadInput(
                 BadInputKind.OUT_OF_RANGE, f"columns.{name}: a value {allowed.problem}", session
             )

@@ -30,6 +30,33 @@ def test_a_column_range_applies_to_every_value_and_skips_missing_ones(monkeypatc
     assert str(refused.value) == "columns.x: a value is not on or near the display"
 
 
+@pytest.mark.parametrize("where", ["first", "last", "all", "alone"])
+def test_missing_values_anywhere_leave_the_others_checked(monkeypatch, where):
+    monkeypatch.setitem(checks.COLUMN_RANGES, "x", Range(-10, 10, "is not on or near the display"))
+    n = 1 if where == "alone" else N
+    for bad in (None, 50.0):
+        x = [0.5] * n
+        if where in ("first", "alone"):
+            x[0] = None
+        elif where == "last":
+            x[-1] = None
+        else:
+            x = [None] * n
+        if bad is not None and where not in ("all", "alone"):
+            x[n // 2] = bad
+        payload = json.loads(FIRST)
+        if n == 1:  # one sample: every column one long
+            payload["count"] = 1
+            payload["columns"] = {name: values[:1] for name, values in payload["columns"].items()}
+        payload["columns"]["x"] = x
+        batch = parse(json.dumps(payload).encode())
+        if bad is None or where in ("all", "alone"):
+            check_message(batch, "s1")
+        else:
+            with pytest.raises(BadInput, match="columns.x: a value is not on or near the display"):
+                check_message(batch, "s1")
+
+
 def test_a_header_range_names_the_field_and_its_value():
     with pytest.raises(BadInput, match=r"^sample_rate_hz 0\.0 is not a tracker rate$") as refused:
         check_message(parse(mutate(FIRST, sample_rate_hz=0.0)), "s1")
