@@ -134,7 +134,8 @@ _GAZE_FIELDS = (  # (field, how the line writes it) in the order of gaze_points;
     ("pupil", "%s"), ("left_pupil", "%s"), ("left_pupil_valid", "%di"),
     ("right_pupil", "%s"), ("right_pupil_valid", "%di"),
 )
-_GAZE_TEMPLATE = ",".join(f"{field_key(name)}={form}" for name, form in _GAZE_FIELDS)
+_GAZE_FORMS = tuple(f"{field_key(name)}={form}" for name, form in _GAZE_FIELDS)
+_GAZE_TEMPLATE = ",".join(_GAZE_FORMS)
 _EYES = frozenset(("both", "left", "right", "none"))  # written as they are: nothing to escape
 _INFINITE = (math.inf, -math.inf)
 
@@ -149,9 +150,9 @@ def gaze_lines(batch: GazeBatch) -> list[str]:
     if not n:
         return []
     left_pupil, right_pupil = c.left_pupil, c.right_pupil
-    pupil = [
-        (lp + rp) / 2 if lv and rv and lp is not None and rp is not None
-        else (lp if lv and lp is not None else (rp if rv and rp is not None else None))
+    pupil = [  # as gaze_points: sum(...) / len(...), whose sum starts at 0 (so -0.0 becomes 0.0)
+        (0 + lp + rp) / 2 if lv and rv and lp is not None and rp is not None
+        else (0 + lp if lv and lp is not None else (0 + rp if rv and rp is not None else None))
         for lp, rp, lv, rv in zip(left_pupil, right_pupil, c.left_pupil_valid, c.right_pupil_valid)
     ]
     nullable = (c.x, c.y, c.left_x, c.left_y, c.right_x, c.right_y, pupil, left_pupil, right_pupil)
@@ -164,18 +165,32 @@ def gaze_lines(batch: GazeBatch) -> list[str]:
             if None in values or values[6] in _INFINITE or c.eye[i] not in _EYES
         }
     valid = [int(x is not None and y is not None) for x, y in zip(c.x, c.y)]
-    template = f"{line_head(GAZE.name, gaze_tags(batch))} {_GAZE_TEMPLATE} %d"
+    head = line_head(GAZE.name, gaze_tags(batch))
+    template = f"{head} {_GAZE_TEMPLATE} %d"
     texts = float_texts
-    rows = zip(
+    columns = (
         c.seq, texts(c.x), texts(c.y), valid, c.eye, texts(c.left_x), texts(c.left_y), c.left_valid,
         texts(c.right_x), texts(c.right_y), c.right_valid,
         texts(pupil), texts(left_pupil), c.left_pupil_valid, texts(right_pupil), c.right_pupil_valid, c.utc_us,
     )
     if not slow:
-        return [template % row for row in rows]
-    lines = [template % row if i not in slow else "" for i, row in enumerate(rows)]
-    for i, point in zip(sorted(slow), gaze_points(batch, sorted(slow))):
-        lines[i] = point.line()
+        return [template % row for row in zip(*columns)]
+    lines = [template % row if i not in slow else "" for i, row in enumerate(zip(*columns))]
+    values = (c.seq, c.x, c.y, valid, c.eye, c.left_x, c.left_y, c.left_valid, c.right_x, c.right_y,
+              c.right_valid, pupil, left_pupil, c.left_pupil_valid, right_pupil, c.right_pupil_valid)
+    odd_eyes = []
+    for i in sorted(slow):
+        if c.eye[i] not in _EYES:
+            odd_eyes.append(i)
+            continue
+        # the fields with a value (encode_line leaves out None and infinities), as the template writes them
+        parts = [
+            form % text[i] for form, value, text in zip(_GAZE_FORMS, values, columns)
+            if value[i] is not None and value[i] not in _INFINITE
+        ]
+        lines[i] = f"{head} {','.join(parts)} {c.utc_us[i]}"
+    for i, point in zip(odd_eyes, gaze_points(batch, odd_eyes)):
+        lines[i] = point.line()  # a tag-like eye text to escape: the point-by-point encoder
     return lines
 
 
