@@ -53,7 +53,7 @@ from gazewire.processor.inputs.payloads import PayloadParser
 from gazewire.processor.journal import Journal, JournalError, Record
 from gazewire.processor.journal.convert import records_of
 from gazewire.processor.journal.feed import SinkFeed
-from gazewire.processor.journal.records import ranges
+from gazewire.processor.journal.records import Packed, pack, ranges
 from gazewire.processor.pipeline.outcome import Outcome
 from gazewire.processor.pipeline.resume import SessionState
 from gazewire.processor.outputs.files import LineProtocolFiles
@@ -69,6 +69,7 @@ Observer = Callable[[str, WireModel], None]
 STATUS_KIND = "processor/status"
 HOUSEKEEPING_INTERVAL_S = 10.0
 SHUTDOWN_SINK_TIMEOUT_S = 10.0
+BATCH_TOPIC_END = "/" + Channel.GAZE_BATCH.value
 # CPython's cycle collector, tuned for what the processor allocates: many containers (a batch is
 # some 30 lists and models) that live for one group of messages and form no cycles. With the
 # default thresholds (700, 10, 10) it walked every batch of a group again and again and every
@@ -176,6 +177,7 @@ class Processor:
             ],
             will_topic=self.topics.processor_status(settings.processor_id),
             will_payload=last_will(settings.processor_id, settings.algorithm, serving(settings)).to_json(),
+            prepare=self._pack_batch if self.journal is not None else None,
         )
         self.publisher = Publisher(self.link, self.topics, settings.processor_id)
         self._observers: list[Observer] = []
@@ -350,18 +352,29 @@ class Processor:
         received_us = utc_now_us()
         for delivery in deliveries:
             outcome = self.dispatcher.handle(delivery.topic, delivery.payload, retained=delivery.retained, defer=True)
-            self._add(group, outcome, received_us, payload=delivery.payload)
+            self._add(group, outcome, received_us, payload=delivery.payload, packed=delivery.prepared)
         # The group's batches of each session go through the detector in one call (the same
         # events as one call per batch, for a fraction of the fixed cost per call).
         self._add(group, self.dispatcher.settle(), received_us)
         self._commit(group)
 
-    def _add(self, group: Group, outcome: Outcome, received_us: int, *, payload: bytes | None = None) -> None:
+    def _add(
+        self, group: Group, outcome: Outcome, received_us: int, *, payload: bytes | None = None,
+        packed: Packed | None = None,
+    ) -> None:
         payloads = {id(batch): payload for batch in outcome.batches} if payload is not None else None
+        packs = {id(batch): packed for batch in outcome.batches} if packed is not None else None
         for batch in outcome.batches:
             self._pending_keys.add((batch.session, batch.run or "", batch.batch_seq))
-        group.records += records_of(outcome, received_utc_us=received_us, payloads=payloads)
+        group.records += records_of(outcome, received_utc_us=received_us, payloads=payloads, packed=packs)
         group.outcome.merge(outcome)
+
+    def _pack_batch(self, topic: str, payload: bytes) -> Packed | None:
+        """On paho's thread: a gaze batch packed for the journal (zstd and crc32 release the GIL,
+        so this runs beside the processing thread), if it will be stored as it arrived."""
+        if not topic.endswith(BATCH_TOPIC_END) or len(payload) > self.settings.max_payload_bytes:
+            return None
+        return pack(payload)
 
     def _held(self, session: str, run: str | None, batch_seq: int) -> bool:
         if (session, run or "", batch_seq) in self._pending_keys:
