@@ -74,7 +74,8 @@ BATCH_TOPIC_END = "/" + Channel.GAZE_BATCH.value
 # last group (live traffic of a lab takes one to a few at a time). Then it waits up to
 # BACKLOG_LINGER_S for a group twice that size: the groups grow to their limit within a few
 # commits instead of tens, and the per-group costs (the detector's fixed cost per call, the commit)
-# are shared by more batches. Live traffic never waits.
+# are shared by more batches. A processor following a few trackers never waits; one near its
+# capacity may add up to BACKLOG_LINGER_S to an event's delay.
 BACKLOG_GROUP = 8
 BACKLOG_LINGER_S = 0.010
 # CPython's cycle collector, tuned for what the processor allocates: many containers (a batch is
