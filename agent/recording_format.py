@@ -27,11 +27,15 @@ Every CSV has one row per sample and one per marker:
 
 Invalid values (NaN, an invalid eye) are empty cells, which pandas, R and
 Excel read as missing. A marker row has only ``utc_us``, ``system_time_stamp``
-(when known) and ``marker``.
+(when known) and ``marker``. Numbers are written as the shortest text that reads
+back as the same number (a small one may be ``0.00001`` or ``1e-05``: both read
+alike everywhere).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 import time
@@ -39,10 +43,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazewire.agent.inputs.sdk import EYE_KEYS, GazeDict
-from gazewire.agent.pipeline.combine import CombinedGaze
+from gazewire.agent.pipeline.columns import EYE_FIELDS, GazeColumns
+from gazewire.agent.pipeline.combine import CombinedColumns, CombinedGaze
 from gazewire.wire.messages import DisplayArea, TrackerInfo
 
 GAZE, MARKER = "gaze", "marker"  # the values of the ``kind`` column
@@ -202,6 +209,54 @@ def sdk_cells(sample: GazeDict) -> list[Any]:
 def gaze_row(seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> list[Any]:
     """The row of one sample; raises on a malformed sample (before anything is written)."""
     return [GAZE, seq, utc_us, *sdk_cells(sample), _cell(gaze.x), _cell(gaze.y), gaze.eye, ""]
+
+
+# orjson writes a number as Python's repr does (the shortest text that reads back as it),
+# except 0 < |x| < 1e-4: ``0.00001`` where repr writes ``1e-05``, ``1e-7`` for ``1e-07``.
+# orjson's text of every such number holds one of these; a row that does is written by
+# csv.writer instead (tests/agent/test_columns.py checks both over random doubles).
+_REPR_MAY_DIFFER = (b"0.0000", b"e-")
+_REPR_MAY_DIFFER_TEXT = tuple(pattern.decode() for pattern in _REPR_MAY_DIFFER)
+
+
+def gaze_rows_csv(first_seq: int, utc_us: np.ndarray, gaze: GazeColumns, combined: CombinedColumns) -> str:
+    """The rows of a run of samples numbered from ``first_seq``, as CSV text: byte for byte
+    what ``csv.writer`` writes for each :func:`gaze_row` (each line ending in CR LF), but made at
+    once. A gaze row holds only numbers and fixed words (no comma, quote or bracket), so
+    the run is encoded as a JSON array of rows (orjson: the shortest text of each number,
+    NaN and infinity as ``null``) and its brackets, quotes and nulls become the line
+    breaks, nothing and the empty cells of the CSV. A row holding a number orjson writes
+    otherwise than ``repr`` (see ``_REPR_MAY_DIFFER``) goes through ``csv.writer``."""
+    count = len(gaze)
+    columns: list[Sequence[Any]] = [
+        [GAZE] * count, range(first_seq, first_seq + count), utc_us.tolist(),
+        gaze.device_time_us.tolist(), gaze.system_time_us.tolist(),
+    ]
+    for eye in (gaze.left, gaze.right):
+        for key in EYE_KEYS:
+            values = getattr(eye, EYE_FIELDS[key])
+            if values.ndim == 2:
+                columns.extend(values.T.tolist())
+            else:
+                columns.append(values.tolist())
+    columns += [combined.x.tolist(), combined.y.tolist(), combined.eye_names(), [""] * count]
+    rows = list(zip(*columns))
+    encoded = orjson.dumps(rows)
+    text = encoded[2:-2].replace(b"null", b"").replace(b'"', b"").replace(b"],[", b"\r\n").decode() + "\r\n"
+    if not any(pattern in encoded for pattern in _REPR_MAY_DIFFER):
+        return text
+    lines = text.split("\r\n")
+    for index, line in enumerate(lines[:-1]):
+        if any(pattern in line for pattern in _REPR_MAY_DIFFER_TEXT):
+            lines[index] = _csv_line([_cell(value) for value in rows[index]])
+    return "\r\n".join(lines)
+
+
+def _csv_line(row: Sequence[Any]) -> str:
+    """One row as ``csv.writer`` writes it, without its CR LF."""
+    text = io.StringIO()
+    csv.writer(text).writerow(row)
+    return text.getvalue()[:-2]
 
 
 def marker_row(name: str, utc_us: int, system_time_us: int | None) -> list[Any]:

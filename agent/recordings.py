@@ -86,12 +86,15 @@ class RunningRecording:
     checkpoint_at: float = 0.0
 
     def note_sample(self, seq: int, valid: bool) -> None:
+        self.note_samples(seq, 1, 0 if valid else 1)
+
+    def note_samples(self, first_seq: int, count: int, invalid: int) -> None:
+        """``count`` samples numbered from ``first_seq``, ``invalid`` of them with no valid eye."""
         if self.first_seq is None:
-            self.first_seq = seq
-        self.last_seq = seq
-        self.samples += 1
-        if not valid:
-            self.samples_invalid += 1
+            self.first_seq = first_seq
+        self.last_seq = first_seq + count - 1
+        self.samples += count
+        self.samples_invalid += invalid
 
     def info(self) -> RecordingInfo:
         return RecordingInfo(
@@ -103,7 +106,7 @@ class RunningRecording:
         """The ``result`` of the ``start`` reply (``stop`` adds to it)."""
         return {
             "recording": self.id, "name": self.name, "participant": self.participant,
-            "started_utc": iso_from_utc_us(self.started_utc_us),
+            "metadata": dict(self.metadata), "started_utc": iso_from_utc_us(self.started_utc_us),
         }
 
     def describe(self) -> str:

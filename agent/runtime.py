@@ -3,10 +3,14 @@
 Threads, and what each one does:
 
 - the source's thread (SDK callback, simulator, replay) calls :meth:`Agent.gaze`,
-  which only enqueues: O(1), overflow counted;
-- the pipeline thread (:meth:`Agent.run`) takes samples from the queue, numbers
-  them, combines the eyes, maps time to UTC, writes the recording, fills the
-  batch, throttles the live view, runs commands, refreshes status;
+  which only appends the SDK's dictionary to a bounded deque: O(1), no lock,
+  overflow counted;
+- the pipeline thread (:meth:`Agent.run`) wakes for each batch and live message
+  (not per sample), takes what the queue holds as columns
+  (:mod:`gazewire.agent.pipeline.columns`), numbers the samples, combines the
+  eyes, maps time to UTC, writes the recording, fills the batch - array
+  operations, no per-sample objects - throttles the live view, runs commands,
+  refreshes status;
 - the batch sender sends the durable outbox in order;
 - paho's network thread talks to the broker and only enqueues.
 
@@ -29,6 +33,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,13 +43,14 @@ from gazewire.agent.inputs.base import TrackerSource, TrackerState
 from gazewire.agent.inputs.sdk import GazeDict
 from gazewire.agent.outputs.link import AgentLink
 from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
-from gazewire.agent.recording_format import gaze_row
+from gazewire.agent.recording_format import gaze_rows_csv
 from gazewire.agent.recordings import AgentFacts, Recordings
 from gazewire.agent.outputs.sender import BatchSender
 from gazewire.agent.commands import handle_command
 from gazewire.agent.pipeline.batch import BatchBuilder
 from gazewire.agent.pipeline.clock import ClockOffset, measure_offset
-from gazewire.agent.pipeline.combine import CombinedGaze, combine_eyes
+from gazewire.agent.pipeline.columns import GazeColumns
+from gazewire.agent.pipeline.combine import combine_columns, combine_eyes
 from gazewire.agent.pipeline.gaps import SampleGaps
 from gazewire.agent.pipeline.live import live_gaze_payload
 from gazewire.agent.pipeline.throttle import LiveThrottle
@@ -56,6 +62,8 @@ from gazewire.wire.messages import (
     Marker,
     TrackerInfo,
 )
+import numpy as np
+
 from gazewire.logs import RateLimitedLog
 from gazewire.mqtt import default_client_id
 from gazewire.wire.timeutil import iso_from_utc_us, utc_now_us
@@ -103,9 +111,14 @@ class Agent:
         self.session = settings.session
         self.source = source
         self.topics = Topics(settings.topic_prefix)
+        # built (and validated) once: the session is fixed for the agent's life
+        self._batch_topic = self.topics.gaze_batch(self.session)
+        self._live_topic = self.topics.gaze(self.session)
         self.run_id = uuid.uuid4().hex[:12]
         self.counters = Counters()
-        self.samples: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
+        # The SDK callback's queue: deque.append and popleft are atomic, so the callback takes no lock.
+        self._queue: deque[Any] = deque()
+        self._queue_size = settings.queue_size
 
         self.outbox = Outbox(
             settings.outbox_path,
@@ -163,12 +176,10 @@ class Agent:
         self._status_due = True
         self._builder = BatchBuilder(self.session, device="unknown", run=self.run_id)
         self._gaps = SampleGaps()
-        self._throttle: LiveThrottle[tuple[int, int, GazeDict, CombinedGaze, str | None]] = LiveThrottle(
-            settings.publish_hz
-        )
+        # the live view's candidate: (seq, utc_us, the SDK's sample, recording)
+        self._throttle: LiveThrottle[tuple[int, int, GazeDict, str | None]] = LiveThrottle(settings.publish_hz)
         self._live_seq = 0
         self.loop_errors = 0
-        self._unsaved: list[tuple[Any, int]] = []  # batches sent without the outbox, not yet acknowledged
         self._refusals = RateLimitedLog(log, interval_s=60.0)
         self._disk_state: tuple[object, ...] = ()
         self._wake = threading.Event()
@@ -180,9 +191,9 @@ class Agent:
     # ================================================================== TrackerEvents (source thread)
 
     def gaze(self, sample: GazeDict) -> None:
-        try:
-            self.samples.put_nowait(sample)
-        except queue.Full:
+        if len(self._queue) < self._queue_size:
+            self._queue.append(sample)
+        else:
             self.counters.samples_dropped_queue += 1
 
     def tracker_state(self, state: TrackerState, detail: str | None = None) -> None:
@@ -205,15 +216,14 @@ class Agent:
         self._wake.set()
 
     def _stream_break(self) -> None:
-        try:
-            self.samples.put_nowait((_BREAK, None, None))
-        except queue.Full:
-            pass  # at worst one hole across the break is counted
+        if len(self._queue) < self._queue_size:
+            self._queue.append((_BREAK, None, None))
+        # else: at worst one hole across the break is counted
 
     def marker(self, name: str, system_time_us: int) -> None:
-        try:
-            self.samples.put_nowait((_MARKER, name, system_time_us))
-        except queue.Full:
+        if len(self._queue) < self._queue_size:
+            self._queue.append((_MARKER, name, system_time_us))
+        else:
             log.error("sample queue full: marker %r lost", name)
 
     # ================================================================== Controller (pipeline thread)
@@ -297,11 +307,14 @@ class Agent:
         self._status_due = True
 
     def add_marker(self, name: str, utc_ns: int | None, source: str = "command") -> Marker:
+        # Samples already queued belong before the marker in the recording.
+        self._take_samples()
+        return self._add_marker(name, utc_ns, source)
+
+    def _add_marker(self, name: str, utc_ns: int | None, source: str) -> Marker:
         if utc_ns is None:
             utc_ns = time.time_ns()
         system_time_us = self.clock.to_system_us(utc_ns // 1000) if self.clock else None
-        # Samples already queued belong before the marker in the recording.
-        self._take_samples()
         running = self.recordings.running
         marker = Marker(
             session=self.session,
@@ -354,7 +367,7 @@ class Agent:
             "tracker_connection_losses": self.source.connection_losses,
             "samples_dropped_outbox": self.outbox.evicted_samples,
             "samples_unsaved": c.samples_unsaved,
-            "samples_dropped_unsaved": c.samples_dropped_unsaved,
+            "samples_dropped_unsaved": self.sender.counters.samples_dropped_unsaved,
         }
 
     # ================================================================== lifecycle
@@ -424,9 +437,11 @@ class Agent:
         now = time.monotonic()
         if now >= due.batch:
             self._flush_batch()
-            due.batch += interval
-            if due.batch <= now:
-                due.batch = now + interval
+            # Next batch one interval from now (not on a fixed grid): the live message taken
+            # below at ``now`` may next go at now + interval too, so one wake serves both. On
+            # a grid the live message came due a fraction of a millisecond after each batch,
+            # and the loop woke twice per interval.
+            due.batch = now + interval
         self._publish_live(now)
         if now >= due.housekeeping:
             self._housekeeping()
@@ -445,57 +460,92 @@ class Agent:
     # ================================================================== the per-sample path
 
     def _take_samples(self) -> None:
-        clock = self.clock
-        offset = clock.offset_us if clock else 0
-        builder, throttle, counters, gaps = self._builder, self._throttle, self.counters, self._gaps
-        running = self.recordings.running
-        recording = running.id if running is not None else None
-        writer = self._writer
-        keep = running is not None or self.settings.keep_unrecorded
-        get = self.samples.get_nowait
-        while True:
-            try:
-                item = get()
-            except queue.Empty:
+        """Take everything queued: runs of samples, and the markers and stream breaks
+        between them, in their order."""
+        take = self._queue.popleft
+        items = [take() for _ in range(len(self._queue))]
+        start = 0
+        for index, item in enumerate(items):
+            if item.__class__ is tuple:
+                if index > start:
+                    self._take_run(items[start:index])
+                self._take_control(item)
+                start = index + 1
+        if start < len(items):
+            self._take_run(items[start:] if start else items)
+
+    def _take_control(self, item: tuple[str, Any, Any]) -> None:
+        kind, name, system_time_us = item
+        if kind is _BREAK:
+            self._gaps.restart()
+            self._gaps.set_rate(self.tracker.frequency_hz if self.tracker else None)
+        else:
+            offset = self.clock.offset_us if self.clock else 0
+            self._add_marker(name, (system_time_us + offset) * 1000, source="local")
+
+    def _take_run(self, samples: list[GazeDict]) -> None:
+        """A run of samples, as columns: numbered, combined, in UTC, recorded and batched."""
+        try:
+            gaze = GazeColumns.from_samples(samples)
+        except (KeyError, TypeError, ValueError, IndexError):
+            samples = self._without_malformed(samples)
+            if not samples:
                 return
-            if type(item) is tuple:
-                kind, name, system_time_us = item
-                if kind is _BREAK:
-                    gaps.restart()
-                    gaps.set_rate(self.tracker.frequency_hz if self.tracker else None)
-                else:
-                    self.add_marker(name, (system_time_us + offset) * 1000, source="local")
-                continue
-            seq = self.next_seq
-            try:  # everything that can fail on a malformed sample, before anything is stored
-                gaze = combine_eyes(item)
-                utc_us = int(item["system_time_stamp"]) + offset
-                batch_row = builder.row(seq, utc_us, item, gaze)
-                csv_row = gaze_row(seq, utc_us, item, gaze) if writer is not None else None
+            try:
+                gaze = GazeColumns.from_samples(samples)
+            except (KeyError, TypeError, ValueError, IndexError):  # each is fine alone: take them one by one
+                for sample in samples:
+                    self._take_run([sample])
+                return
+        counters, throttle = self.counters, self._throttle
+        count = len(gaze)
+        combined = combine_columns(gaze.left, gaze.right)
+        valid = np.flatnonzero(combined.eye)
+        invalid = count - len(valid)
+        counters.samples_in += count
+        counters.samples_invalid += invalid
+        missing = self._gaps.missing_in(gaze.device_time_us)
+        utc_us = gaze.system_time_us + (self.clock.offset_us if self.clock else 0)
+        running = self.recordings.running
+        first_seq = self.next_seq
+        latest = None
+        if len(valid):
+            last = int(valid[-1])
+            latest = (first_seq + last, int(utc_us[last]), samples[last], running.id if running is not None else None)
+        if running is None and not self.settings.keep_unrecorded:
+            # between recordings, kept for the live view only: no seq, no batch, no row
+            counters.samples_live_only += count
+            counters.samples_dropped_sdk += int(missing.sum())
+            if latest is not None:
+                latest = (first_seq, *latest[1:])  # the seq the next kept sample will have
+            throttle.offer_run(count, latest)
+            return
+        self.next_seq = first_seq + count
+        for index in np.flatnonzero(missing).tolist():
+            holes = int(missing[index])
+            counters.samples_dropped_sdk += holes
+            self._builder.note_sdk_gap(first_seq + index, holes)
+        writer = self._writer
+        if writer is not None:
+            writer.write_rows(gaze_rows_csv(first_seq, utc_us, gaze, combined), count)
+        if running is not None:
+            running.note_samples(first_seq, count, invalid)
+        self._builder.add_columns(first_seq, utc_us, gaze, combined)
+        throttle.offer_run(count, latest)
+
+    def _without_malformed(self, samples: list[GazeDict]) -> list[GazeDict]:
+        """The samples that are what the SDK documents; the others are counted and dropped."""
+        good = []
+        for sample in samples:
+            try:
+                GazeColumns.from_samples([sample])
             except (KeyError, TypeError, ValueError, IndexError) as error:
-                counters.samples_malformed += 1
-                if counters.samples_malformed == 1:
+                self.counters.samples_malformed += 1
+                if self.counters.samples_malformed == 1:
                     log.error("malformed sample from the %s source dropped (counted): %r", self.source.name, error)
                 continue
-            counters.samples_in += 1
-            missing = gaps.missing_before(batch_row[1])  # device_time_us
-            if not gaze.valid:
-                counters.samples_invalid += 1
-            if not keep:  # between recordings, kept for the live view only: no seq, no batch, no row
-                counters.samples_live_only += 1
-                counters.samples_dropped_sdk += missing
-                throttle.offer((seq, utc_us, item, gaze, None), valid=gaze.valid)
-                continue
-            self.next_seq = seq + 1
-            if missing:
-                counters.samples_dropped_sdk += missing
-                builder.note_sdk_gap(seq, missing)
-            if csv_row is not None:
-                writer.write_row(csv_row)  # type: ignore[union-attr]
-            if running is not None:
-                running.note_sample(seq, gaze.valid)
-            builder.append(batch_row)
-            throttle.offer((seq, utc_us, item, gaze, recording), valid=gaze.valid)
+            good.append(sample)
+        return good
 
     def _flush_batch(self) -> None:
         if len(self._builder) == 0:
@@ -508,7 +558,7 @@ class Agent:
         )
         if self._writer is not None:
             self._writer.flush()
-        batch = OutboxBatch(batch_seq, self.topics.gaze_batch(self.session), payload, count)
+        batch = OutboxBatch(batch_seq, self._batch_topic, payload, count)
         self.next_batch_seq = batch_seq + 1
         try:
             evictions = self.outbox.append(batch, next_seq=self.next_seq)
@@ -520,8 +570,7 @@ class Agent:
             if self.outbox_error != str(error):
                 self.outbox_error = str(error)
                 log.error("%s; sending batches without the durable outbox", error)
-            self._settle_acknowledged()
-            self._unsaved.append((self.link.publish(batch.topic, batch.payload, qos=1), count))
+            self.sender.send_unsaved(batch)  # counted as published on its PUBACK
             self._check_disks()
             return
         if self.outbox_error is not None:
@@ -533,16 +582,6 @@ class Agent:
         self._note_evictions(evictions)
         self._check_disks()
         self.sender.wake()
-
-    def _settle_acknowledged(self) -> None:
-        """Count the batches sent without the outbox that the broker acknowledged."""
-        waiting = []
-        for info, count in self._unsaved:
-            if info.is_published():
-                self.counters.samples_published_unsaved += count
-            else:
-                waiting.append((info, count))
-        self._unsaved = waiting
 
     def _take_over_backlog(self) -> tuple[str, int] | None:
         """Say what an earlier run left in the outbox, and for which broker:
@@ -583,7 +622,6 @@ class Agent:
         if writer is not None and writer.error is not None:
             writer.resume()
         self.recordings.checkpoint()
-        self._settle_acknowledged()
         self._check_disks()
 
     def _outbox_opened(self) -> None:
@@ -616,12 +654,13 @@ class Agent:
         taken = self._throttle.take(now)
         if taken is None:
             return
-        (seq, utc_us, sample, gaze, recording), count = taken
+        (seq, utc_us, sample, recording), count = taken
         payload = live_gaze_payload(
             session=self.session, device=self._builder.device, live_seq=self._live_seq,
-            sample_seq=seq, utc_us=utc_us, sample=sample, gaze=gaze, samples=count, recording=recording,
+            sample_seq=seq, utc_us=utc_us, sample=sample, gaze=combine_eyes(sample), samples=count,
+            recording=recording,
         )
-        self.link.publish(self.topics.gaze(self.session), payload, qos=0)
+        self.link.publish(self._live_topic, payload, qos=0)
         self._live_seq += 1
         self.counters.live_published += 1
 
@@ -660,7 +699,7 @@ class Agent:
         return AgentCounters(
             samples_in=c.samples_in,
             samples_invalid=c.samples_invalid,
-            samples_published=self.sender.counters.samples_published + c.samples_published_unsaved,
+            samples_published=self.sender.counters.samples_published,
             samples_dropped_queue=c.samples_dropped_queue,
             samples_dropped_outbox=self.outbox.evicted_samples,
             samples_malformed=c.samples_malformed,
@@ -673,7 +712,7 @@ class Agent:
             reconnects=self.link.reconnects,
             markers=c.markers,
             samples_unsaved=c.samples_unsaved,
-            samples_dropped_unsaved=c.samples_dropped_unsaved,
+            samples_dropped_unsaved=self.sender.counters.samples_dropped_unsaved,
             samples_not_recorded=self.recordings.samples_not_recorded(),
             samples_dropped_sdk=c.samples_dropped_sdk,
             sdk_buffer_overflows=self.source.buffer_overflows,
@@ -732,10 +771,11 @@ class Agent:
             )
         elif c.samples_unsaved:
             found.append(f"{c.samples_unsaved} samples were sent without the durable outbox while its disk failed")
-        if c.samples_dropped_unsaved:
+        dropped_unsaved = self.sender.counters.samples_dropped_unsaved
+        if dropped_unsaved:
             found.append(
-                f"{c.samples_dropped_unsaved} samples dropped: sent without the outbox, not acknowledged "
-                "before the agent stopped"
+                f"{dropped_unsaved} samples dropped: sent without the outbox, and not acknowledged "
+                "(refused by the broker, or not before the agent stopped)"
             )
         if self._counters_unknown:
             found.append("seq and batch_seq restarted at 0: the outbox's counters could not be read")
@@ -791,23 +831,15 @@ class Agent:
 
     def _settle_unsaved(self, timeout_s: float = 5.0) -> None:
         """Batches that bypassed an unwritable outbox live only in memory: wait
-        (``timeout_s`` in all) for their acknowledgements, count the rest as
-        dropped, and say loudly what is lost."""
-        deadline = time.monotonic() + timeout_s
-        if self.link.connected.is_set():
-            for info, _ in self._unsaved:
-                if not self.link.wait_published(info, timeout_s=max(0.0, deadline - time.monotonic())):
-                    break
-        self._settle_acknowledged()
-        if self._unsaved:
-            lost = sum(n for _, n in self._unsaved)
-            self.counters.samples_dropped_unsaved += lost
+        (``timeout_s`` in all, while connected) for their acknowledgements, count
+        the rest as dropped, and say loudly what is lost."""
+        batches, lost = self.sender.settle_unsaved(timeout_s if self.link.connected.is_set() else 0.0)
+        if lost:
             log.error(
                 "%d batches (%d samples) sent without the outbox were not acknowledged and are lost "
                 "from the stream (the local recording has them if its disk works)",
-                len(self._unsaved), lost,
+                batches, lost,
             )
-            self._unsaved = []
 
     def status_line(self) -> str:
         """One line for a service manager: state, broker link, counters."""
@@ -824,7 +856,7 @@ class Agent:
     def _close(self) -> None:
         if self.notifier is not None:
             self.notifier.stopping()
-        log.info("shutting down: flushing %d queued samples", self.samples.qsize())
+        log.info("shutting down: flushing %d queued samples", len(self._queue))
         if self.streaming:
             try:
                 self.source.stop()

@@ -21,8 +21,6 @@ class Counters:
     samples_dropped_sdk: int = 0  # estimated from holes in device_time_stamp
     batches_unsaved: int = 0  # sent without the outbox (its disk failed)
     samples_unsaved: int = 0
-    samples_published_unsaved: int = 0  # of those, acknowledged by the broker
-    samples_dropped_unsaved: int = 0  # of those, not acknowledged when the agent stopped
     live_published: int = 0
     markers: int = 0
     commands_refused: int = 0  # answered ok: false (invalid, or failed)

@@ -1,6 +1,8 @@
-"""Read an agent's local recording (one CSV per session) with the standard library.
+"""Read an agent's local recording (one CSV per recording; docs/agent.md, "Files") with the standard library.
 
-    python examples/read_recording.py ~/.local/share/gazewire/recordings/P07.csv
+    python examples/read_recording.py ~/.local/share/gazewire/recordings/room1/20261130T101500Z-3f9a_stroop.csv
+
+(``recordings/room1.csv``, the samples between recordings, reads the same way.)
 
 With pandas: ``pd.read_csv(path).query("kind == 'gaze'")``; empty cells are
 missing values (invalid eyes), markers are rows with kind == "marker".

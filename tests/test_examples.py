@@ -146,6 +146,20 @@ def test_examples_say_in_one_line_why_they_cannot_log_in(lab_broker, tmp_path, s
     assert nowhere.returncode == 2 and nowhere.stderr.startswith(f"{os.path.basename(script)}: cannot reach the broker")
 
 
+@pytest.mark.parametrize("script", ["examples/follow_gaze.py", "examples/psychopy_experiment.py",
+                                    "examples/react_to_fixations.py"])
+def test_examples_take_the_broker_as_host_and_port_like_every_gazewire_command(lab_broker, script):
+    other = ["--no-window" if "psychopy" in script else "--count=1", "--session", SESSION]
+    # the broker at HOST:PORT answers (and refuses the anonymous login): it was found
+    found = example(script, "--broker", f"{lab_broker.host}:{lab_broker.port}", *other, timeout=30)
+    assert found.returncode == 2 and "the broker refused an anonymous login" in found.stderr, found.stderr
+    for broker, extra, message in [(f"{lab_broker.host}:port", [], "the port must be a number"),
+                                   (f"{lab_broker.host}:{lab_broker.port}", ["--port", "1"], "two different ports")]:
+        refused = example(script, "--broker", broker, *extra, *other, timeout=30)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.splitlines()) == 1 and "Traceback" not in refused.stderr
+
+
 def test_node_red_flow_subscribes_to_contract_topics():
     import json
 

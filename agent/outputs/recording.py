@@ -14,10 +14,11 @@ torn last row.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class Recording:
-    """Appends rows to one CSV; :meth:`flush` once per batch.
+    """Appends rows to one CSV: they are kept in memory and written with one write
+    per batch (:meth:`flush`, once per batch).
 
     ``samples_in_file`` and ``markers_in_file`` count the rows this object has
     flushed to the file (whole rows only, see below).
@@ -56,7 +58,7 @@ class Recording:
         self.error: str | None = None  # why the recording is stopped; None while it writes
         self.last_error: str | None = None  # the last failure, kept after a resume
         self._file: TextIO | None = None
-        self._writer: Any = None
+        self._pending: list[str] = []  # rows (CSV text) written at the next flush
         self._good_size: int | None = None  # file size after the last successful flush
         self._unflushed_samples = 0
         self._unflushed_markers = 0
@@ -72,10 +74,9 @@ class Recording:
                 os.truncate(self.path, self._good_size)  # cut off what the failed writes left
                 size = self._good_size
             file = self.path.open("a", newline="", encoding="utf-8")
-            writer = csv.writer(file)
             if size == 0:
                 self._good_size = 0
-                writer.writerow(RECORDING_COLUMNS)
+                file.write(_csv_text(RECORDING_COLUMNS))
                 file.flush()
             self._good_size = os.fstat(file.fileno()).st_size
         except OSError as error:
@@ -83,7 +84,7 @@ class Recording:
                 _close_quietly(file)
             self._stopped(error)
             return False
-        self._file, self._writer = file, writer
+        self._file = file
         return True
 
     def _stopped(self, error: OSError) -> None:
@@ -91,7 +92,8 @@ class Recording:
         self.samples_lost += self._unflushed_samples
         self.markers_lost += self._unflushed_markers
         self._unflushed_samples = self._unflushed_markers = 0
-        file, self._file, self._writer = self._file, None, None
+        self._pending = []
+        file, self._file = self._file, None
         if file is not None:
             _close_quietly(file)
         first = self.error is None
@@ -110,40 +112,39 @@ class Recording:
             return False
         return self._open()
 
+    def write_rows(self, text: str, samples: int) -> None:
+        """Write the rows of ``samples`` samples, as CSV text (``recording_format.gaze_rows_csv``)."""
+        if self._file is None:
+            self.samples_lost += samples
+            return
+        self._pending.append(text)
+        self._unflushed_samples += samples
+        self.rows += samples
+
     def write_row(self, row: list[Any]) -> None:
-        """Write a sample's row (``recording_format.gaze_row``)."""
-        writer = self._writer
-        if writer is None:
-            self.samples_lost += 1
-            return
-        self._unflushed_samples += 1
-        try:
-            writer.writerow(row)
-        except OSError as error:
-            self._stopped(error)
-            return
-        self.rows += 1
+        """Write one sample's row (``recording_format.gaze_row``)."""
+        self.write_rows(_csv_text(row), 1)
 
     def write_sample(self, seq: int, utc_us: int, sample: GazeDict, gaze: CombinedGaze) -> None:
         self.write_row(gaze_row(seq, utc_us, sample, gaze))
 
     def write_marker(self, name: str, utc_us: int, system_time_us: int | None) -> None:
-        if self._writer is None:
+        if self._file is None:
             self.markers_lost += 1
             return
+        self._pending.append(_csv_text(marker_row(name, utc_us, system_time_us)))
         self._unflushed_markers += 1
-        try:
-            self._writer.writerow(marker_row(name, utc_us, system_time_us))
-        except OSError as error:
-            self._stopped(error)
-            return
         self.rows += 1
 
     def flush(self) -> None:
+        """Write the rows since the last flush (one write) and hand them to the system."""
         file = self._file
         if file is None:
             return
         try:
+            if self._pending:
+                self._write(file, "".join(self._pending))
+                self._pending = []
             file.flush()
             self._good_size = os.fstat(file.fileno()).st_size
         except OSError as error:
@@ -158,6 +159,10 @@ class Recording:
                 "local recording %s resumed; %d samples and %d markers are missing from it",
                 self.path, self.samples_lost, self.markers_lost,
             )
+
+    @staticmethod
+    def _write(file: TextIO, text: str) -> None:
+        file.write(text)
 
     @property
     def size(self) -> int:
@@ -178,7 +183,7 @@ class Recording:
 
     def close(self) -> None:
         self.flush()
-        file, self._file, self._writer = self._file, None, None
+        file, self._file = self._file, None
         if file is not None:
             _close_quietly(file)
         if self.error is not None and self._good_size is not None:
@@ -187,6 +192,13 @@ class Recording:
                     os.truncate(self.path, self._good_size)
             except OSError:
                 pass  # the disk refuses even that: counted already, the reader's count_rows skips it
+
+
+def _csv_text(row: Sequence[Any]) -> str:
+    """One row as ``csv.writer`` writes it (quoted where needed, CR LF at its end)."""
+    text = io.StringIO()
+    csv.writer(text).writerow(row)
+    return text.getvalue()
 
 
 def _close_quietly(file: TextIO) -> None:

@@ -20,6 +20,12 @@ drops what it holds already, and confirms it again). With no such processor - a 
 that only records, or one gone longer than ``custody_fallback_s`` - the PUBACK is
 enough, as before, and status says ``custody: broker``. The outbox stays bounded
 either way (its size and age limits), every eviction counted.
+
+Batches the outbox could not store (its disk failed) are handed over with
+:meth:`BatchSender.send_unsaved`: published at once, connected or not (paho keeps
+them in memory and sends them after a reconnection), and counted as published on
+their PUBACK - matched by message id, as the outbox's batches are; what is still
+unacknowledged when the agent stops is counted as dropped (:meth:`settle_unsaved`).
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from gazewire.agent.outputs.link import AgentLink
-from gazewire.agent.outputs.outbox import Outbox, OutboxError
+from gazewire.agent.outputs.link import Acknowledgement, AgentLink
+from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
 from gazewire.wire.messages import Custody, ProcessorStatus
 from gazewire.wire.timeutil import utc_us_from_iso
 
@@ -49,6 +55,7 @@ class SenderCounters:
     last_refusal: str | None = None
     batches_confirmed: int = 0  # left the outbox on a processor's custody confirmation
     batches_resent: int = 0  # sent again: no confirmation within custody_timeout_s
+    samples_dropped_unsaved: int = 0  # sent without the outbox, not acknowledged (refused, or the agent stopped)
 
 
 class BatchSender:
@@ -87,6 +94,8 @@ class BatchSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._in_flight: dict[int, tuple[int, int]] = {}  # mid -> (batch_seq, samples)
+        self._unsaved_out: queue.SimpleQueue[OutboxBatch] = queue.SimpleQueue()  # to publish without the outbox
+        self._unsaved: dict[int, int] = {}  # mid -> samples: published without the outbox, not yet acknowledged
         self._undeleted: set[int] = set()  # acknowledged batch_seqs the outbox could not delete yet
         self._last_disk_error: str | None = None
         self._cursor = -1  # highest batch_seq handed to paho
@@ -109,6 +118,28 @@ class BatchSender:
         self._wake.set()
         self._thread.join(timeout_s)
 
+    def send_unsaved(self, batch: OutboxBatch) -> None:
+        """Publish a batch the outbox could not store (from any thread): it lives only in
+        paho's memory until the broker acknowledges it."""
+        self._unsaved_out.put(batch)
+        self._wake.set()
+
+    def settle_unsaved(self, timeout_s: float) -> tuple[int, int]:
+        """Wait up to ``timeout_s`` for the PUBACKs of the batches sent without the outbox;
+        count the rest as dropped. Returns the (batches, samples) dropped."""
+        self._wake.set()
+        with self._progress:
+            self._progress.wait_for(lambda: not self._unsaved and self._unsaved_out.empty(), timeout=timeout_s)
+            lost = list(self._unsaved.values())
+            self._unsaved.clear()
+            while True:
+                try:
+                    lost.append(self._unsaved_out.get_nowait().samples)
+                except queue.Empty:
+                    break
+            self.counters.samples_dropped_unsaved += sum(lost)
+        return len(lost), sum(lost)
+
     def drain(self, timeout_s: float) -> bool:
         """Wait until every batch in the outbox is acknowledged or the timeout passes."""
         self._wake.set()
@@ -123,6 +154,7 @@ class BatchSender:
             self._wake.clear()
             self._next_wait_s = 0.25
             try:
+                self._publish_unsaved()
                 self._take_custody()
                 self._take_acknowledgements()
                 self._delete_undeleted()
@@ -138,6 +170,16 @@ class BatchSender:
                 log.exception("batch sender failed; retrying")
                 self._stop.wait(1.0)
 
+    def _publish_unsaved(self) -> None:
+        while True:
+            try:
+                batch = self._unsaved_out.get_nowait()
+            except queue.Empty:
+                return
+            with self._progress:  # settle_unsaved counts what is in flight under this lock
+                info = self.link.publish(batch.topic, batch.payload, qos=1)
+                self._unsaved[info.mid] = batch.samples
+
     def _take_acknowledgements(self) -> None:
         while True:
             try:
@@ -146,7 +188,8 @@ class BatchSender:
                 break
             entry = self._in_flight.pop(ack.mid, None)
             if entry is None:
-                continue  # a live message or a status: not ours
+                self._unsaved_acknowledged(ack)  # or a live message or a status: not ours
+                continue
             batch_seq, samples = entry
             if ack.failed:
                 self.counters.batches_refused += 1
@@ -165,6 +208,19 @@ class BatchSender:
             if counted:
                 self.counters.batches_published += 1
                 self.counters.samples_published += samples
+
+    def _unsaved_acknowledged(self, ack: Acknowledgement) -> None:
+        with self._progress:
+            samples = self._unsaved.pop(ack.mid, None)
+            if samples is None:
+                return
+            if ack.failed:  # no copy on disk to retry from
+                self.counters.samples_dropped_unsaved += samples
+                log.error("broker refused a batch sent without the outbox (%s): %d samples lost from the stream",
+                          ack.reason, samples)
+                return
+            self.counters.batches_published += 1
+            self.counters.samples_published += samples
 
     def _release(self, batch_seq: int) -> bool:
         """Delete a batch someone holds now; False if it was gone already (evicted)."""

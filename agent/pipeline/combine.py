@@ -4,6 +4,10 @@ Both eyes valid → their average; one valid → that eye; none → an invalid
 sample. An eye counts as valid when the SDK's ``gaze_point_validity`` is 1
 and its coordinates are finite (a defensive check: the SDK never reports a
 valid NaN, a replayed file might).
+
+:func:`combine_eyes` does one SDK dictionary (the live view's sample);
+:func:`combine_columns` does a run of samples as arrays (the pipeline), with the
+same arithmetic, so both give the same numbers.
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from gazewire.agent.inputs.sdk import GazeDict
+from gazewire.agent.pipeline.columns import EyeColumns
 
 EyeOrNone = Literal["both", "left", "right", "none"]
+# The eye of a combined sample by its code: (left valid) + 2 × (right valid).
+EYE_NAMES: tuple[EyeOrNone, ...] = ("none", "left", "right", "both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +71,37 @@ def combine_eyes(sample: GazeDict) -> CombinedGaze:
     else:
         x, y, eye = math.nan, math.nan, "none"
     return CombinedGaze(x, y, eye, left_pupil, right_pupil, pupil)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedColumns:
+    """The combined gaze of a run of samples: NaN where no eye is valid."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    eye: NDArray[np.int8]  # the index into EYE_NAMES: 0 none, 1 left, 2 right, 3 both
+
+    @classmethod
+    def of(cls, gaze: CombinedGaze) -> CombinedColumns:
+        """One combined sample as a run of one."""
+        return cls(np.array([gaze.x]), np.array([gaze.y]), np.array([EYE_NAMES.index(gaze.eye)], dtype=np.int8))
+
+    def eye_names(self) -> list[EyeOrNone]:
+        return [EYE_NAMES[code] for code in self.eye.tolist()]
+
+
+def _valid_points(eye: EyeColumns) -> NDArray[np.bool_]:
+    return (eye.point_validity == 1) & np.isfinite(eye.point).all(axis=1)
+
+
+def combine_columns(left: EyeColumns, right: EyeColumns) -> CombinedColumns:
+    """:func:`combine_eyes` for every sample of a run at once."""
+    left_valid, right_valid = _valid_points(left), _valid_points(right)
+    both = left_valid & right_valid
+    with np.errstate(invalid="ignore"):  # NaN + NaN where an eye is invalid: not chosen below
+        average = (left.point + right.point) / 2
+    point = np.where(
+        both[:, None], average, np.where(left_valid[:, None], left.point, np.where(right_valid[:, None], right.point, math.nan))
+    )
+    eye = left_valid.astype(np.int8) + 2 * right_valid.astype(np.int8)
+    return CombinedColumns(point[:, 0], point[:, 1], eye)

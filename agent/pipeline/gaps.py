@@ -9,6 +9,9 @@ samples. Pure: the caller passes the timestamps and the nominal rate.
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
+
 GAP_FACTOR = 1.5  # a step longer than this many periods is a hole (jitter stays well below)
 
 
@@ -42,3 +45,18 @@ class SampleGaps:
         if step <= self._limit_us or self._period_us is None:
             return 0
         return round(step / self._period_us) - 1
+
+    def missing_in(self, device_time_us: NDArray[np.int64]) -> NDArray[np.int64]:
+        """:meth:`missing_before` for each of a run of samples at once."""
+        times = np.asarray(device_time_us, dtype=np.int64)
+        missing = np.zeros(len(times), dtype=np.int64)
+        if len(times) == 0:
+            return missing
+        last, self._last_us = self._last_us, int(times[-1])
+        if self._period_us is None:
+            return missing
+        steps = np.diff(times, prepend=times[0] if last is None else last)
+        holes = steps > self._limit_us
+        if holes.any():  # rint: round half to even, as round() in missing_before
+            missing[holes] = np.rint(steps[holes] / self._period_us).astype(np.int64) - 1
+        return missing

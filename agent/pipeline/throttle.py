@@ -28,6 +28,13 @@ class LiveThrottle(Generic[T]):
         if valid:
             self._latest = item
 
+    def offer_run(self, count: int, latest_valid: T | None) -> None:
+        """A run of ``count`` samples at once; ``latest_valid`` is its last valid one
+        (None: none in the run was valid). The same as offering each in turn."""
+        self._samples_since_sent += count
+        if latest_valid is not None:
+            self._latest = latest_valid
+
     def next_allowed_s(self) -> float | None:
         """When :meth:`take` would next succeed; None while nothing valid waits."""
         if self._latest is None:

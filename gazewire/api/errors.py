@@ -131,4 +131,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        unreadable = not_json(error.errors())
+        if unreadable is not None:
+            return error_response(400, unreadable)
         return error_response(422, describe_validation(error.errors()))
+
+
+def not_json(errors: Sequence[Mapping[str, Any]]) -> str | None:
+    """The one line for a body that is not JSON text (FastAPI reports it as a validation
+    error of a body field ``0``), or None."""
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error")
+            return "body: not JSON text" + (f" ({reason})" if reason else "")
+    return None

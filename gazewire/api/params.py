@@ -1,8 +1,8 @@
 """The query parameters the endpoints share, and how a time is written.
 
 A time is an ISO 8601 time with a zone (``2026-11-30T10:15:00Z``,
-``2026-11-30T11:15:00+01:00``) or an integer of UTC microseconds (the
-``utc_us`` of the data). A range is ``from <= t < to``: consecutive ranges
+``2026-11-30T11:15:00+01:00``), a date (its midnight UTC, as ``gazewire export``
+takes it) or an integer of UTC microseconds (the ``utc_us`` of the data). A range is ``from <= t < to``: consecutive ranges
 neither overlap nor leave a gap.
 """
 
@@ -18,8 +18,8 @@ from pydantic import AwareDatetime, BeforeValidator, Field
 from gazewire.api.formats import Format
 
 TIME_HELP = (
-    "ISO 8601 with a zone (2026-11-30T10:15:00Z, 2026-11-30T11:15:00+01:00) or UTC microseconds "
-    "(the data's utc_us)."
+    "ISO 8601 with a zone (2026-11-30T10:15:00Z, 2026-11-30T11:15:00+01:00), a date (2026-11-30: its midnight "
+    "UTC) or UTC microseconds (the data's utc_us)."
 )
 TIME_PROBLEM = ("not a time: write ISO 8601 with a zone (2026-11-30T10:15:00Z) or UTC microseconds")
 TIME_PARAMETERS = ("from", "to", "since", "until")
@@ -37,6 +37,8 @@ def _time_text(value: Any) -> Any:
     text = _SPACE_BEFORE_ZONE.sub(r"\1+\2", value.strip())
     if re.fullmatch(r"[+-]?[0-9]{1,20}", text):
         return int(text)
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return text + "T00:00:00Z"  # a date: its midnight, UTC (as the command line reads it)
     if not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]", text):
         raise ValueError(TIME_PROBLEM)
     return text

@@ -98,7 +98,7 @@ class RecordingSummary:
     samples: int
     valid_share: float | None
     losses: dict[str, int] = field(default_factory=dict)
-    state: str | None = None  # recording, stopped, interrupted (the agent's files); None: not known (journal)
+    state: str | None = None  # recording, stopped, interrupted (from the agent's sidecar or the journal's statuses); None: not known
 
     @property
     def duration_s(self) -> float:

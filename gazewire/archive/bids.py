@@ -44,7 +44,7 @@ import pyarrow.csv as pacsv
 
 from gazewire import __version__
 from gazewire.archive.base import Archive, ArchiveError
-from gazewire.archive.export import ExportItem, ExportResult, Progress, write_atomically
+from gazewire.archive.export import CannotWrite, ExportItem, ExportResult, Progress, write_atomically, written
 from gazewire.archive.tables import GAZE_SCHEMA
 
 BIDS_VERSION = "1.11.1"
@@ -79,6 +79,10 @@ class MissingFact(ArchiveError):
     """BIDS requires a fact gazewire does not know (the screen's resolution in pixels, ...)."""
 
 
+class LabelClash(ArchiveError):
+    """Two participant ids that BIDS would make one subject (``P-01``, ``P_01``: ``sub-P01``)."""
+
+
 @dataclass(frozen=True)
 class Run:
     item: ExportItem
@@ -107,19 +111,68 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def plan_runs(items: list[ExportItem], task: str | None = None) -> list[Run]:
+def plan_runs(items: list[ExportItem], task: str | None = None, existing: Path | None = None) -> list[Run]:
+    """The BIDS runs of ``items``, numbered by start time per subject and task. Into the
+    dataset at ``existing`` (an export with ``--force``), a recording exported there before
+    keeps its run and a new one takes the next free number, so no run is overwritten by
+    another recording. Two participant ids with one label (``P-01`` and ``P01``) are refused:
+    their data would be one subject's."""
+    taken, owners = _existing_dataset(existing) if existing is not None else ({}, {})
     runs: list[Run] = []
-    counts: dict[tuple[str, str], int] = {}
     ordered = sorted(items, key=lambda i: (i.details.summary.start_utc_us or 0) if i.details else 0)
     for item in ordered:
         details = item.details
         if details is None:
             raise ArchiveError("bids exports recordings: the samples between recordings have no participant")
-        subject = label(details.summary.participant) or "unknown"
+        participant = details.summary.participant
+        subject = label(participant) or "unknown"
+        if participant:
+            owner = owners.setdefault(subject, participant)
+            if owner != participant:
+                raise LabelClash(
+                    f"participants {owner!r} and {participant!r} would both be sub-{subject} (BIDS labels are "
+                    "letters and digits only): export them into separate folders"
+                )
         task_label = label(task) or label(details.summary.name) or "gazewire"
-        counts[(subject, task_label)] = counts.get((subject, task_label), 0) + 1
-        runs.append(Run(item, subject, task_label, counts[(subject, task_label)]))
+        numbers = taken.setdefault((subject, task_label), {})
+        number = numbers.get(item.recording) if item.recording else None
+        if number is None:
+            number = max(numbers.values(), default=0) + 1
+            numbers[item.recording or f"#{number}"] = number
+        runs.append(Run(item, subject, task_label, number))
     return runs
+
+
+_RUN_FILE = re.compile(r"sub-([A-Za-z0-9]+)_task-([A-Za-z0-9]+)_run-(\d+)_")
+
+
+def _existing_dataset(output: Path) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, str]]:
+    """The runs already in the dataset at ``output`` - per (subject, task), the recording
+    each run holds (from its events sidecar; a run without one, e.g. of an interrupted
+    export, is kept under a name of its own) - and the participant id of each subject."""
+    runs: dict[tuple[str, str], dict[int, str]] = {}  # (subject, task) -> run -> its recording
+    for path in output.glob("sub-*/beh/sub-*_task-*_run-*"):
+        found = _RUN_FILE.match(path.name)
+        if not found:
+            continue
+        held = runs.setdefault((found.group(1), found.group(2)), {})
+        number = int(found.group(3))
+        held.setdefault(number, f"#{number}")
+        if path.name.endswith("_events.json"):
+            try:
+                held[number] = json.loads(path.read_text(encoding="utf-8"))["gazewire"]["recording"] or held[number]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+    taken = {key: {recording: number for number, recording in held.items()} for key, held in runs.items()}
+    owners: dict[str, str] = {}
+    listed = output / "participants.tsv"
+    if listed.is_file():
+        with listed.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                participant = row.get("gazewire_participant")
+                if participant and participant != "n/a" and row.get("participant_id", "").startswith("sub-"):
+                    owners[row["participant_id"][4:]] = participant
+    return taken, owners
 
 
 def write_bids(
@@ -134,7 +187,7 @@ def write_bids(
     screen_resolution: tuple[int, int] | None = None,
     screen_distance_m: float | None = None,
 ) -> ExportResult:
-    runs = plan_runs(items, task)
+    runs = plan_runs(items, task, existing=output)
     stimulus = {run.item.stem: _stimulus(run.item, screen_resolution, screen_distance_m) for run in runs}
     for run in runs:  # every fact is there before anything is written
         if not run.item.details or not run.item.details.frequency_hz:
@@ -142,7 +195,10 @@ def write_bids(
     _write_top(output, runs, result)
     for run in runs:
         folder = output / run.folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CannotWrite(folder, error) from None
         first_utc_us = _write_physio(archive, run, folder, chunk_rows, progress, result)
         _write_physioevents(archive, run, folder, chunk_rows, result)
         _write_events(archive, run, folder, first_utc_us, stimulus[run.item.stem], result)
@@ -231,12 +287,16 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
     ])
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", null_string="n/a")
     paths = {tag: folder / f"{run.prefix}_recording-{tag}_physio.tsv.gz" for tag, _ in EYES}
-    partials = {tag: path.with_name(path.name + ".partial") for tag, path in paths.items()}
     first: int | None = None
     samples = 0
     with ExitStack() as files:
+        partials = {tag: files.enter_context(written(path)) for tag, path in paths.items()}  # renamed last
         # gzip level 1: ten times faster than Arrow's own gzip stream (level 9), files ~15 % larger
-        streams = {tag: files.enter_context(gzip.open(partials[tag], "wb", compresslevel=GZIP_LEVEL))
+        # no file name and no time in the gzip header (bids-validator warns of both; the partial's
+        # name is not the file's): the same recording gives the same bytes
+        streams = {tag: files.enter_context(gzip.GzipFile(
+                       filename="", mode="wb", compresslevel=GZIP_LEVEL, mtime=0,
+                       fileobj=files.enter_context(partials[tag].open("wb"))))
                    for tag, _ in EYES}
         writers = {tag: files.enter_context(pacsv.CSVWriter(streams[tag], schema, write_options=options))
                    for tag, _ in EYES}
@@ -251,7 +311,6 @@ def _write_physio(archive: Archive, run: Run, folder: Path, chunk_rows: int, pro
             if progress:
                 progress(len(chunk))
     for tag, side in EYES:
-        partials[tag].replace(paths[tag])
         result.files.append(paths[tag])
         sidecar: dict[str, Any] = {
             "TaskName": details.summary.name or run.task,

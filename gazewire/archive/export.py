@@ -9,8 +9,10 @@
   JSON in each file's key-value metadata (``gazewire.recording``).
 * ``bids``: :mod:`gazewire.archive.bids`.
 
-Every file is written as ``<name>.partial`` and renamed when complete: an export that
-is interrupted leaves no file that looks whole.
+Every file is written as ``<name>.<random>.partial`` (its own, so two exports into one
+folder never write one file together) and renamed when complete; one that fails or is
+interrupted is removed: an export that stops half way leaves no file that looks whole,
+and a full disk gets its space back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,14 @@ class NothingToExport(ArchiveError):
 
 class OutputExists(ArchiveError):
     """The output holds files already and overwriting was not asked for."""
+
+
+class CannotWrite(ArchiveError):
+    """The output cannot be written: a read-only or full filesystem, no permission."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        super().__init__(f"cannot write {str(path)!r}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,34 @@ def export(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     check_output(output, force)
-    output.mkdir(parents=True, exist_ok=True)
+    created = not output.exists()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CannotWrite(output, error) from None
+    try:
+        return _export(archive, items, output, fmt, chunk_rows=chunk_rows, progress=progress, **bids_options)
+    except BaseException:
+        if created:
+            _remove_empty(output)  # a refused export leaves no folder behind that it made
+        raise
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and the folders below it if no file is left in any of them."""
+    for below in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            below.rmdir()
+        except OSError:
+            return  # a file is left: keep the tree
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _export(archive: Archive, items: list[ExportItem], output: Path, fmt: str, *, chunk_rows: int,
+            progress: Progress | None, **bids_options: Any) -> ExportResult:
     result = ExportResult()
     if fmt == "bids":
         from gazewire.archive.bids import write_bids
@@ -229,40 +268,58 @@ def export(
 def _write_csv(chunks: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path, table: str,
                meta: dict[str, Any], progress: Progress | None) -> int:
     rows = 0
-    partial = path.with_name(path.name + ".partial")
-    with pa.OSFile(str(partial), "wb") as sink, pacsv.CSVWriter(sink, schema, write_options=CSV_OPTIONS) as writer:
+    with written(path) as partial, pa.OSFile(str(partial), "wb") as sink, \
+            pacsv.CSVWriter(sink, schema, write_options=CSV_OPTIONS) as writer:
         for chunk in chunks:
             writer.write_batch(chunk)
             rows += len(chunk)
             if progress:
                 progress(len(chunk))
-    os.replace(partial, path)
     return rows
 
 
 def _write_parquet(chunks: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path, table: str,
                    meta: dict[str, Any], progress: Progress | None) -> int:
     rows = 0
-    partial = path.with_name(path.name + ".partial")
     described = schema.with_metadata({
         METADATA_KEY: json.dumps(meta["recording"]).encode(),
         SELECTION_KEY: json.dumps(meta["selection"]).encode(),
         b"gazewire.table": table.encode(),
     })
-    with pq.ParquetWriter(str(partial), described, compression=PARQUET_COMPRESSION) as writer:
+    with written(path) as partial, \
+            pq.ParquetWriter(str(partial), described, compression=PARQUET_COMPRESSION) as writer:
         for chunk in chunks:
             writer.write_batch(chunk)
             rows += len(chunk)
             if progress:
                 progress(len(chunk))
-    os.replace(partial, path)
     return rows
 
 
+@contextmanager
+def written(path: Path) -> Iterator[Path]:
+    """A new partial file beside ``path`` to write it through: renamed to ``path`` when the
+    block ends, removed when the block fails or is interrupted (Ctrl-C). The partial's name
+    is its own (``<name>.<random>.partial``), so two exports of one file never write into
+    one partial. An OSError (a full or read-only disk) becomes :class:`CannotWrite`."""
+    partial = path.with_name(f"{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        partial.open("xb").close()  # created here, with the umask's mode (not mkstemp's 0600)
+    except OSError as error:
+        raise CannotWrite(path, error) from None
+    try:
+        yield partial
+        os.replace(partial, path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, ArchiveError):
+            raise CannotWrite(path, error) from None
+        raise
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    with written(path) as partial:
+        partial.write_bytes(data)
 
 
 def recording_metadata(path: Path | str) -> dict[str, Any] | None:

@@ -63,6 +63,10 @@ class StatusFacts:
     last: AgentStatus | None = None
     tracker: TrackerInfo | None = None  # the last one reported
     display_area: DisplayArea | None = None
+    last_time_us: int | None = None  # the journal's time of ``last``
+    state: str | None = None  # recording, stopped, interrupted (see JournalArchive._ending)
+    stopped_utc_us: int | None = None
+    ending: AgentStatus | None = None  # the same run's first status after a stop: its final counters
 
 
 class JournalArchive:
@@ -127,7 +131,7 @@ class JournalArchive:
             summary=summary,
             metadata=dict(status.recording.metadata) if status and status.recording else {},
             started_utc_us=started,
-            stopped_utc_us=None,
+            stopped_utc_us=facts.stopped_utc_us,
             tracker=facts.tracker,
             frequency_hz=self._frequency(session, recording, facts.tracker),
             display_area=facts.display_area,
@@ -240,6 +244,7 @@ class JournalArchive:
         facts = facts or self._status_facts(session, recording)
         first, last = facts.first, facts.last
         info = last.recording if last is not None else None
+        last = facts.ending or last  # the counters as the recording stopped
         losses: dict[str, int] = {}
         if totals.first_seq is not None and totals.last_seq is not None:
             missing = (totals.last_seq - totals.first_seq + 1) - totals.samples
@@ -256,6 +261,7 @@ class JournalArchive:
             name=info.name if info else None, participant=info.participant if info else None,
             start_utc_us=totals.first_utc_us, stop_utc_us=totals.last_utc_us, samples=totals.samples,
             valid_share=(valid / totals.samples) if totals.samples else None, losses=losses,
+            state=facts.state,
         )
 
     def _status_facts(self, session: str, recording: str) -> StatusFacts:
@@ -266,9 +272,40 @@ class JournalArchive:
             if facts.first is None:
                 facts.first = status
             facts.last = status
+            facts.last_time_us = stored.first_utc_us
             facts.tracker = status.tracker or facts.tracker
             facts.display_area = status.display_area or facts.display_area
+        if facts.last is not None:
+            self._ending(session, recording, facts)
         return facts
+
+    def _ending(self, session: str, recording: str, facts: StatusFacts) -> None:
+        """How the recording ended, from the session's first status after the last one naming it.
+
+        The agent publishes its status at once when a recording stops, so that status's time
+        is the stop's (to the agent's loop tick). A status of the same agent run that names no
+        recording, or another: ``stopped`` then. The agent's last will (``offline``) or a
+        status of a new run: ``interrupted`` (it vanished or restarted while recording; the
+        stop time is not known). No later status: ``recording`` (the newest word the journal
+        has; an agent cut off from the broker is recording, or was, as far as it knows)."""
+        last = facts.last
+        assert last is not None
+        after = Selection(session, None, (facts.last_time_us or 0) + 1, None)
+        for stored in self._bodies(after, ("status",)):
+            status = AgentStatus.model_validate_json(stored.body)
+            if status.recording is not None and status.recording.id == recording:
+                continue  # the same time as the last, stored twice (a replayed status)
+            if status.state == "offline" or status.run is None or status.run != last.run:
+                facts.state = "interrupted"
+                return
+            facts.state = "stopped"
+            facts.ending = status
+            try:
+                facts.stopped_utc_us = utc_us_from_iso(status.utc) if status.utc else stored.first_utc_us
+            except ValueError:
+                facts.stopped_utc_us = stored.first_utc_us
+            return
+        facts.state = "recording"
 
     def _frequency(self, session: str, recording: str, tracker: TrackerInfo | None) -> float | None:
         for stored in self._bodies(Selection(session, recording), ("batch",)):

@@ -20,19 +20,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def _time(text: str) -> int:
-    """An ISO 8601 time with a zone, or a date (its midnight, UTC)."""
+    """An ISO 8601 time with a zone, a date (its midnight, UTC), or UTC microseconds (the
+    data's utc_us; as the HTTP API takes them)."""
     from gazewire.wire.timeutil import utc_us_from_iso
 
+    if text.isdigit() and len(text) > 8:  # not a year or a compact date: microseconds
+        return int(text)
     candidate = text + "T00:00:00Z" if len(text) == 10 and text[4:5] == "-" else text
     try:
         return utc_us_from_iso(candidate)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date (2026-11-30) or an ISO 8601 time with a zone (2026-11-30T09:00:00Z)"
+            f"{text!r} is not a date (2026-11-30), an ISO 8601 time with a zone (2026-11-30T09:00:00Z) or UTC "
+            "microseconds"
         ) from None
 
 
@@ -79,6 +83,19 @@ def open_source(args: argparse.Namespace) -> Any:  # -> Archive
 
     places = " or ".join(repr(str(p)) for p in (journal, recordings) if p is not None)
     raise ArchiveNotFound(f"no archive at {places}: give --journal PATH or --recordings DIR")
+
+
+def open_named_source(args: argparse.Namespace) -> Any:  # -> Archive
+    """:func:`open_source`; an archive that cannot be opened at all (a file that is no journal,
+    a folder that cannot be read) is a mistake in what was named: ArchiveNotFound (exit 2)."""
+    from gazewire.archive import ArchiveError, ArchiveNotFound
+
+    try:
+        return open_source(args)
+    except ArchiveNotFound:
+        raise
+    except ArchiveError as error:
+        raise ArchiveNotFound(str(error)) from None
 
 
 def _configured_places(config: str | None) -> tuple[Path | None, Path | None]:
@@ -147,11 +164,11 @@ class ProgressBar:
 
 def _export(args: argparse.Namespace) -> int:
     from gazewire.archive import ArchiveNotFound, BadSelection, UnknownRecording, UnknownSession
-    from gazewire.archive.bids import MissingFact
-    from gazewire.archive.export import NothingToExport, OutputExists, check_output, export, plan
+    from gazewire.archive.bids import LabelClash, MissingFact
+    from gazewire.archive.export import CannotWrite, NothingToExport, OutputExists, check_output, export, plan
 
     user_errors = (UnknownRecording, UnknownSession, BadSelection, NothingToExport, OutputExists, MissingFact,
-                   ArchiveNotFound)
+                   ArchiveNotFound, CannotWrite, LabelClash)
     chosen = [args.recording is not None, args.session is not None, args.since is not None]
     if sum(chosen) != 1:
         return _usage("export: choose one of RECORDING, --session SESSION or --since TIME")
@@ -160,7 +177,7 @@ def _export(args: argparse.Namespace) -> int:
     output = Path(args.output).expanduser()
     try:
         check_output(output, args.force)  # before reading anything
-        archive = open_source(args)
+        archive = open_named_source(args)
         items = plan(archive, recording=args.recording, session=args.session, from_utc_us=args.start,
                      to_utc_us=args.end, since_utc_us=args.since, by_recording=args.format == "bids")
         total = sum(item.samples or 0 for item in items) if all(i.samples for i in items) else None
@@ -175,6 +192,10 @@ def _export(args: argparse.Namespace) -> int:
             bar.close()
     except user_errors as error:
         return _usage(f"export: {error}")
+    except KeyboardInterrupt:
+        print(f"gazewire export: interrupted; the file being written was removed, the export in {str(output)!r} "
+              "is incomplete", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"wrote {len(result.files)} files to {output}: {result.samples:,} samples"
           + "".join(f", {rows:,} {table}" for table, rows in result.rows.items() if table != "gaze"))
     return EXIT_OK
@@ -185,7 +206,7 @@ def _recordings(args: argparse.Namespace) -> int:
     from gazewire.wire.timeutil import iso_from_utc_us
 
     try:
-        archive = open_source(args)
+        archive = open_named_source(args)
         listed = archive.recordings(args.session, since_utc_us=args.since, participant=args.participant)
     except (UnknownSession, ArchiveNotFound) as error:
         return _usage(f"recordings: {error}")

@@ -53,8 +53,9 @@ def add_lab_arguments(parser: argparse.ArgumentParser, *, session: bool = True) 
     """``--broker``, ``--port``, ``--username``, ``--password-file``, ``--prefix``
     and (unless ``session=False``) a required ``--session``."""
     group = parser.add_argument_group("lab broker")
-    group.add_argument("--broker", default=os.environ.get(HOST_VARIABLE, "localhost"),
-                       help=f"broker host (default: ${HOST_VARIABLE} or localhost)")
+    group.add_argument("--broker", metavar="HOST[:PORT]", default=os.environ.get(HOST_VARIABLE, "localhost"),
+                       help=f"broker address as every gazewire command takes it; IPv6 in brackets: [::1]:1883 "
+                            f"(default: ${HOST_VARIABLE} or localhost)")
     group.add_argument("--port", type=int, default=None,
                        help=f"broker port (default: ${PORT_VARIABLE}, or 1883; 8883 with --tls)")
     group.add_argument("--tls", action="store_true", help="connect with TLS")
@@ -106,11 +107,25 @@ def open_lab(args: argparse.Namespace, **options: Any) -> Any:  # -> Lab
     ``options`` go to ``Lab`` (``timeout``, ``clock``, ...)."""
     from gazewire.client.lab import Lab
 
-    port = args.port if args.port is not None else (int(os.environ[PORT_VARIABLE])
-                                                     if os.environ.get(PORT_VARIABLE) else None)
+    host, port = broker_address(args.broker, args.port)
+    if port is None and os.environ.get(PORT_VARIABLE):
+        port = int(os.environ[PORT_VARIABLE])
     password = broker_password(args.username, args.password_file)
-    return Lab(args.broker, port, username=args.username, password=password, tls=args.tls, prefix=args.prefix,
-               **options)
+    return Lab(host, port, username=args.username, password=password, tls=args.tls, prefix=args.prefix, **options)
+
+
+def broker_address(broker: str, port: int | None) -> tuple[str, int | None]:
+    """``--broker HOST[:PORT]`` and ``--port``: the host and the port (None: the default)."""
+    from gazewire.mqtt import parse_broker
+
+    host, given = parse_broker(broker)
+    if given is None:
+        return host, port
+    if not given.isdigit() or not 0 < int(given) < 65536:
+        raise SettingsError(f"--broker {broker!r}: the port must be a number from 1 to 65535")
+    if port is not None and port != int(given):
+        raise SettingsError(f"--broker {broker!r} and --port {port} name two different ports: give one")
+    return host, int(given)
 
 
 def describe(error: GazewireError) -> str:

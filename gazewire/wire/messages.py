@@ -295,10 +295,11 @@ class AgentCounters(BaseModel):
     samples_unsaved: int = Field(
         0,
         description="Sent without the durable outbox because its disk failed; in samples_published once "
-        "acknowledged, in samples_dropped_unsaved if the agent stopped first.",
+        "acknowledged, in samples_dropped_unsaved if the broker refused it or the agent stopped first.",
     )
     samples_dropped_unsaved: int = Field(
-        0, description="Sent without the outbox and not acknowledged before the agent stopped: lost."
+        0, description="Sent without the outbox and not acknowledged (refused by the broker, or not before "
+        "the agent stopped): lost."
     )
     samples_not_recorded: int = Field(
         0, description="Missing from the local recording because its disk failed (the batches have them)."

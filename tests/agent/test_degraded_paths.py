@@ -95,21 +95,16 @@ def test_malformed_samples_are_counted_and_the_rest_streams_on(broker, tmp_path,
 
 
 def test_a_failing_recording_disk_stops_the_recording_not_the_stream(broker, tmp_path, lab_devices, monkeypatch):
-    real_writer = recording_module.csv.writer
+    real_write = recording_module.Recording._write
+    written = {"rows": 0}
 
-    class DiskFillsUp:  # fault injection: ENOSPC after 50 rows (tests/agent/test_full_disk.py fills a real disk)
-        rows = 0
+    def disk_fills_up(file, text):  # fault injection: ENOSPC after 50 rows (tests/agent/test_full_disk.py fills a real disk)
+        written["rows"] += text.count("\n")
+        if written["rows"] > 50:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(file, text)
 
-        def __init__(self, file):
-            self.writer = real_writer(file)
-
-        def writerow(self, row):
-            DiskFillsUp.rows += 1
-            if DiskFillsUp.rows > 50:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            self.writer.writerow(row)
-
-    monkeypatch.setattr(recording_module.csv, "writer", DiskFillsUp)
+    monkeypatch.setattr(recording_module.Recording, "_write", staticmethod(disk_fills_up))
     agent, final, batches = run_agent(broker, tmp_path, GazeSimulator(frequency_hz=120).next_samples(240), lab_devices)
     assert final.counters.samples_published == 240
     assert any("local recording stopped" in w and "No space left" in w for w in final.warnings)

@@ -8,18 +8,27 @@ and the recording and the outbox must resume when the disk recovers.
 from __future__ import annotations
 
 import csv
+import logging
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from gazewire.agent.config import AgentSettings
+from gazewire.agent.inputs.base import TrackerSource, TrackerState
 from gazewire.agent.inputs.gaze_model import GazeSimulator
 from gazewire.agent.outputs.recording import Recording
 from gazewire.agent.recording_format import RECORDING_COLUMNS, gaze_row
 from gazewire.agent.pipeline.combine import combine_eyes
+from gazewire.agent.runtime import Agent
+from gazewire.settings import load_settings
 from gazewire.wire.messages import AgentStatus, GazeBatch
 from tests.support.disk import SmallDisk, small_disk_at
 from tests.support.lab_device import LabDevice, Received
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -200,3 +209,79 @@ def test_an_agent_with_a_read_only_data_dir_streams_says_why_and_takes_the_disk_
     final = stop_and_check(agent, status_watcher, batch_watcher, small_disk.path / "recordings" / f"{session}.csv")
     assert final.counters.samples_unsaved > 0 and final.counters.samples_not_recorded > 0
     assert (small_disk.path / "outbox" / f"{session}.sqlite3").is_file()
+
+
+class HeldSource(TrackerSource):
+    """Delivers its samples once ``deliver`` is set, and reports FINISHED once ``finish`` is."""
+
+    name = "held"
+
+    def __init__(self, samples) -> None:
+        self.samples = samples
+        self.deliver = threading.Event()
+        self.finish = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, events) -> None:
+        def run() -> None:
+            events.tracker_state(TrackerState.TRACKING)
+            self.deliver.wait(60)
+            for sample in self.samples:
+                events.gaze(sample)
+            self.finish.wait(120)
+            events.tracker_state(TrackerState.FINISHED)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.finish.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def wait_until(condition, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)  # polling a condition with a deadline, not a sleep as synchronisation
+
+
+@pytest.mark.broker
+def test_batches_sent_without_the_outbox_while_the_broker_is_down_count_as_published_once_it_takes_them(
+    tmp_path: Path, small_disk: SmallDisk, caplog
+):
+    """A full disk and no broker at once: every batch goes to paho's memory, none crashes the
+    loop, and each counts as published when the broker, back, acknowledges it."""
+    caplog.set_level(logging.ERROR)
+    port = free_port()
+    settings = load_settings(
+        AgentSettings,
+        overrides={
+            "session": "nodisk-" + uuid.uuid4().hex[:6], "source": "simulated", "data_dir": str(small_disk.path),
+            "mqtt.host": "127.0.0.1", "mqtt.port": port, "mqtt.reconnect_min_s": 0.2,
+            "mqtt.reconnect_max_s": 0.5, "exit_when_finished": True,
+        },
+    )
+    source = HeldSource(GazeSimulator(frequency_hz=250, seed=6).next_samples(500))
+    agent = Agent(settings, source)
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    broker = MosquittoBroker(tmp_path / "late-broker", port=port)
+    try:
+        small_disk.fill()
+        source.deliver.set()
+        wait_until(lambda: agent.counters.samples_unsaved == 500, "every batch sent without the outbox")
+        assert not agent.link.connected.is_set(), "no broker yet: the batches wait in paho's memory"
+        broker.start()
+        wait_until(lambda: agent.status_counters().samples_published == 500, "the unsaved batches acknowledged")
+        source.finish.set()
+        runner.join(60)
+        assert not runner.is_alive()
+    finally:
+        source.finish.set()
+        broker.kill()
+    c = agent.status_counters()
+    assert agent.loop_errors == 0, caplog.text
+    assert "Traceback" not in caplog.text and "agent loop failed" not in caplog.text
+    assert (c.samples_in, c.samples_unsaved, c.samples_published, c.samples_dropped_unsaved) == (500, 500, 500, 0)

@@ -1,11 +1,12 @@
 """The durable outbox on a real SQLite file."""
 
+import json
 import sqlite3
 import time
 
 import pytest
 
-from gazewire.agent.outputs.outbox import Outbox, OutboxBatch, OutboxError
+from gazewire.agent.outputs.outbox import ZSTD_MAGIC, Outbox, OutboxBatch, OutboxError
 from tests.support.disk import SmallDisk, small_disk_at
 
 
@@ -156,3 +157,40 @@ def test_an_outbox_that_cannot_even_be_created_says_why(small_disk: SmallDisk):
     outbox = Outbox(small_disk.path / "outbox" / "o.sqlite3")
     assert not outbox.is_open and "read-only" in (outbox.error or "").lower()
     assert outbox.counter("next_seq") == 0  # no file: nothing was ever stored
+
+
+def json_batch(seq: int) -> OutboxBatch:
+    """A batch the size of a real one (1200 Hz, 60 samples: ~20 KB of JSON)."""
+    columns = {"seq": list(range(seq * 60, seq * 60 + 60)), "left_x": [0.5 + i / 1000 for i in range(60)] * 40}
+    return OutboxBatch(seq, "lab/s/gaze/batch", json.dumps({"batch_seq": seq, "columns": columns}).encode(), 60)
+
+
+def test_batches_are_stored_compressed_and_read_back_as_sent(tmp_path):
+    path = tmp_path / "o.sqlite3"
+    outbox = Outbox(path)
+    sent = [json_batch(seq) for seq in range(3)]
+    for one in sent:
+        outbox.append(one, next_seq=(one.batch_seq + 1) * 60)
+    stored = sqlite3.connect(path).execute("SELECT payload FROM batches ORDER BY batch_seq").fetchall()
+    assert all(bytes(row[0]).startswith(ZSTD_MAGIC) for row in stored)
+    assert outbox.size_bytes == sum(len(row[0]) for row in stored) < sum(len(b.payload) for b in sent) / 2
+    outbox.close()
+    assert Outbox(path).pending(-1, 10) == sent
+
+
+def test_uncompressed_batches_of_an_older_agent_still_read(tmp_path):
+    """An outbox written before batches were compressed (payload = the JSON as sent)
+    is sent as it is after an upgrade, beside the new, compressed batches."""
+    path = tmp_path / "o.sqlite3"
+    Outbox(path).close()
+    old = [json_batch(seq) for seq in range(2)]
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                   [(b.batch_seq, b.topic, b.payload, b.samples, time.time()) for b in old])
+    db.commit()
+    db.close()
+    outbox = Outbox(path)
+    assert outbox.size_bytes == sum(len(b.payload) for b in old)
+    outbox.append(json_batch(2), next_seq=180)
+    assert outbox.pending(-1, 10) == [*old, json_batch(2)]
+    assert outbox.remove(0) and outbox.size_bytes < len(old[1].payload) + len(json_batch(2).payload)

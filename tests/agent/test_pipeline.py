@@ -105,7 +105,7 @@ def test_batch_builder_produces_a_valid_columnar_batch():
     builder = BatchBuilder("s1", "SER", run="r")
     samples = [sample(t=1000), invalid_gaze(2000, 2005), sample(right_valid=0, t=3000)]
     for i, s in enumerate(samples):
-        builder.add(10 + i, 1_700_000_000_000_000 + i, s, combine_eyes(s))
+        builder.add(10 + i, 1_700_000_000_000_000 + i, s)
     payload, count = builder.build(batch_seq=4, clock_offset_us=7, sample_rate_hz=120.0)
     assert count == 3 and len(builder) == 0
     batch = parse_message(GazeBatch, payload)
@@ -152,11 +152,11 @@ def test_holes_in_the_device_clock_are_counted_in_samples_at_the_nominal_rate():
 def test_a_batch_names_its_sdk_gaps():
     builder = BatchBuilder("P01", device="T1", run="r")
     for seq in range(3):
-        builder.add(seq, 1000 + seq, sample(t=seq), combine_eyes(sample(t=seq)))
+        builder.add(seq, 1000 + seq, sample(t=seq))
     builder.note_sdk_gap(2, 300)
     payload, _ = builder.build(batch_seq=0, clock_offset_us=0, sample_rate_hz=1200.0)
     batch = parse_message(GazeBatch, payload)
     assert [(g.before_seq, g.samples) for g in batch.sdk_gaps] == [(2, 300)]
-    builder.add(3, 1003, sample(t=3), combine_eyes(sample(t=3)))
+    builder.add(3, 1003, sample(t=3))
     payload, _ = builder.build(batch_seq=1, clock_offset_us=0, sample_rate_hz=1200.0)
     assert parse_message(GazeBatch, payload).sdk_gaps == [] and b"sdk_gaps" not in payload

@@ -131,7 +131,7 @@ def test_two_recordings_in_a_row_each_get_exactly_their_samples_markers_and_file
     first = station.command("start", name="reading task", participant="P01", metadata={"group": "control"})
     assert first.ok, first.error
     r1 = first.result["recording"]
-    assert set(first.result) == {"recording", "name", "participant", "started_utc"}
+    assert set(first.result) == {"recording", "name", "participant", "metadata", "started_utc"}
     assert (first.result["name"], first.result["participant"]) == ("reading task", "P01")
     status = station.status(lambda s: s.recording is not None, "status names the recording")
     assert (status.recording.id, status.recording.participant, status.recording.metadata) == (

@@ -155,6 +155,31 @@ def test_bad_parameters_get_one_clear_line(api: ApiProcess, short_recording: Lon
     assert response.json() == {"detail": detail.format(journal=str(short_recording.journal))}
 
 
+@pytest.mark.parametrize("body", [b"participant=P01", b'{"participant": "P01"', b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_400_with_one_line(api: ApiProcess, body: bytes) -> None:
+    with api.client("operator") as client:
+        response = client.post("/api/sessions/long-1/recordings", content=body,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("body: not JSON text") and "\n" not in detail and "'0'" not in detail
+
+
+def test_a_date_is_its_midnight_utc_as_on_the_command_line(api: ApiProcess, short_recording: LongRecording) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    day = datetime.fromtimestamp(short_recording.first_utc_us / 1e6, tz=timezone.utc).date()
+    with api.client("viewer") as client:
+        since = client.get("/api/recordings", params={"since": day.isoformat()})
+        assert since.status_code == 200, since.text
+        assert [r["id"] for r in since.json()] == [short_recording.recording]
+        later = client.get("/api/recordings", params={"since": (day + timedelta(days=1)).isoformat()})
+        assert later.status_code == 200 and later.json() == []
+        gaze = client.get(f"/api/recordings/{short_recording.recording}/gaze",
+                          params={"from": day.isoformat(), "format": "json"})
+        assert gaze.status_code == 200 and len(gaze.text.splitlines()) == short_recording.samples
+
+
 def test_a_missing_journal_is_503_until_it_exists(start_api, tmp_path: Path) -> None:
     journal = tmp_path / "later" / "journal.sqlite"
     api = start_api(journal)

@@ -166,7 +166,7 @@ def test_the_journal_counts_valid_samples_exactly(recorded_lab: RecordedLab) -> 
         rows = [r for r in csv_rows(recording_csv(recorded_lab, summary.id)) if r["kind"] == "gaze"]
         invalid = sum(1 for r in rows if r["eye"] == "none")
         assert invalid > 0  # the simulated participant blinks
-        assert summary.valid_share == 1 - invalid / len(rows)
+        assert summary.valid_share == pytest.approx((len(rows) - invalid) / len(rows), rel=1e-12)  # exact but for rounding
 
 
 def test_a_recording_has_its_metadata_tracker_and_display(archive: Archive, recorded_lab: RecordedLab) -> None:
@@ -301,3 +301,24 @@ def test_the_journal_is_read_one_chunk_at_a_time(recorded_lab: RecordedLab) -> N
     one_chunk = whole.nbytes * chunk_rows / whole.num_rows
     assert len(held) == -(-whole.num_rows // chunk_rows)
     assert max(held) < 4 * one_chunk < whole.nbytes / 4  # a few chunks (parsing, the next one), not the whole
+
+
+def test_a_stopped_recording_says_so_and_when_from_the_journal_as_from_the_files(
+    recorded_lab: RecordedLab,
+) -> None:
+    """The journal holds no stop command; the agent's status right after a stop (same run,
+    naming no recording) gives its state and time, as its sidecar does (failed before:
+    state and stopped_utc_us were None from the journal)."""
+    journal, files = JournalArchive(recorded_lab.journal), RecordingFilesArchive(recorded_lab.agent_data)
+    stops = []
+    for recording in recorded_lab.recordings:
+        from_journal, from_files = journal.recording(recording), files.recording(recording)
+        assert from_files.summary.state == "stopped" and from_files.stopped_utc_us is not None
+        assert from_journal.summary.state == "stopped"
+        assert from_journal.stopped_utc_us is not None
+        # the status goes out on the agent's next loop tick after the sidecar's stop time
+        # (both on the agent's wall clock; this lab's simulated samples run ahead of it)
+        assert 0 <= from_journal.stopped_utc_us - from_files.stopped_utc_us < 2_000_000
+        stops.append((from_journal.started_utc_us, from_journal.stopped_utc_us))
+    assert stops[0][0] < stops[0][1] < stops[1][0] < stops[1][1]
+    assert [s.state for s in journal.recordings()] == ["stopped", "stopped"]

@@ -209,6 +209,28 @@ def test_mistakes_are_one_line_and_exit_code_2(recorded_lab: RecordedLab, tmp_pa
     assert "Traceback" not in done.stderr
 
 
+def test_times_may_be_utc_microseconds_as_in_the_data_and_the_api(recorded_lab: RecordedLab, tmp_path: Path) -> None:
+    gaze = pa.Table.from_batches(JournalArchive(recorded_lab.journal).gaze(recorded_lab.recordings[0]))
+    times = gaze.column("utc_us").to_pylist()
+    start, end = times[100], times[200]
+    done = gazewire("export", recorded_lab.recordings[0], "--from", str(start), "--to", str(end), "--format", "csv",
+                    "-o", str(tmp_path / "out"), "--journal", str(recorded_lab.journal))
+    assert done.returncode == 0, done.stderr
+    (written,) = (tmp_path / "out").glob("*_gaze.csv")
+    assert [int(row["utc_us"]) for row in csv_rows(written)] == times[100:200]
+
+
+@pytest.mark.parametrize("command", ["export", "recordings"])
+def test_a_journal_that_is_not_one_is_one_line_and_exit_code_2(tmp_path: Path, command: str) -> None:
+    wrong = tmp_path / "mosquitto.conf"
+    wrong.write_text("listener 1883\n" * 200)
+    args = ["20261130T101500Z-3f9a", "--format", "csv", "-o", str(tmp_path / "out")] if command == "export" else []
+    done = gazewire(command, *args, "--journal", str(wrong))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"gazewire {command}: cannot read journal {str(wrong)!r}: ")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_an_export_does_not_overwrite_without_force(recorded_lab: RecordedLab, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["export", recorded_lab.recordings[0], "--format", "csv", "-o", str(out), "--journal",
@@ -279,8 +301,11 @@ def test_without_flags_the_archive_is_found_where_the_settings_put_the_data(reco
 
     on_the_server = listing(recorded_lab.journal.parent)  # the processor's data dir: its journal
     assert on_the_server.returncode == 0, on_the_server.stderr
-    assert [json.loads(line)["state"] for line in on_the_server.stdout.splitlines()] == [None, None]
+    assert not (recorded_lab.journal.parent / "recordings").exists()  # so the listing is the journal's
+    assert [json.loads(line)["id"] for line in on_the_server.stdout.splitlines()] == recorded_lab.recordings
     on_the_tracker_pc = listing(recorded_lab.agent_data)  # the agent's: its recordings
+    assert not (recorded_lab.agent_data / "journal.sqlite").exists()
+    assert [json.loads(line)["id"] for line in on_the_tracker_pc.stdout.splitlines()] == recorded_lab.recordings
     assert [json.loads(line)["state"] for line in on_the_tracker_pc.stdout.splitlines()] == ["stopped", "stopped"]
     nowhere = listing(tmp_path / "empty")
     assert nowhere.returncode == 2 and "--journal PATH or --recordings DIR" in nowhere.stderr

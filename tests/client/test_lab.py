@@ -60,6 +60,8 @@ def test_two_recordings_in_a_row_with_their_markers(broker, tracking, lab_device
         stopped = room.stop_recording(first.id)
         assert stopped.id == first.id and stopped.samples > 0 and stopped.stopped_utc is not None
         assert stopped.duration_s is not None and stopped.duration_s > 0
+        assert (stopped.name, stopped.participant) == ("words", "P01")
+        assert stopped.metadata == {"group": "control", "age": "31", "site": "B"}  # the stop's answer has it too
 
         between = room.marker("between")
         assert between.recording is None
