@@ -12,7 +12,8 @@ messages it receives handed to the processing thread.
   stopped or crashed - is not acknowledged, and the broker sends it again.
 * The last will is the retained ``offline`` processor status.
 
-paho's network thread only enqueues; it never parses or processes.
+paho's network thread only enqueues (and, with ``prepare``, compresses a batch for the journal); it
+never parses or processes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Delivery:
     qos: int
     mid: int
     generation: int  # connection number: an ack for an older connection is not sent
+    prepared: Any = None  # what the link's ``prepare`` made of it on arrival (None: nothing)
 
 
 class ProcessorLink(MqttLink):
@@ -55,12 +57,16 @@ class ProcessorLink(MqttLink):
         subscriptions: list[str],
         will_topic: str,
         will_payload: bytes,
+        prepare: Callable[[str, bytes], Any] | None = None,
     ) -> None:
         super().__init__(
             settings, client_id=client_id, will_topic=will_topic, will_payload=will_payload,
             max_inflight=MAX_INFLIGHT_OUT,
         )
         self.subscriptions = subscriptions
+        # Work done on paho's thread as a message arrives, while the processing thread works on the
+        # messages before it: for what releases the GIL (the journal's compression), a second core.
+        self.prepare = prepare
         self.deliveries: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self.subscribed = threading.Event()
         self.acks_skipped = 0  # deliveries of a dropped connection: the broker sends them again
@@ -108,14 +114,22 @@ class ProcessorLink(MqttLink):
             topic = message.topic
         except UnicodeDecodeError:  # brokers refuse such topics; never let it kill paho's thread
             topic = repr(bytes(message._topic))
+        payload = bytes(message.payload)
+        prepared = None
+        if self.prepare is not None:
+            try:
+                prepared = self.prepare(topic, payload)
+            except Exception:  # never let it kill paho's thread: the processing thread does it then
+                log.exception("preparing a message on %s failed", topic)
         self.deliveries.put(
             Delivery(
                 topic=topic,
-                payload=bytes(message.payload),
+                payload=payload,
                 retained=bool(message.retain),
                 qos=message.qos,
                 mid=message.mid,
                 generation=self._generation,
+                prepared=prepared,
             )
         )
         for callback in self._on_delivery:

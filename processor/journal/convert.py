@@ -26,22 +26,27 @@ from gazewire.wire.messages import (
     WireModel,
 )
 from gazewire.wire.timeutil import utc_us_from_iso
-from gazewire.processor.journal.records import Record, RecordKind
+from gazewire.processor.journal.records import Packed, Record, RecordKind
 from gazewire.processor.pipeline.outcome import AoiVisit, Outcome, ReceivedStatus
 
 
-def records_of(outcome: Outcome, *, received_utc_us: int, payloads: dict[int, bytes] | None = None) -> list[Record]:
+def records_of(
+    outcome: Outcome, *, received_utc_us: int, payloads: dict[int, bytes] | None = None,
+    packed: dict[int, Packed] | None = None,
+) -> list[Record]:
     """The records to store for ``outcome``. ``payloads`` maps ``id(batch)`` to the bytes
-    the batch arrived as (kept as they are); a batch without them is serialised again."""
+    the batch arrived as (kept as they are); a batch without them is serialised again.
+    ``packed``: ``pack()`` of those bytes, where it was done already."""
     records: list[Record] = []
     for batch in outcome.batches:
-        body = (payloads or {}).get(id(batch)) or batch.model_dump_json().encode()
+        payload = (payloads or {}).get(id(batch))
+        body = payload or batch.model_dump_json().encode()
         times = batch.columns.utc_us
         records.append(Record(
             session=batch.session, kind=RecordKind.BATCH, body=body, received_utc_us=received_utc_us,
             first_utc_us=times[0] if times else None, last_utc_us=times[-1] if times else None,
             run=batch.run, batch_seq=batch.batch_seq, first_seq=batch.first_seq, samples=batch.count,
-            recording=batch.recording, value=batch,
+            recording=batch.recording, value=batch, packed=(packed or {}).get(id(batch)) if payload else None,
         ))
     for received in outcome.statuses:
         status = received.status

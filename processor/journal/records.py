@@ -18,6 +18,7 @@ a record is read back; a record that fails it is corrupt, never silently used.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class Record:
     # The parsed message the body was made from, when at hand (never stored): spares a sink
     # that is caught up parsing the JSON again.
     value: Any = field(default=None, compare=False, repr=False)
+    # ``pack(body)``, when it was done already (a batch packed on arrival, off the processing
+    # thread); the journal stores it as it is. Not kept once stored.
+    packed: Packed | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str, int] | None:
@@ -88,14 +92,21 @@ class Record:
 
 # --------------------------------------------------------------------------- encoding
 
-_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+Packed = tuple[int, bytes, int]
+"""``(codec, stored bytes, crc32)``: a record's body as the journal stores it."""
+
+_local = threading.local()  # a zstd compressor may not be used by two threads at once: one each
 
 
-def pack(body: bytes) -> tuple[int, bytes, int]:
-    """``(codec, stored bytes, crc32)`` of a record's JSON body."""
+def pack(body: bytes) -> Packed:
+    """``(codec, stored bytes, crc32)`` of a record's JSON body. Any thread may call it (each
+    has its own compressor), mostly without the GIL: zstd and crc32 release it."""
     crc = zlib.crc32(body)
     if len(body) > COMPRESS_ABOVE_BYTES:
-        return CODEC_ZSTD, _compressor.compress(body), crc
+        compressor = getattr(_local, "compressor", None)
+        if compressor is None:
+            compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        return CODEC_ZSTD, compressor.compress(body), crc
     return CODEC_RAW, body, crc
 
 

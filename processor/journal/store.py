@@ -203,7 +203,7 @@ class Journal:
         JournalUnwritable, with nothing written, if the commit fails."""
         rows = []
         for record in records:
-            codec, stored, crc = pack(record.body)
+            codec, stored, crc = record.packed or pack(record.body)
             rows.append((record, codec, stored, crc))
         now_us = int(self._clock() * 1_000_000)
         db = self._db()

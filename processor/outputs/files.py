@@ -50,21 +50,39 @@ class LineProtocolFiles:
         self.target = str(self.directory)
         self.max_open_files = max_open_files
         self._files: OrderedDict[Path, BinaryIO] = OrderedDict()
+        self._grouped: tuple[Sequence[Entry], dict[Path, list[str]]] | None = None
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _by_file(self, entries: Sequence[Entry]) -> dict[Path, list[str]]:
         """The lines of each file, in order. The file is the session's and the UTC day's: paths
-        are made once per (session, day), not once per line."""
+        are made once per (session, day), not once per line. Computed once for the
+        :meth:`intent` and the :meth:`write` of the same entries."""
+        if self._grouped is not None and self._grouped[0] is entries:
+            return self._grouped[1]
         by_day: dict[tuple[str | None, int], list[str]] = {}
-        for line, session, time_us in entries:
-            key = (session, time_us // _DAY_US)
-            lines = by_day.get(key)
-            if lines is None:
-                lines = by_day[key] = []
-            lines.append(line)
-        return {file_for(self.directory, session, day * _DAY_US): lines for (session, day), lines in by_day.items()}
+        if entries:
+            texts, sessions, times = zip(*entries)
+            day = min(times) // _DAY_US
+            distinct = dict.fromkeys(sessions)
+            if max(times) // _DAY_US != day:  # a slice across midnight: line by line
+                pass
+            elif len(distinct) == 1:  # nearly always: one day, one session
+                by_day[(sessions[0], day)] = list(texts)
+            else:
+                for session in distinct:
+                    by_day[(session, day)] = [text for text, s in zip(texts, sessions) if s == session]
+            if not by_day:
+                for line, session, time_us in entries:
+                    key = (session, time_us // _DAY_US)
+                    group = by_day.get(key)
+                    if group is None:
+                        group = by_day[key] = []
+                    group.append(line)
+        grouped = {file_for(self.directory, session, day * _DAY_US): lines for (session, day), lines in by_day.items()}
+        self._grouped = (entries, grouped)
+        return grouped
 
     def intent(self, entries: Sequence[Entry]) -> str | None:
         """The size of every file the write will append to, before it does."""
@@ -93,7 +111,9 @@ class LineProtocolFiles:
 
     def write(self, entries: Sequence[Entry]) -> None:
         """Append the lines to their files and fsync them."""
-        for path, lines in self._by_file(entries).items():
+        grouped = self._by_file(entries)
+        self._grouped = None
+        for path, lines in grouped.items():
             try:
                 handle = self._open(path)
                 handle.write(("\n".join(lines) + "\n").encode())

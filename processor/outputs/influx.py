@@ -17,6 +17,7 @@ point is byte-identical to the first, so replaying the journal never duplicates.
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable, Sequence
 
@@ -39,10 +40,16 @@ class WriteRefused(GazewireError):
         self.status = status
 
 
+GZIP_LEVEL = 1
+"""The compression of a write's body. influxdb-client's own ``enable_gzip`` compresses at level 9:
+1.9 ms of CPU per 60-sample batch of gaze points on this machine, twice what the processor
+spends on the batch otherwise; level 1 takes 0.16 ms for a body 3.5x smaller (level 9: 4.2x)."""
+
+
 def influx_client_writer(settings: InfluxSettings) -> tuple[WriteLines, Callable[[], None]]:
     """A function that writes line protocol with influxdb-client, and one that closes it."""
     from influxdb_client import InfluxDBClient, WritePrecision
-    from influxdb_client.client.write_api import SYNCHRONOUS
+    from influxdb_client.service.write_service import WriteService
 
     assert settings.url is not None
     client = InfluxDBClient(
@@ -51,14 +58,17 @@ def influx_client_writer(settings: InfluxSettings) -> tuple[WriteLines, Callable
         org=settings.org,
         timeout=int(settings.timeout_s * 1000),
         verify_ssl=settings.verify_ssl,
-        enable_gzip=True,
+        enable_gzip=False,  # compressed here, at GZIP_LEVEL
         retries=False,  # the journal feed retries; the client must not write a slice twice on its own
     )
-    api = client.write_api(write_options=SYNCHRONOUS)
+    service = WriteService(client.api_client)  # what the client's write API posts with, minus re-encoding
 
     def write(body: str) -> None:
         try:
-            api.write(bucket=settings.bucket, org=settings.org, record=body, write_precision=WritePrecision.US)
+            service.post_write(
+                org=settings.org, bucket=settings.bucket, body=gzip.compress(body.encode(), compresslevel=GZIP_LEVEL),
+                precision=WritePrecision.US, content_encoding="gzip", content_type="text/plain; charset=utf-8",
+            )
         except Exception as error:  # influxdb-client raises many types; all are a failed write
             status = getattr(error, "status", None)
             raise WriteRefused(status if isinstance(status, int) else None, _describe(error)) from None

@@ -16,16 +16,17 @@ import numpy as np
 from gazewire.wire.messages import GazeBatch
 
 
-def _floats(values: list[float | None]) -> np.ndarray:
-    if None not in values:
-        return np.array(values, dtype=np.float64)
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+def _floats(batches: Sequence[GazeBatch], name: str) -> np.ndarray:
+    """A float column of the batches, NaN where a value is missing (numpy turns None into NaN
+    for a float dtype: no scan for None, no list in between)."""
+    return _array(batches, name, np.float64)
 
 
-def _joined(batches: Sequence[GazeBatch], name: str) -> list:
+def _array(batches: Sequence[GazeBatch], name: str, dtype: type) -> np.ndarray:
     if len(batches) == 1:
-        return getattr(batches[0].columns, name)
-    return list(chain.from_iterable(getattr(batch.columns, name) for batch in batches))
+        return np.array(getattr(batches[0].columns, name), dtype=dtype)
+    columns = [getattr(batch.columns, name) for batch in batches]
+    return np.fromiter(chain.from_iterable(columns), dtype=dtype, count=sum(map(len, columns)))
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,16 @@ class BatchArrays:
     @classmethod
     def of_many(cls, batches: Sequence[GazeBatch]) -> BatchArrays:
         """The columns of consecutive batches of one stream, one after the other."""
-        x = _floats(_joined(batches, "x"))
-        y = _floats(_joined(batches, "y"))
+        x = _floats(batches, "x")
+        y = _floats(batches, "y")
         return cls(
-            system_us=np.array(_joined(batches, "system_time_us"), dtype=np.int64),
-            utc_us=np.array(_joined(batches, "utc_us"), dtype=np.int64),
+            system_us=_array(batches, "system_time_us", np.int64),
+            utc_us=_array(batches, "utc_us", np.int64),
             x=x,
             y=y,
             valid=np.isfinite(x) & np.isfinite(y),
-            left_z=_floats(_joined(batches, "left_origin_z")),
-            left_origin_valid=np.array(_joined(batches, "left_origin_valid"), dtype=bool),
-            right_z=_floats(_joined(batches, "right_origin_z")),
-            right_origin_valid=np.array(_joined(batches, "right_origin_valid"), dtype=bool),
+            left_z=_floats(batches, "left_origin_z"),
+            left_origin_valid=_array(batches, "left_origin_valid", bool),
+            right_z=_floats(batches, "right_origin_z"),
+            right_origin_valid=_array(batches, "right_origin_valid", bool),
         )

@@ -30,6 +30,33 @@ def test_a_column_range_applies_to_every_value_and_skips_missing_ones(monkeypatc
     assert str(refused.value) == "columns.x: a value is not on or near the display"
 
 
+@pytest.mark.parametrize("where", ["first", "last", "all", "alone"])
+def test_missing_values_anywhere_leave_the_others_checked(monkeypatch, where):
+    monkeypatch.setitem(checks.COLUMN_RANGES, "x", Range(-10, 10, "is not on or near the display"))
+    n = 1 if where == "alone" else N
+    for bad in (None, 50.0):
+        x = [0.5] * n
+        if where in ("first", "alone"):
+            x[0] = None
+        elif where == "last":
+            x[-1] = None
+        else:
+            x = [None] * n
+        if bad is not None and where not in ("all", "alone"):
+            x[n // 2] = bad
+        payload = json.loads(FIRST)
+        if n == 1:  # one sample: every column one long
+            payload["count"] = 1
+            payload["columns"] = {name: values[:1] for name, values in payload["columns"].items()}
+        payload["columns"]["x"] = x
+        batch = parse(json.dumps(payload).encode())
+        if bad is None or where in ("all", "alone"):
+            check_message(batch, "s1")
+        else:
+            with pytest.raises(BadInput, match="columns.x: a value is not on or near the display"):
+                check_message(batch, "s1")
+
+
 def test_a_header_range_names_the_field_and_its_value():
     with pytest.raises(BadInput, match=r"^sample_rate_hz 0\.0 is not a tracker rate$") as refused:
         check_message(parse(mutate(FIRST, sample_rate_hz=0.0)), "s1")
@@ -126,3 +153,59 @@ def test_marker_names_that_cannot_be_stored_as_they_came_are_refused():
     marker = Marker(session="s1", name="trial 1\nblock 2", utc="2023-11-14T22:13:20Z", utc_ns=NOW_US * 1000)
     with pytest.raises(BadInput, match="name holds the control character U\\+000A at 7"):
         check_message(marker, "s1", now_utc_us=NOW_US)
+
+
+# --------------------------------------------------------------------------- ranges checked while parsing
+
+
+def _edges(allowed: Range, integer: bool) -> list:
+    import math
+
+    if integer:
+        low, high = int(allowed.low), int(allowed.high)
+        return [low - 1, low, low + 1, high - 1, high, high + 1]
+    return [
+        math.nextafter(allowed.low, -math.inf), allowed.low, math.nextafter(allowed.low, math.inf),
+        math.nextafter(allowed.high, -math.inf), allowed.high, math.nextafter(allowed.high, math.inf),
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(checks.COLUMN_RANGES))
+def test_the_ranged_model_accepts_exactly_what_the_column_checks_accept(name):
+    """RangedGazeBatch (the ranges as pydantic constraints, checked while parsing) is derived from
+    COLUMN_RANGES: at and just beyond every bound, it accepts a batch if and only if the
+    column checks of the contract's model do."""
+    allowed = checks.COLUMN_RANGES[name]
+    integer = name in ("seq", "device_time_us", "system_time_us", "utc_us")
+    column = json.loads(FIRST)["columns"][name]
+    for value in _edges(allowed, integer):
+        for where in (0, len(column) - 1):
+            values = list(column)
+            values[where] = value
+            payload = mutate(FIRST, **{f"columns.{name}": values})
+            try:
+                checks._check_column_ranges(parse(payload), "s1")
+                in_range = True
+            except (BadInput, ValueError):  # out of range, or not even a valid batch (seq)
+                in_range = False
+            try:
+                checks.RangedGazeBatch.model_validate_json(payload)
+                ranged = True
+            except ValueError:
+                ranged = False
+            assert ranged == in_range, (name, value, where)
+
+
+def test_a_batch_out_of_range_is_refused_as_before_by_the_parser():
+    from gazewire.processor.inputs.payloads import PayloadParser
+    from gazewire.wire.topics import Topics
+
+    parser = PayloadParser(Topics("lab"), max_bytes=1_000_000)
+    batch = parser("lab/s1/gaze/batch", FIRST).message
+    assert isinstance(batch, checks.RangedGazeBatch)  # parsed with its ranges checked
+    x = json.loads(FIRST)["columns"]["x"]
+    with pytest.raises(BadInput) as refused:
+        parser("lab/s1/gaze/batch", mutate(FIRST, **{"columns.x": [*x[:-1], 50.0]}))
+    assert refused.value.kind is BadInputKind.OUT_OF_RANGE
+    assert str(refused.value) == "columns.x: a value is not on or near the display (-10..11)"
+    assert refused.value.refused is not None and refused.value.refused.count == N  # its numbers are known

@@ -147,3 +147,23 @@ def test_custody_ranges_are_inclusive_and_coalesced():
     assert ranges([7, 1, 2, 3, 3, 9, 8]) == [[1, 3], [7, 9]]
     assert ranges([]) == []
     assert in_ranges(8, [[1, 3], [7, 9]]) and not in_ranges(5, [[1, 3], [7, 9]])
+
+
+def test_a_record_packed_on_another_thread_is_stored_as_packing_it_here_would(tmp_path):
+    import dataclasses
+    import threading
+
+    records = [batch(i, size=4000) for i in range(6)]
+    packs: list = []
+    worker = threading.Thread(target=lambda: packs.extend(pack(r.body) for r in records))  # paho's thread
+    worker.start()
+    worker.join()
+    plain, prepacked = Journal(tmp_path / "plain.sqlite"), Journal(tmp_path / "prepacked.sqlite")
+    plain.append(records)
+    stored = prepacked.append([dataclasses.replace(r, packed=p) for r, p in zip(records, packs)])
+    assert all(r.packed is None for r in stored)  # not kept once stored
+    rows = "SELECT position, codec, crc, body FROM records ORDER BY position"
+    assert plain._db().execute(rows).fetchall() == prepacked._db().execute(rows).fetchall()
+    assert [r.body for r in prepacked.read_after(0, 10)] == [r.body for r in records]
+    plain.close()
+    prepacked.close()

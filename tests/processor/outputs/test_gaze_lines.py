@@ -73,3 +73,13 @@ def test_gaze_hz_writes_every_kth_sample_by_seq_and_everything_else():
     assert set(written) <= set(every) and len(every) == len(samples)
     # at or below the tracker's rate (or without one): every sample
     assert entries_of(Outcome(batches=batches[:1]), gaze_hz=1200) == entries_of(Outcome(batches=batches[:1]))
+
+
+def test_float_texts_are_repr_at_the_edges_of_orjson_and_repr_agreeing():
+    from gazewire.processor.outputs.points import float_texts
+
+    edges = [0.0, -0.0, 1.0, 0.1, 1e-4, 9.999999999999999e-05, 1e-05, 3e-07, -2.5e-05, 5e-324,
+             1e15, 9.999999999999998e15, 1e16, 1.2345678901234568e17, 1e22, -1.7976931348623157e308]
+    for value in edges:
+        assert float_texts([0.5, value, 0.25]) == [repr(0.5), repr(value), repr(0.25)]
+    assert float_texts(edges) == [repr(value) for value in edges]
