@@ -88,6 +88,7 @@ from .events import (
     Pursuit,
     Saccade,
 )
+from .samples_input import checked_batch
 from .parameters import DetectorParameters, Flag, Number, OddInteger, documented, parameter
 
 __all__ = ["MovementClassifier", "MovementParameters", "classify_samples"]
@@ -217,13 +218,6 @@ class MovementParameters(DetectorParameters):
                 "pursuit_min_velocity_deg_s must be below saccade_threshold_deg_s "
                 f"({self.saccade_threshold_deg_s!r}), got {self.pursuit_min_velocity_deg_s!r}"
             )
-
-
-def _as_1d(name: str, values: ArrayLike) -> NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
-    return array
 
 
 def _angle_deg(ax, ay, bx, by):  # noqa: ANN001, ANN202 - numpy arrays or floats
@@ -451,50 +445,14 @@ class MovementClassifier:
         y_deg: ArrayLike,
         extra: Mapping[str, ArrayLike] | None,
     ) -> tuple[NDArray, NDArray, NDArray, NDArray]:
-        t = _as_1d("t_seconds", t_seconds)
-        x = _as_1d("x_deg", x_deg)
-        y = _as_1d("y_deg", y_deg)
-        n = t.shape[0]
-        if x.shape[0] != n or y.shape[0] != n:
-            raise ValueError(
-                "t_seconds, x_deg and y_deg must have the same length, got "
-                f"{n}, {x.shape[0]} and {y.shape[0]}"
-            )
-        names = tuple(extra) if extra else ()
-        if self._extra_names is not None and set(names) == set(self._extra_names):
-            names = self._extra_names  # same columns in another order
-        columns = np.empty((n, len(names)))
-        for k, name in enumerate(names):
-            column = _as_1d(f"extra[{name!r}]", extra[name])  # type: ignore[index]
-            if column.shape[0] != n:
-                raise ValueError(
-                    f"extra[{name!r}] must have the same length as t_seconds ({n}), "
-                    f"got {column.shape[0]}"
-                )
+        t, x, y, names, extra_columns = checked_batch(
+            t_seconds, x_deg, y_deg, extra, extra_names=self._extra_names, last_time=self._last_time
+        )
+        columns = np.empty((t.shape[0], len(names)))
+        for k, column in enumerate(extra_columns):
             columns[:, k] = column
-        if n == 0:
+        if t.shape[0] == 0:
             return t, x, y, columns
-        if self._extra_names is not None and names != self._extra_names:
-            raise ValueError(
-                f"extra columns must stay the same across feeds: expected {self._extra_names}, "
-                f"got {names}"
-            )
-        if not np.all(np.isfinite(t)):
-            bad = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise ValueError(f"t_seconds must be finite, got {float(t[bad])!r} at index {bad}")
-        if n > 1:
-            steps = np.diff(t)
-            if not np.all(steps > 0):
-                bad = int(np.flatnonzero(~(steps > 0))[0])
-                raise ValueError(
-                    "t_seconds must be strictly increasing, got "
-                    f"{float(t[bad])!r} then {float(t[bad + 1])!r} at index {bad + 1}"
-                )
-        if self._last_time is not None and not t[0] > self._last_time:
-            raise ValueError(
-                "t_seconds must be strictly increasing across feeds, got "
-                f"{float(t[0])!r} after {self._last_time!r}"
-            )
         if self._extra_names is None:
             self._extra_names = names
             self._reset_stream(n_extra=len(names))

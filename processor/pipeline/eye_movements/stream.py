@@ -9,15 +9,9 @@ from numpy.typing import ArrayLike
 
 from .events import MovementEvent
 from .gapfill import GapFiller, Item
+from .samples_input import checked_batch
 
 __all__ = ["StreamingDetector"]
-
-
-def _as_1d(name: str, values: ArrayLike) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
-    return array
 
 
 class StreamingDetector:
@@ -83,50 +77,12 @@ class StreamingDetector:
             On arrays of different lengths or shapes, non-finite or non-increasing time, or extra
             columns that differ from the first batch's. The detector is left unchanged.
         """
-        t = _as_1d("t_seconds", t_seconds)
-        x = _as_1d("x_deg", x_deg)
-        y = _as_1d("y_deg", y_deg)
+        t, x, y, names, columns = checked_batch(
+            t_seconds, x_deg, y_deg, extra, extra_names=self._extra_names, last_time=self._last_time
+        )
         n = t.shape[0]
-        if x.shape[0] != n or y.shape[0] != n:
-            raise ValueError(
-                "t_seconds, x_deg and y_deg must have the same length, got "
-                f"{n}, {x.shape[0]} and {y.shape[0]}"
-            )
-        columns: list[np.ndarray] = []
-        names = tuple(extra) if extra else ()
-        if self._extra_names is not None and set(names) == set(self._extra_names):
-            names = self._extra_names  # same columns in another order
-        for name in names:
-            column = _as_1d(f"extra[{name!r}]", extra[name])  # type: ignore[index]
-            if column.shape[0] != n:
-                raise ValueError(
-                    f"extra[{name!r}] must have the same length as t_seconds ({n}), "
-                    f"got {column.shape[0]}"
-                )
-            columns.append(column)
         if n == 0:
             return []
-        if self._extra_names is not None and names != self._extra_names:
-            raise ValueError(
-                f"extra columns must stay the same across feeds: expected {self._extra_names}, "
-                f"got {names}"
-            )
-        if not np.all(np.isfinite(t)):
-            bad = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise ValueError(f"t_seconds must be finite, got {float(t[bad])!r} at index {bad}")
-        if n > 1:
-            steps = np.diff(t)
-            if not np.all(steps > 0):
-                bad = int(np.flatnonzero(~(steps > 0))[0])
-                raise ValueError(
-                    "t_seconds must be strictly increasing, got "
-                    f"{float(t[bad])!r} then {float(t[bad + 1])!r} at index {bad + 1}"
-                )
-        if self._last_time is not None and not t[0] > self._last_time:
-            raise ValueError(
-                "t_seconds must be strictly increasing across feeds, got "
-                f"{float(t[0])!r} after {self._last_time!r}"
-            )
 
         self._extra_names = names
         self._last_time = float(t[-1])
